@@ -1,0 +1,48 @@
+"""The engine kernel: one run of a scenario on SimPy, returning a record. No I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.engine.plan import Plan, make_plan
+from sim.engine.randomness import BIT_GENERATOR, Stream, run_generator
+from sim.engine.record import Column, columns_of
+from sim.engine.replication import Replication, TraceEvent
+from sim.errors import RunError
+
+__all__ = [
+    "BIT_GENERATOR",
+    "Column",
+    "Plan",
+    "Replication",
+    "TraceEvent",
+    "columns_of",
+    "make_plan",
+    "run_generator",
+    "run_one",
+]
+
+
+def run_one(plan: Plan, seed: int, index: int, trace: bool = False
+            ) -> tuple[list[Any], list[TraceEvent]]:
+    """Run replication ``index`` of the batch with root ``seed``.
+
+    Returns the record's values (see :func:`columns_of`) and, with ``trace``, its events.
+    A run that fails raises :class:`~sim.errors.RunError`.
+    """
+    rep = Replication(plan, Stream(run_generator(seed, index)), trace=trace)
+    outcome, end = rep.run()
+    row = rep.row(index, outcome, end)
+    return row, rep.trace or []
+
+
+def failed_row(plan: Plan, index: int, error: RunError) -> list[Any]:
+    """The record of a run that failed: NaN/empty values and its error message."""
+    cols = columns_of(plan)
+    row: list[Any] = []
+    for c in cols:
+        row.append(index if c.name == "run" else "" if c.kind == "str" else
+                   (0 if c.kind == "int" else float("nan")))
+    row[1] = "error"
+    row[-1] = str(error)
+    return row

@@ -1,0 +1,262 @@
+"""A scenario bound to one set of parameter values: everything a run needs, precomputed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.engine.sampling import Sampler, make_sampler
+from sim.errors import RunError
+from sim.scenario.checks import Path
+from sim.scenario.expressions import CompiledExpression, Evaluator, namespace_for
+from sim.scenario.scenario import Scenario
+from sim.scenario.schema import Effect
+
+__all__ = ["ActionPlan", "Plan", "TriggerPlan", "make_plan"]
+
+# effect op codes
+SET, ADD, SHIFT, TO_LEVEL, FIRE, START, STOP, END = range(8)
+
+
+@dataclass(eq=False)
+class ActionPlan:
+    index: int
+    name: str
+    at: list[float]
+    interval: Sampler | None
+    rate: Evaluator | None
+    rate_expr: CompiledExpression | None
+    active: bool
+    requires: Evaluator | None
+    draws: list[Sampler]
+    draw_names: tuple[str, ...]
+    effects: list[tuple[Any, ...]]
+    milestone: bool
+    count_slot: int
+    listeners: list[TriggerPlan] = field(default_factory=list)
+
+    @property
+    def recurring(self) -> bool:
+        return self.interval is not None or self.rate is not None
+
+
+@dataclass(eq=False)
+class TriggerPlan:
+    index: int
+    name: str
+    when: Evaluator | None
+    guard: Evaluator | None
+    probability: Evaluator | None  # None: always (literal 1)
+    probability_expr: CompiledExpression
+    delay: Sampler | None
+    limit: int | None
+    cooldown: float | None
+    effects: list[tuple[Any, ...]]
+    milestone: bool
+    never: bool = False  # literal probability 0
+
+
+@dataclass(eq=False)
+class OutcomePlan:
+    index: int
+    id: str
+    when: Evaluator | None
+    terminal: bool
+    expr: CompiledExpression | None
+
+
+@dataclass(eq=False)
+class Plan:
+    """Precomputed structures of one scenario at one parameter point."""
+
+    scenario: Scenario
+    parameters: dict[str, Any]
+    horizon: float
+    initial: list[Any]
+    level_slot: int
+    start_rank: int
+    levels: list[str]
+    actions: list[ActionPlan]
+    triggers: list[TriggerPlan]
+    outcomes: list[OutcomePlan]
+    default_outcome: int
+    terminal_watch: list[list[OutcomePlan]]  # by state slot: terminal outcomes to check
+    when_watch: list[list[TriggerPlan]]  # by state slot: when-triggers to check
+    when_triggers: list[TriggerPlan]
+    metrics: list[tuple[str, Evaluator, CompiledExpression]]
+    var_slots: list[tuple[str, int]]
+    max_events: int
+
+
+def _eval(expr: CompiledExpression, fn: Evaluator) -> Any:
+    try:
+        return fn([], 0.0, ())
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        raise RunError(f"{expr.where}: cannot compute '{expr.text}': {exc}") from None
+
+
+class _Builder:
+    def __init__(self, scenario: Scenario, parameters: dict[str, Any]) -> None:
+        self.sc = scenario
+        self.ex: dict[Path, CompiledExpression] = dict(scenario.expressions)
+        self.ns = namespace_for(parameters)
+        self.spec = scenario.spec
+        self.action_index = {name: i for i, name in enumerate(self.spec.actions)}
+        self.outcome_index = {o.id: i for i, o in enumerate(self.spec.outcomes)}
+        self.levels = self.spec.level_ids
+
+    def fn(self, path: Path) -> Evaluator | None:
+        expr = self.ex.get(path)
+        return None if expr is None else expr.bind(self.ns)
+
+    def sampler(self, dist: Any, path: Path) -> Sampler | None:
+        return None if dist is None else make_sampler(dist, path, self.ex, self.ns)
+
+    def effects(self, effects: list[Effect], path: Path) -> list[tuple[Any, ...]]:
+        ops: list[tuple[Any, ...]] = []
+        syms = self.sc.symbols
+        for i, eff in enumerate(effects):
+            here: Path = (*path, i)
+            kind = eff.kind
+            if kind in ("set", "add"):
+                for target, _ in (getattr(eff, kind) or {}).items():
+                    actor, _, var = target.partition(".")
+                    slot = syms.actor_vars[actor][var]
+                    p = (*here, kind, target)
+                    ops.append((SET if kind == "set" else ADD, slot, self.fn(p), self.ex[p]))
+            elif kind in ("escalate", "deescalate"):
+                p = (*here, kind)
+                ops.append((SHIFT, 1 if kind == "escalate" else -1, self.fn(p), self.ex[p]))
+            elif kind in ("raise_to", "set_level"):
+                rank = self.levels.index(getattr(eff, kind))
+                ops.append((TO_LEVEL, rank, kind == "raise_to", None))
+            elif kind == "fire" and eff.fire is not None:
+                delay = self.sampler(eff.fire.after, (*here, "fire", "after"))
+                ops.append((FIRE, self.action_index[eff.fire.action], delay, None))
+            elif kind in ("start", "stop"):
+                ops.append((START if kind == "start" else STOP,
+                            self.action_index[getattr(eff, kind)], None, None))
+            elif kind == "end":
+                ops.append((END, self.outcome_index[eff.end or ""], None, None))
+        return ops
+
+    def build(self, parameters: dict[str, Any]) -> Plan:
+        spec, syms = self.spec, self.sc.symbols
+        n_slots = syms.level_slot + 1 + len(spec.actions)
+        initial: list[Any] = [0] * n_slots
+        var_slots: list[tuple[str, int]] = []
+        for actor, a in spec.actors.items():
+            for var in a.vars:
+                p: Path = ("actors", actor, "vars", var)
+                expr = self.ex[p]
+                value = _eval(expr, expr.bind(self.ns))
+                initial[syms.actor_vars[actor][var]] = value
+                var_slots.append((f"{actor}.{var}", syms.actor_vars[actor][var]))
+        initial[syms.level_slot] = spec.start_rank
+
+        triggers: list[TriggerPlan] = []
+        for i, (name, trig) in enumerate(spec.triggers.items()):
+            base: Path = ("triggers", name)
+            pexpr = self.ex[(*base, "probability")]
+            literal = pexpr.literal if pexpr.code is None else None
+            triggers.append(TriggerPlan(
+                index=i,
+                name=name,
+                when=self.fn((*base, "when")),
+                guard=self.fn((*base, "if")),
+                probability=None if literal == 1.0 else pexpr.bind(self.ns),
+                probability_expr=pexpr,
+                delay=self.sampler(trig.after, (*base, "after")),
+                limit=trig.limit,
+                cooldown=trig.cooldown,
+                effects=self.effects(trig.do, (*base, "do")),
+                milestone=trig.milestone,
+                never=literal == 0.0,
+            ))
+
+        actions: list[ActionPlan] = []
+        for i, (name, act) in enumerate(spec.actions.items()):
+            base = ("actions", name)
+            at_times = []
+            for j in range(len(act.at or [])):
+                expr = self.ex[(*base, "at", j)]
+                when = float(_eval(expr, expr.bind(self.ns)))
+                if not (when >= 0 and math.isfinite(when)):
+                    raise RunError(f"{expr.where}: a time must be >= 0, got {when}")
+                at_times.append(when)
+            plan = ActionPlan(
+                index=i,
+                name=name,
+                at=at_times,
+                interval=self.sampler(act.every, (*base, "every")),
+                rate=self.fn((*base, "rate")),
+                rate_expr=self.ex.get((*base, "rate")),
+                active=act.active,
+                requires=self.fn((*base, "requires")),
+                draws=[s for d, dist in act.draws.items()
+                       if (s := self.sampler(dist, (*base, "draws", d))) is not None],
+                draw_names=tuple(act.draws),
+                effects=self.effects(act.effects, (*base, "effects")),
+                milestone=act.milestone,
+                count_slot=syms.counts[name],
+            )
+            actions.append(plan)
+        for trig_plan, trig in zip(triggers, spec.triggers.values(), strict=True):
+            for act_name in trig.on or []:
+                actions[self.action_index[act_name]].listeners.append(trig_plan)
+
+        outcomes: list[OutcomePlan] = []
+        default = 0
+        for i, o in enumerate(spec.outcomes):
+            p = ("outcomes", i, "when")
+            outcomes.append(OutcomePlan(i, o.id, self.fn(p), o.terminal, self.ex.get(p)))
+            if o.default:
+                default = i
+
+        terminal_watch: list[list[OutcomePlan]] = [[] for _ in range(n_slots)]
+        when_watch: list[list[TriggerPlan]] = [[] for _ in range(n_slots)]
+        for o in outcomes:
+            if o.terminal and o.expr is not None:
+                for slot in range(n_slots):
+                    if slot in o.expr.slots or o.expr.reads_time:
+                        terminal_watch[slot].append(o)
+        when_triggers = [t for t in triggers if t.when is not None]
+        for name, t in zip(spec.triggers, triggers, strict=True):
+            if t.when is None:
+                continue
+            expr = self.ex[("triggers", name, "when")]
+            for slot in range(n_slots):
+                if slot in expr.slots or expr.reads_time:
+                    when_watch[slot].append(t)
+
+        metrics = []
+        for name in spec.metrics:
+            p = ("metrics", name, "expr")
+            metrics.append((name, self.ex[p].bind(self.ns), self.ex[p]))
+
+        return Plan(
+            scenario=self.sc,
+            parameters=dict(parameters),
+            horizon=float(spec.clock.horizon),
+            initial=initial,
+            level_slot=syms.level_slot,
+            start_rank=spec.start_rank,
+            levels=list(self.levels),
+            actions=actions,
+            triggers=triggers,
+            outcomes=outcomes,
+            default_outcome=default,
+            terminal_watch=terminal_watch,
+            when_watch=when_watch,
+            when_triggers=when_triggers,
+            metrics=metrics,
+            var_slots=var_slots,
+            max_events=spec.limits.max_events,
+        )
+
+
+def make_plan(scenario: Scenario, parameters: dict[str, Any] | None = None) -> Plan:
+    """Bind ``scenario`` to parameter values (defaults, overridden by ``parameters``)."""
+    values = scenario.resolve_parameters(parameters)
+    return _Builder(scenario, values).build(values)

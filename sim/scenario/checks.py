@@ -1,0 +1,286 @@
+"""Cross-reference checks and expression compilation over a (possibly partial) scenario.
+
+Every problem is collected with the dotted path of the value at fault; the
+loader turns paths into file, line and column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.scenario.expressions import (
+    RESERVED,
+    CompiledExpression,
+    ExpressionError,
+    Symbols,
+    compile_expression,
+    did_you_mean,
+)
+from sim.scenario.schema import (
+    CategoricalArgs,
+    Cited,
+    DistSpec,
+    Effect,
+    ScenarioSpec,
+)
+
+__all__ = ["Checked", "Path", "PathProblem", "build_symbols", "check_scenario", "dotted"]
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class PathProblem:
+    """A problem at a path of the document; ``offset`` is a column inside an expression."""
+
+    path: Path
+    message: str
+    offset: int = 0
+    key: bool = False
+
+
+@dataclass
+class Checked:
+    """What the checks produce: problems, and compiled expressions by path."""
+
+    problems: list[PathProblem] = field(default_factory=list)
+    expressions: dict[Path, CompiledExpression] = field(default_factory=dict)
+
+
+def dotted(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def build_symbols(spec: ScenarioSpec) -> Symbols:
+    """Lay out the run state: every actor variable, then the level, then action counts."""
+    actor_vars: dict[str, dict[str, int]] = {}
+    slot = 0
+    for actor, a in spec.actors.items():
+        actor_vars[actor] = {}
+        for var in a.vars:
+            actor_vars[actor][var] = slot
+            slot += 1
+    level_slot = slot
+    counts = {name: level_slot + 1 + i for i, name in enumerate(spec.actions)}
+    return Symbols(
+        parameters={name: p.value for name, p in spec.parameters.items()},
+        actor_vars=actor_vars,
+        levels={lv.id: i for i, lv in enumerate(spec.ladder)},
+        counts=counts,
+        level_slot=level_slot,
+    )
+
+
+def dist_args(dist: DistSpec, path: Path) -> Iterator[tuple[Path, Any]]:
+    """Each argument of a distribution with its path."""
+    kind = dist.kind
+    if kind == "constant":
+        yield (*path, "constant"), dist.constant
+        return
+    args = dist.args
+    if isinstance(args, CategoricalArgs):
+        for i, v in enumerate(args.values):
+            yield (*path, kind, "values", i), v
+        for i, w in enumerate(args.weights or []):
+            yield (*path, kind, "weights", i), w
+        return
+    for name in type(args).model_fields:
+        value = getattr(args, name)
+        if value is not None:
+            yield (*path, kind, name), value
+
+
+class _Checker:
+    def __init__(self, spec: ScenarioSpec, where: Callable[[Path], str]) -> None:
+        self.spec = spec
+        self.out = Checked()
+        self.symbols = build_symbols(spec)
+        self.where = where
+        self.sources = {s.id for s in spec.sources}
+        self.levels = set(spec.level_ids)
+        self.outcomes = {o.id for o in spec.outcomes}
+
+    def problem(self, path: Path, message: str, offset: int = 0, key: bool = False) -> None:
+        self.out.problems.append(PathProblem(path, message, offset, key))
+
+    def expr(self, path: Path, source: Any, payload: tuple[str, ...] = (),
+             static: bool = False) -> None:
+        if source is None:
+            return
+        try:
+            compiled = compile_expression(source, self.symbols, payload,
+                                          where=self.where(path))
+        except ExpressionError as exc:
+            self.problem(path, str(exc), exc.offset)
+            return
+        if static and not compiled.static:
+            self.problem(path, "this value is fixed at the start of a run: it may use "
+                               "parameters and numbers only")
+            return
+        self.out.expressions[path] = compiled
+
+    def dist(self, dist: DistSpec | None, path: Path, payload: tuple[str, ...] = ()) -> None:
+        if dist is not None:
+            for arg_path, value in dist_args(dist, path):
+                self.expr(arg_path, value, payload)
+
+    def ref(self, path: Path, name: str, known: set[str] | dict[str, Any], what: str) -> None:
+        if name not in known:
+            self.problem(path, f"unknown {what} '{name}'{did_you_mean(name, known)}")
+
+    def cited(self, item: Cited, path: Path) -> None:
+        if item.source is not None:
+            self.ref((*path, "source", "ref"), item.source.ref, self.sources, "source")
+
+    def run(self) -> Checked:
+        spec = self.spec
+        self.names()
+        if spec.start_level is not None:
+            self.ref(("start_level",), spec.start_level, self.levels, "level")
+        seen: set[str] = set()
+        for i, lv in enumerate(spec.ladder):
+            if lv.id in seen:
+                self.problem(("ladder", i), f"duplicate level '{lv.id}'")
+            seen.add(lv.id)
+        seen = set()
+        for i, src in enumerate(spec.sources):
+            if src.id in seen:
+                self.problem(("sources", i, "id"), f"duplicate source id '{src.id}'")
+            seen.add(src.id)
+        for name, p in spec.parameters.items():
+            self.cited(p, ("parameters", name))
+        for actor, a in spec.actors.items():
+            self.cited(a, ("actors", actor))
+            for var, value in a.vars.items():
+                self.expr(("actors", actor, "vars", var), value, static=True)
+        for name, action in spec.actions.items():
+            self.action(name)
+        for name in spec.triggers:
+            self.trigger(name)
+        self.outcome_checks()
+        for name, m in spec.metrics.items():
+            self.expr(("metrics", name, "expr"), m.expr)
+        return self.out
+
+    def names(self) -> None:
+        owners: dict[str, str] = {}
+        groups: list[tuple[str, Any]] = [
+            ("parameters", self.spec.parameters),
+            ("actors", self.spec.actors),
+        ]
+        for section, names in groups:
+            for name in names:
+                if name in RESERVED:
+                    self.problem((section, name), f"'{name}' is a reserved name", key=True)
+                elif name in owners:
+                    self.problem((section, name),
+                                 f"'{name}' is already a name in {owners[name]}", key=True)
+                owners.setdefault(name, section)
+        for i, lv in enumerate(self.spec.ladder):
+            if lv.id in RESERVED:
+                self.problem(("ladder", i), f"'{lv.id}' is a reserved name")
+            elif lv.id in owners:
+                self.problem(("ladder", i), f"'{lv.id}' is already a name in {owners[lv.id]}")
+
+    def action(self, name: str) -> None:
+        action = self.spec.actions[name]
+        path: Path = ("actions", name)
+        self.cited(action, path)
+        if action.actor is not None:
+            self.ref((*path, "actor"), action.actor, self.spec.actors, "actor")
+        for i, at in enumerate(action.at or []):
+            self.expr((*path, "at", i), at, static=True)
+        self.dist(action.every, (*path, "every"))
+        self.expr((*path, "rate"), action.rate)
+        self.expr((*path, "requires"), action.requires)
+        drawn: list[str] = []
+        for draw, dist in action.draws.items():
+            if draw in RESERVED or draw in self.spec.parameters or draw in self.spec.actors \
+                    or draw in self.levels:
+                self.problem((*path, "draws", draw),
+                             f"draw name '{draw}' hides another name of the scenario", key=True)
+            self.dist(dist, (*path, "draws", draw), tuple(drawn))
+            drawn.append(draw)
+        self.effects(action.effects, (*path, "effects"), tuple(drawn))
+
+    def trigger(self, name: str) -> None:
+        trig = self.spec.triggers[name]
+        path: Path = ("triggers", name)
+        self.cited(trig, path)
+        payload: tuple[str, ...] = ()
+        if trig.on is not None:
+            lists = []
+            for i, act in enumerate(trig.on):
+                key: Path = (*path, "on", i) if len(trig.on) > 1 else (*path, "on")
+                self.ref(key, act, self.spec.actions, "action")
+                if act in self.spec.actions:
+                    lists.append(list(self.spec.actions[act].draws))
+            if lists:
+                payload = tuple(n for n in lists[0] if all(n in other for other in lists[1:]))
+        self.expr((*path, "when"), trig.when)
+        self.expr((*path, "if"), trig.if_, payload)
+        self.expr((*path, "probability"), trig.probability, payload)
+        self.dist(trig.after, (*path, "after"), payload)
+        self.effects(trig.do, (*path, "do"), payload)
+
+    def effects(self, effects: list[Effect], path: Path, payload: tuple[str, ...]) -> None:
+        for i, eff in enumerate(effects):
+            here: Path = (*path, i)
+            kind = eff.kind
+            if kind in ("set", "add"):
+                for target, value in (getattr(eff, kind) or {}).items():
+                    self.target((*here, kind, target), target)
+                    self.expr((*here, kind, target), value, payload)
+            elif kind in ("escalate", "deescalate"):
+                self.expr((*here, kind), getattr(eff, kind), payload)
+            elif kind in ("raise_to", "set_level"):
+                self.ref((*here, kind), getattr(eff, kind), self.levels, "level")
+            elif kind == "fire" and eff.fire is not None:
+                self.ref((*here, "fire", "action"), eff.fire.action, self.spec.actions, "action")
+                self.dist(eff.fire.after, (*here, "fire", "after"), payload)
+            elif kind in ("start", "stop"):
+                target = getattr(eff, kind)
+                self.ref((*here, kind), target, self.spec.actions, "action")
+                act = self.spec.actions.get(target)
+                if act is not None and not act.recurring:
+                    self.problem((*here, kind), f"'{target}' is not recurring (no every or "
+                                                f"rate), so it cannot be {kind}ed")
+            elif kind == "end":
+                self.ref((*here, "end"), eff.end or "", self.outcomes, "outcome")
+
+    def target(self, path: Path, target: str) -> None:
+        actor, _, var = target.partition(".")
+        vars_ = self.symbols.actor_vars
+        if not var or actor not in vars_ or var not in vars_[actor]:
+            known = {f"{a}.{v}" for a, vs in vars_.items() for v in vs}
+            self.problem(path, f"unknown variable '{target}' (write actor.variable)"
+                               f"{did_you_mean(target, known)}", key=True)
+
+    def outcome_checks(self) -> None:
+        seen: set[str] = set()
+        defaults = []
+        for i, o in enumerate(self.spec.outcomes):
+            if o.id in seen:
+                self.problem(("outcomes", i, "id"), f"duplicate outcome id '{o.id}'")
+            seen.add(o.id)
+            if o.default:
+                defaults.append(i)
+            self.expr(("outcomes", i, "when"), o.when)
+        if not defaults:
+            self.problem(("outcomes",), "one outcome must be marked default: true "
+                                        "(the class of a run no other outcome claims)")
+        for i in defaults[1:]:
+            self.problem(("outcomes", i, "default"), "only one outcome may be the default")
+
+
+def check_scenario(spec: ScenarioSpec, where: Callable[[Path], str] | None = None) -> Checked:
+    """Check references and compile every expression of ``spec``.
+
+    ``where`` names the place of a path (``file:line:col: path``) for run-time messages.
+    """
+    return _Checker(spec, where or dotted).run()

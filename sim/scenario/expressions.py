@@ -1,0 +1,340 @@
+"""Expressions of the scenario language, checked and compiled once at load.
+
+An expression's text is parsed with :mod:`ast`, walked against an allow-list
+(arithmetic, comparisons, ``and``/``or``/``not``, ``x if c else y``, numbers,
+the names of the scenario and the calls ``min``, ``max``, ``abs``, ``clip``,
+``round``), every name is resolved against the scenario's symbols, and the
+checked tree is rewritten into a small function ``f(V, t, D)`` where ``V`` is
+the run's state vector, ``t`` the clock and ``D`` the payload of the event being
+handled. The raw text is never evaluated: only the rewritten tree, made of
+allowed nodes, is compiled, with no builtins available.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "CompiledExpression",
+    "ExpressionError",
+    "Symbols",
+    "compile_expression",
+    "did_you_mean",
+]
+
+MAX_LENGTH = 1000
+MAX_DEPTH = 32
+
+Evaluator = Callable[[list[Any], float, tuple[Any, ...]], Any]
+
+
+class ExpressionError(ValueError):
+    """An expression is not allowed; ``offset`` is its 0-based column in the text."""
+
+    def __init__(self, message: str, offset: int = 0) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+def did_you_mean(name: str, candidates: list[str] | set[str] | Mapping[str, Any]) -> str:
+    """A ``" (did you mean 'x'?)"`` hint, or an empty string."""
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _clip(x: float, lo: float, hi: float) -> float:
+    return lo if x < lo else hi if x > hi else x
+
+
+_FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
+    "min": (min, 2, 8),
+    "max": (max, 2, 8),
+    "abs": (abs, 1, 1),
+    "round": (round, 1, 2),
+    "clip": (_clip, 3, 3),
+}
+RESERVED = frozenset({"t", "level", "count", "True", "False", *_FUNCTIONS})
+
+_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
+_CMPOPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_UNARY = (ast.UAdd, ast.USub, ast.Not)
+
+
+@dataclass
+class Symbols:
+    """The names an expression may use and where each lives at run time."""
+
+    parameters: dict[str, Any]
+    actor_vars: dict[str, dict[str, int]]  # actor -> var -> slot in V
+    levels: dict[str, int]  # ladder id -> rank
+    counts: dict[str, int]  # action -> slot in V
+    level_slot: int
+
+    def candidates(self, payload: tuple[str, ...] = ()) -> set[str]:
+        names = set(self.parameters) | set(self.levels) | {"t", "level"} | set(payload)
+        names |= {f"{a}.{v}" for a, vs in self.actor_vars.items() for v in vs}
+        names |= {f"count.{a}" for a in self.counts}
+        return names
+
+
+@dataclass
+class CompiledExpression:
+    """A checked expression: its text, what it reads, and a factory for its evaluator."""
+
+    text: str
+    code: Any  # a code object evaluating to the lambda, or None for a literal
+    literal: Any = None
+    slots: frozenset[int] = frozenset()
+    reads_time: bool = False
+    reads_payload: bool = False
+    parameters: frozenset[str] = frozenset()
+    where: str = ""
+    _cache: dict[int, Evaluator] = field(default_factory=dict, repr=False)
+
+    @property
+    def static(self) -> bool:
+        """True when the value depends on parameters and literals only."""
+        return not self.slots and not self.reads_time and not self.reads_payload
+
+    def bind(self, namespace: dict[str, Any]) -> Evaluator:
+        """The evaluator ``f(V, t, D)`` with parameters taken from ``namespace``."""
+        if self.code is None:
+            value = self.literal
+            return lambda V, t, D: value
+        return eval(self.code, namespace)  # noqa: S307 - checked tree, no builtins
+
+    def value(self, namespace: dict[str, Any]) -> Any:
+        """The value of a static expression."""
+        return self.bind(namespace)([], 0.0, ())
+
+
+def namespace_for(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The globals an evaluator runs with: the allowed functions and parameter values."""
+    ns: dict[str, Any] = {"__builtins__": {}}
+    for name, (fn, _, _) in _FUNCTIONS.items():
+        ns[f"_f_{name}"] = fn
+    for name, value in parameters.items():
+        ns[f"_p_{name}"] = float(value) if isinstance(value, int) and not isinstance(
+            value, bool) else value
+    return ns
+
+
+def _depth(tree: ast.AST) -> int:
+    deepest = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, d + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+class _Rewriter:
+    def __init__(self, symbols: Symbols, payload: tuple[str, ...]) -> None:
+        self.symbols = symbols
+        self.payload = payload
+        self.slots: set[int] = set()
+        self.params: set[str] = set()
+        self.reads_time = False
+        self.reads_payload = False
+
+    def fail(self, node: ast.AST, message: str) -> ExpressionError:
+        return ExpressionError(message, getattr(node, "col_offset", 0))
+
+    def _slot(self, node: ast.AST, slot: int) -> ast.expr:
+        self.slots.add(slot)
+        return ast.Subscript(ast.Name("V", ast.Load()), ast.Constant(slot), ast.Load())
+
+    def _unknown(self, node: ast.AST, name: str) -> ExpressionError:
+        hint = did_you_mean(name, self.symbols.candidates(self.payload))
+        return self.fail(node, f"unknown name '{name}'{hint}")
+
+    def visit(self, node: ast.AST) -> ast.expr:
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool):
+                return ast.Constant(v)
+            if isinstance(v, (int, float)):
+                return ast.Constant(float(v))
+            return self._forbid(node, f"{type(v).__name__} constants")
+        if isinstance(node, ast.Name):
+            return self._name(node)
+        if isinstance(node, ast.Attribute):
+            return self._attribute(node)
+        if isinstance(node, ast.BoolOp):
+            return ast.BoolOp(node.op, [self.visit(v) for v in node.values])
+        if isinstance(node, ast.BinOp):
+            if not isinstance(node.op, _BINOPS):
+                return self._forbid(node, f"the operator {type(node.op).__name__}")
+            return ast.BinOp(self.visit(node.left), node.op, self.visit(node.right))
+        if isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, _UNARY):
+                return self._forbid(node, f"the operator {type(node.op).__name__}")
+            return ast.UnaryOp(node.op, self.visit(node.operand))
+        if isinstance(node, ast.Compare):
+            for op in node.ops:
+                if not isinstance(op, _CMPOPS):
+                    return self._forbid(node, f"the comparison {type(op).__name__}")
+            return ast.Compare(self.visit(node.left), node.ops,
+                               [self.visit(c) for c in node.comparators])
+        if isinstance(node, ast.IfExp):
+            return ast.IfExp(self.visit(node.test), self.visit(node.body), self.visit(node.orelse))
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        what = {
+            ast.Lambda: "lambda", ast.ListComp: "comprehensions", ast.SetComp: "comprehensions",
+            ast.DictComp: "comprehensions", ast.GeneratorExp: "generator expressions",
+            ast.Subscript: "subscripts", ast.Starred: "starred arguments",
+            ast.JoinedStr: "f-strings", ast.NamedExpr: ":=", ast.Await: "await",
+            ast.Yield: "yield", ast.YieldFrom: "yield", ast.List: "lists", ast.Tuple: "tuples",
+            ast.Dict: "dicts", ast.Set: "sets", ast.Slice: "slices",
+        }.get(type(node), type(node).__name__)
+        return self._forbid(node, what)
+
+    def _forbid(self, node: ast.AST, what: str) -> ast.expr:
+        raise self.fail(node, f"{what} not allowed in an expression")
+
+    def _name(self, node: ast.Name) -> ast.expr:
+        name = node.id
+        if name.startswith("_"):
+            raise self.fail(node, f"names starting with '_' are not allowed: '{name}'")
+        if name == "t":
+            self.reads_time = True
+            return ast.Name("t", ast.Load())
+        if name == "level":
+            return self._slot(node, self.symbols.level_slot)
+        if name in self.payload:
+            self.reads_payload = True
+            return ast.Subscript(ast.Name("D", ast.Load()), ast.Constant(self.payload.index(name)),
+                                 ast.Load())
+        if name in self.symbols.parameters:
+            self.params.add(name)
+            return ast.Name(f"_p_{name}", ast.Load())
+        if name in self.symbols.levels:
+            return ast.Constant(float(self.symbols.levels[name]))
+        if name in self.symbols.actor_vars:
+            raise self.fail(node, f"'{name}' is an actor: name one of its variables, "
+                                  f"e.g. '{name}.{next(iter(self.symbols.actor_vars[name]), 'x')}'")
+        if name in _FUNCTIONS:
+            raise self.fail(node, f"'{name}' is a function: call it")
+        raise self._unknown(node, name)
+
+    def _attribute(self, node: ast.Attribute) -> ast.expr:
+        owner = node.value
+        if node.attr.startswith("_"):
+            raise self.fail(node, f"attribute '{node.attr}' is not allowed")
+        if not isinstance(owner, ast.Name):
+            raise self.fail(node, "attribute access is only 'actor.variable' or 'count.action'")
+        full = f"{owner.id}.{node.attr}"
+        if owner.id == "count":
+            if node.attr in self.symbols.counts:
+                return self._slot(node, self.symbols.counts[node.attr])
+            raise self._unknown(node, full)
+        vars_ = self.symbols.actor_vars.get(owner.id)
+        if vars_ is None:
+            if owner.id in self.symbols.parameters or owner.id in self.payload:
+                raise self.fail(node, f"'{owner.id}' is a number and has no attribute "
+                                      f"'{node.attr}'")
+            raise self._unknown(node, full)
+        if node.attr not in vars_:
+            raise self._unknown(node, full)
+        return self._slot(node, vars_[node.attr])
+
+    def _call(self, node: ast.Call) -> ast.expr:
+        func = node.func
+        if not isinstance(func, ast.Name) or func.id not in _FUNCTIONS:
+            shown = func.id if isinstance(func, ast.Name) else ast.unparse(func)
+            raise self.fail(node, f"calling '{shown}' is not allowed; "
+                                  f"functions are {', '.join(sorted(_FUNCTIONS))}")
+        if node.keywords:
+            raise self.fail(node, f"{func.id}() takes no keyword arguments")
+        _, lo, hi = _FUNCTIONS[func.id]
+        if not lo <= len(node.args) <= hi:
+            want = str(lo) if lo == hi else f"{lo} to {hi}"
+            raise self.fail(node, f"{func.id}() takes {want} arguments, got {len(node.args)}")
+        return ast.Call(ast.Name(f"_f_{func.id}", ast.Load()), [self.visit(a) for a in node.args],
+                        [])
+
+
+def compile_expression(
+    source: bool | int | float | str,
+    symbols: Symbols,
+    payload: tuple[str, ...] = (),
+    where: str = "",
+) -> CompiledExpression:
+    """Check and compile one expression. Raises :class:`ExpressionError`."""
+    if isinstance(source, bool) or not isinstance(source, str):
+        value = source if isinstance(source, bool) else float(source)
+        return CompiledExpression(text=repr(source), code=None, literal=value, where=where)
+    text = source
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression is {len(text):,} characters long; "
+                              f"the limit is {MAX_LENGTH:,}")
+    if not text.strip():
+        raise ExpressionError("empty expression")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        offset = max((exc.offset or 1) - 1, 0)
+        raise ExpressionError(f"syntax error in expression: {exc.msg}", offset) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExpressionError("expression is too deeply nested") from None
+    if _depth(tree) > MAX_DEPTH:
+        raise ExpressionError(f"expression nests deeper than {MAX_DEPTH} levels")
+    rewriter = _Rewriter(symbols, payload)
+    body = rewriter.visit(tree.body)
+    _check_constants(body, tree.body)
+    lam = ast.Lambda(
+        ast.arguments(posonlyargs=[], args=[ast.arg("V"), ast.arg("t"), ast.arg("D")],
+                      kwonlyargs=[], kw_defaults=[], defaults=[]),
+        body,
+    )
+    module = ast.Expression(lam)
+    ast.fix_missing_locations(module)
+    code = compile(module, where or "<expression>", "eval")
+    return CompiledExpression(
+        text=text,
+        code=code,
+        slots=frozenset(rewriter.slots),
+        reads_time=rewriter.reads_time,
+        reads_payload=rewriter.reads_payload,
+        parameters=frozenset(rewriter.params),
+        where=where,
+    )
+
+
+def _is_constant(node: ast.AST) -> bool:
+    return all(
+        not isinstance(n, (ast.Name, ast.Subscript)) or (isinstance(n, ast.Name)
+                                                         and n.id.startswith("_f_"))
+        for n in ast.walk(node)
+    )
+
+
+def _check_constants(body: ast.expr, original: ast.expr) -> None:
+    """Evaluate each part made of literals only, so ``9**9**9`` or ``1/0`` fail at load."""
+    stack: list[ast.AST] = [body]
+    ns = namespace_for({})
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)) and _is_constant(node):
+            expr = ast.Expression(node)
+            ast.fix_missing_locations(expr)
+            try:
+                value = eval(compile(expr, "<constant>", "eval"), ns)  # noqa: S307
+            except (ArithmeticError, ValueError, TypeError) as exc:
+                raise ExpressionError(f"constant part '{ast.unparse(node)}' fails: {exc}",
+                                      getattr(original, "col_offset", 0)) from None
+            if isinstance(value, float) and math.isinf(value):
+                raise ExpressionError(f"constant part '{ast.unparse(node)}' overflows")
+            continue
+        stack.extend(ast.iter_child_nodes(node))

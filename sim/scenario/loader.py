@@ -1,0 +1,374 @@
+"""Loading a scenario file: safe YAML, ``extends:`` merging, validation, checks, compilation.
+
+Every problem found in a file (and the files it extends) is reported at once,
+each located as ``FILE:LINE:COL: dotted.path: message``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import types
+import typing
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from sim.errors import Problem, ScenarioError
+from sim.scenario.checks import Path, PathProblem, check_scenario, dotted
+from sim.scenario.expressions import did_you_mean
+from sim.scenario.scenario import Scenario
+from sim.scenario.schema import (
+    Action,
+    Actor,
+    Clock,
+    Effect,
+    LevelItem,
+    MetricItem,
+    Outcome,
+    Parameter,
+    ParameterItem,
+    ScenarioSpec,
+    Source,
+    Trigger,
+)
+from sim.scenario.yamlfile import MarkedDict, MarkedList, locate, parse_yaml
+
+__all__ = ["load_scenario", "load_scenario_text", "merge_documents"]
+
+MAX_EXTENDS = 16
+
+_DICT_SECTIONS: dict[str, TypeAdapter[Any]] = {
+    "parameters": TypeAdapter(ParameterItem),
+    "actors": TypeAdapter(Actor),
+    "actions": TypeAdapter(Action),
+    "triggers": TypeAdapter(Trigger),
+    "metrics": TypeAdapter(MetricItem),
+}
+_SALVAGED: dict[str, type[BaseModel]] = {"actions": Action, "triggers": Trigger, "actors": Actor}
+_LIST_SECTIONS: dict[str, TypeAdapter[Any]] = {
+    "sources": TypeAdapter(Source),
+    "outcomes": TypeAdapter(Outcome),
+    "ladder": TypeAdapter(LevelItem),
+}
+
+
+def _shown(path: FsPath) -> str:
+    """A path as the user would write it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(FsPath.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def merge_documents(base: Any, over: Any) -> Any:
+    """Deep-merge ``over`` onto ``base``.
+
+    Mappings merge key by key (a ``null`` in ``over`` removes the key); lists whose
+    items all carry an ``id`` merge item by item on it (new ids are appended);
+    anything else in ``over`` replaces what ``base`` had.
+    """
+    if isinstance(base, MarkedDict) and isinstance(over, MarkedDict):
+        out = MarkedDict(over.mark)
+        for key, value in base.items():
+            out[key] = value
+            out.key_marks[key] = base.key_marks[key]
+            out.value_marks[key] = base.value_marks[key]
+        for key, value in over.items():
+            if value is None:
+                out.pop(key, None)
+                continue
+            out[key] = merge_documents(out[key], value) if key in out else value
+            out.key_marks[key] = over.key_marks[key]
+            out.value_marks[key] = over.value_marks[key]
+        return out
+    if isinstance(base, MarkedList) and isinstance(over, MarkedList) and _keyed(base) and _keyed(
+            over):
+        merged = MarkedList(over.mark)
+        positions = {item["id"]: i for i, item in enumerate(base)}
+        items = list(zip(base, base.item_marks, strict=True))
+        for item, mark in zip(over, over.item_marks, strict=True):
+            if item["id"] in positions:
+                i = positions[item["id"]]
+                items[i] = (merge_documents(items[i][0], item), mark)
+            else:
+                items.append((item, mark))
+        for item, mark in items:
+            merged.append(item)
+            merged.item_marks.append(mark)
+        return merged
+    return over
+
+
+def _keyed(items: MarkedList) -> bool:
+    return bool(items) and all(isinstance(i, MarkedDict) and isinstance(i.get("id"), str)
+                               for i in items)
+
+
+def _read(path: FsPath, chain: tuple[FsPath, ...], problems: list[Problem],
+          files: list[str]) -> MarkedDict | None:
+    shown = _shown(path)
+    files.append(shown)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.append(Problem(shown, 0, 0, "", "no such file"))
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(shown, 0, 0, "", f"cannot read the file: {exc}"))
+        return None
+    tree, found = parse_yaml(text, shown)
+    problems.extend(found)
+    if tree is None:
+        return None
+    if not isinstance(tree, MarkedDict):
+        problems.append(Problem(shown, 1, 1, "", "a scenario file must be a mapping of keys"))
+        return None
+    parent = tree.get("extends")
+    if parent is None:
+        return tree
+    mark = tree.value_marks["extends"]
+    if not isinstance(parent, str):
+        problems.append(Problem(shown, mark.line, mark.column, "extends",
+                                "extends takes the path of another scenario file"))
+        return tree
+    target = (path.parent / parent).resolve()
+    if target in chain or target == path:
+        names = " -> ".join(_shown(p) for p in (*chain, path, target))
+        problems.append(Problem(shown, mark.line, mark.column, "extends",
+                                f"extends makes a cycle: {names}"))
+        return tree
+    if len(chain) >= MAX_EXTENDS:
+        problems.append(Problem(shown, mark.line, mark.column, "extends",
+                                f"more than {MAX_EXTENDS} files extend one another"))
+        return tree
+    if not target.is_file():
+        problems.append(Problem(shown, mark.line, mark.column, "extends",
+                                f"file not found: '{parent}' (looked for {_shown(target)})"))
+        return tree
+    base = _read(target, (*chain, path), problems, files)
+    if base is None:
+        return tree
+    return typing.cast(MarkedDict, merge_documents(base, tree))
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = members[0]
+        else:
+            return tp
+
+
+def _allowed_keys(path: Path) -> list[str]:
+    """The keys the model at ``path`` accepts (for did-you-mean hints)."""
+    tp: Any = ScenarioSpec
+    for part in path:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = next((f for n, f in tp.model_fields.items()
+                          if part in (n, f.alias)), None)
+            if field is None:
+                return []
+            tp = field.annotation
+        elif typing.get_origin(tp) in (dict, list):
+            tp = typing.get_args(tp)[-1]
+        else:
+            return []
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or n for n, f in tp.model_fields.items()]
+    return []
+
+
+def _data_path(doc: Any, loc: tuple[Any, ...], keep_last: bool) -> Path:
+    """The part of a pydantic ``loc`` that names values present in ``doc``."""
+    node = doc
+    out: list[str | int] = []
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif keep_last and i == len(loc) - 1 and isinstance(part, (str, int)):
+            out.append(part)
+    return tuple(out)
+
+
+def _message(err: Any, path: Path) -> tuple[str, bool]:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        return f"unknown key '{key}'{did_you_mean(key, _allowed_keys(path[:-1]))}", True
+    if kind == "missing":
+        return f"missing required key '{path[-1]}'", False
+    msg: str = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if "input" in err and kind not in ("value_error",) and not isinstance(err["input"],
+                                                                          (dict, list)):
+        msg = f"{msg[0].lower()}{msg[1:]}, got {err['input']!r}"
+    return msg, False
+
+
+def _place(tree: Any, path: Path, offset: int = 0, key: bool = False,
+           default_file: str = "") -> tuple[str, int, int]:
+    mark, _ = locate(tree, path, key=key)
+    if mark is None:
+        return default_file, 0, 0
+    column = mark.column
+    if offset and mark.single_line:
+        column += offset + (1 if mark.quoted else 0)
+    return mark.file, mark.line, column
+
+
+def _validation_problems(doc: MarkedDict, exc: ValidationError, file: str) -> list[Problem]:
+    out: list[Problem] = []
+    seen: set[tuple[Path, str]] = set()
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = _data_path(doc, loc, keep_last=err["type"] in ("missing", "extra_forbidden"))
+        message, key = _message(err, path)
+        if err["type"] == "missing":
+            located = _place(doc, path[:-1], default_file=file)
+        else:
+            located = _place(doc, path, key=key, default_file=file)
+        if (path, message) in seen:
+            continue
+        seen.add((path, message))
+        out.append(Problem(located[0], located[1], located[2], dotted(path), message))
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    info = model.model_fields[name]
+    annotation: Any = info.annotation
+    if info.metadata:
+        annotation = typing.Annotated[(annotation, *info.metadata)]
+    return TypeAdapter(annotation)
+
+
+def _salvage(model: type[BaseModel], raw: Any) -> BaseModel | None:
+    """Keep the valid fields of an invalid item, so its references can still be checked."""
+    if not isinstance(raw, dict):
+        return None
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key not in raw:
+            continue
+        try:
+            fields[name] = _field_adapter(model, name).validate_python(raw[key])
+        except ValidationError:
+            if name in ("effects", "do") and isinstance(raw[key], list):
+                kept = []
+                for item in raw[key]:
+                    try:
+                        kept.append(Effect.model_validate(item))
+                    except ValidationError:
+                        pass
+                fields[name] = kept
+    return model.model_construct(**fields)
+
+
+def _partial_spec(doc: dict[str, Any]) -> ScenarioSpec:
+    """The valid parts of a document that failed validation, for reference checks."""
+    fields: dict[str, Any] = {}
+    for name, adapter in _DICT_SECTIONS.items():
+        raw = doc.get(name)
+        items: dict[str, Any] = {}
+        if isinstance(raw, dict):
+            for key, value in raw.items():
+                if isinstance(key, str) and key.isidentifier():
+                    try:
+                        items[key] = adapter.validate_python(value)
+                    except ValidationError:
+                        if name == "parameters":  # keep the name known to expressions
+                            items[key] = Parameter.model_construct(value=0.0)
+                        elif name in _SALVAGED and (kept := _salvage(_SALVAGED[name], value)):
+                            items[key] = kept
+        fields[name] = items
+    for name, adapter in _LIST_SECTIONS.items():
+        raw = doc.get(name)
+        kept = []
+        for value in raw if isinstance(raw, list) else []:
+            try:
+                kept.append(adapter.validate_python(value))
+            except ValidationError:
+                pass
+        fields[name] = kept
+    start = doc.get("start_level")
+    fields["start_level"] = start if isinstance(start, str) else None
+    fields["clock"] = Clock(horizon=1.0)
+    fields["name"] = "partial"
+    return ScenarioSpec.model_construct(**fields)
+
+
+def _finish(doc: MarkedDict | None, problems: list[Problem], file: str, files: list[str],
+            path: str | None) -> Scenario:
+    if doc is None:
+        raise ScenarioError(problems)
+    try:
+        spec = ScenarioSpec.model_validate(doc)
+        valid = True
+    except ValidationError as exc:
+        problems.extend(_validation_problems(doc, exc, file))
+        spec = _partial_spec(doc)
+        valid = False
+
+    def where(p: Path) -> str:
+        f, line, col = _place(doc, p, default_file=file)
+        return f"{f}:{line}:{col}: {dotted(p)}"
+
+    checked = check_scenario(spec, where)
+    for pp in checked.problems:
+        problems.append(_located(doc, pp, file))
+    if problems or not valid:
+        raise ScenarioError(problems)
+    return Scenario.build(spec, dict(doc), checked.expressions, path=path, files=tuple(files))
+
+
+def _located(doc: Any, pp: PathProblem, file: str) -> Problem:
+    f, line, col = _place(doc, pp.path, pp.offset, pp.key, default_file=file)
+    return Problem(f, line, col, dotted(pp.path), pp.message)
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Load, merge, validate, check and compile a scenario file.
+
+    Raises :class:`~sim.errors.ScenarioError` listing every problem found.
+    """
+    fs = FsPath(path)
+    problems: list[Problem] = []
+    files: list[str] = []
+    doc = _read(fs.resolve(), (), problems, files)
+    return _finish(doc, problems, _shown(fs), files, str(path))
+
+
+def load_scenario_text(text: str, name: str = "<scenario>") -> Scenario:
+    """Load a scenario from YAML text (``extends:`` is resolved from the working folder)."""
+    problems: list[Problem] = []
+    tree, found = parse_yaml(text, name)
+    problems.extend(found)
+    doc: MarkedDict | None = None
+    if tree is not None and not isinstance(tree, MarkedDict):
+        problems.append(Problem(name, 1, 1, "", "a scenario file must be a mapping of keys"))
+    elif tree is not None:
+        doc = tree
+        parent = tree.get("extends")
+        if isinstance(parent, str):
+            files: list[str] = []
+            base = _read(FsPath(parent).resolve(), (), problems, files)
+            if base is not None:
+                doc = typing.cast(MarkedDict, merge_documents(base, tree))
+    return _finish(doc, problems, name, [name], None)
+

@@ -1,0 +1,136 @@
+"""A loaded scenario: its validated spec, compiled expressions and provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.errors import Problem, ScenarioError
+from sim.scenario.checks import Path, build_symbols, check_scenario
+from sim.scenario.expressions import CompiledExpression, Symbols, did_you_mean
+from sim.scenario.schema import Parameter, ScenarioSpec
+
+__all__ = ["Scenario", "content_hash", "parse_parameter_value"]
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def content_hash(document: Mapping[str, Any]) -> str:
+    """SHA-256 of a document's canonical JSON (keys sorted): the scenario's identity."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_parameter_value(name: str, param: Parameter, text: str) -> bool | int | float:
+    """Read a parameter value given as text (as on the command line)."""
+    raw = text.strip()
+    if isinstance(param.value, bool):
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise ValueError(f"parameter '{name}' is a flag: give true or false, got '{text}'")
+    try:
+        number = float(raw)
+    except ValueError:
+        raise ValueError(f"parameter '{name}' takes a number, got '{text}'") from None
+    return int(number) if param.integer and number == int(number) else number
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A checked scenario, ready to run. Made by :func:`sim.load_scenario`."""
+
+    spec: ScenarioSpec
+    document: dict[str, Any]
+    expressions: Mapping[Path, CompiledExpression]
+    symbols: Symbols
+    content_hash: str
+    path: str | None = None
+    files: tuple[str, ...] = ()
+    _defaults: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, spec: ScenarioSpec, document: dict[str, Any],
+              expressions: Mapping[Path, CompiledExpression], path: str | None = None,
+              files: tuple[str, ...] = ()) -> Scenario:
+        plain = json.loads(json.dumps(document, default=str))
+        return cls(
+            spec=spec,
+            document=plain,
+            expressions=expressions,
+            symbols=build_symbols(spec),
+            content_hash=content_hash(plain),
+            path=path,
+            files=files,
+            _defaults={n: p.value for n, p in spec.parameters.items()},
+        )
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any], path: str | None = None) -> Scenario:
+        """Rebuild a scenario from its resolved document (as saved with results)."""
+        spec = ScenarioSpec.model_validate(document)
+        checked = check_scenario(spec)
+        if checked.problems:
+            raise ScenarioError([Problem(path or "<document>", 0, 0, "/".join(map(str, p.path)),
+                                         p.message) for p in checked.problems])
+        return cls.build(spec, dict(document), checked.expressions, path=path)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """Every parameter's default value."""
+        return dict(self._defaults)
+
+    def resolve_parameters(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """All parameter values with ``overrides`` applied and checked against their ranges.
+
+        Values may be numbers, flags or text (as from ``--set NAME=VALUE``).
+        """
+        values = self.defaults
+        problems: list[str] = []
+        for name, raw in (overrides or {}).items():
+            param = self.spec.parameters.get(name)
+            if param is None:
+                valid = ", ".join(sorted(self.spec.parameters)) or "none"
+                problems.append(f"unknown parameter '{name}'"
+                                f"{did_you_mean(name, self.spec.parameters)}; "
+                                f"parameters are: {valid}")
+                continue
+            try:
+                value = parse_parameter_value(name, param, raw) if isinstance(raw, str) else raw
+                values[name] = self._check_value(name, param, value)
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ScenarioError("\n".join(problems))
+        return values
+
+    @staticmethod
+    def _check_value(name: str, param: Parameter, value: Any) -> Any:
+        if isinstance(param.value, bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"parameter '{name}' is a flag: give true or false, got {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"parameter '{name}' takes a number, got {value!r}")
+        if param.integer:
+            if float(value) != int(value):
+                raise ValueError(f"parameter '{name}' takes a whole number, got {value}")
+            value = int(value)
+        if param.range is not None and not param.range[0] <= value <= param.range[1]:
+            lo, hi = param.range
+            raise ValueError(f"parameter '{name}' = {value} is outside its range [{lo}, {hi}]")
+        if param.choices is not None and value not in param.choices:
+            raise ValueError(f"parameter '{name}' = {value} is not one of {param.choices}")
+        return value
+
+    def expression(self, path: Path) -> CompiledExpression:
+        return self.expressions[path]

@@ -1,0 +1,483 @@
+"""The scenario format as pydantic models: what keys exist, their types and literal limits.
+
+Cross-references (an action's actor, a trigger's ``on:`` action, names inside
+expressions) are checked afterwards by :mod:`sim.scenario.checks`, so that every
+problem in a file can be reported in one pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import keyword
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
+
+__all__ = [
+    "Action",
+    "Actor",
+    "Citation",
+    "Clock",
+    "Dist",
+    "Effect",
+    "Level",
+    "LevelItem",
+    "MetricItem",
+    "ParameterItem",
+    "Limits",
+    "Metric",
+    "Outcome",
+    "Parameter",
+    "ScenarioSpec",
+    "Source",
+    "Trigger",
+]
+
+Scalar = bool | int | float | str
+
+
+def _ident(value: str) -> str:
+    if not value.isidentifier() or keyword.iskeyword(value) or value.startswith("__"):
+        raise ValueError(f"'{value}' is not a valid name: use letters, digits and _, not a keyword")
+    return value
+
+
+Ident = Annotated[str, AfterValidator(_ident)]
+
+
+def _expr(value: Any) -> Scalar:
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    raise ValueError(f"expected a number or an expression, got {type(value).__name__}")
+
+
+_EXPR_SCHEMA = WithJsonSchema(
+    {"anyOf": [{"type": "number"}, {"type": "boolean"}, {"type": "string"}],
+     "description": "a number or an expression"}
+)
+Expr = Annotated[Scalar, PlainValidator(_expr), _EXPR_SCHEMA]
+
+
+def _literal_check(test: Any, what: str) -> Any:
+    def check(value: Scalar) -> Scalar:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not test(value):
+            raise ValueError(f"{what}, got {value}")
+        return value
+
+    return check
+
+
+Probability = Annotated[Expr, AfterValidator(_literal_check(lambda v: 0 <= v <= 1,
+                                                             "probability must be within [0, 1]"))]
+Positive = Annotated[Expr, AfterValidator(_literal_check(lambda v: v > 0, "must be > 0"))]
+NonNegative = Annotated[Expr, AfterValidator(_literal_check(lambda v: v >= 0, "must be >= 0"))]
+Finite = Annotated[Expr, AfterValidator(_literal_check(math.isfinite, "must be finite"))]
+
+
+class Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --- provenance -------------------------------------------------------------------------------
+
+
+class Source(Base):
+    """A document the scenario draws on; cite it by ``id``."""
+
+    id: Ident
+    title: str
+    publisher: str | None = None
+    date: str | None = None
+    url: str | None = None
+    file: str | None = None
+    note: str | None = None
+
+
+class Citation(Base):
+    """Where a number comes from: a source id and the fact in the modeller's own words."""
+
+    ref: Ident
+    note: str
+
+
+class Cited(Base):
+    """Mixin: a ``source:`` citation, or an ``assumption:`` with its reason."""
+
+    doc: str | None = None
+    source: Citation | None = None
+    assumption: str | None = None
+
+
+# --- clock, parameters, ladder, actors ---------------------------------------------------------
+
+
+class Clock(Base):
+    unit: str = "day"
+    start: dt.date | None = None
+    horizon: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+def _param_shorthand(value: Any) -> Any:
+    return {"value": value} if isinstance(value, (bool, int, float)) else value
+
+
+class Parameter(Cited):
+    """A named, sweepable number or flag."""
+
+    value: bool | int | float
+    range: tuple[float, float] | None = None
+    choices: list[float] | None = None
+    integer: bool = False
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Parameter:
+        v = self.value
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"value must be finite, got {v}")
+        if self.range is not None:
+            lo, hi = self.range
+            if not lo <= hi:
+                raise ValueError(f"range low must be <= high, got [{lo}, {hi}]")
+            if isinstance(v, bool):
+                raise ValueError("a boolean parameter takes no range")
+            if not lo <= v <= hi:
+                raise ValueError(f"value {v} is outside its range [{lo}, {hi}]")
+        if self.choices is not None and not isinstance(v, bool) and v not in self.choices:
+            raise ValueError(f"value {v} is not one of its choices {self.choices}")
+        if self.integer and (isinstance(v, bool) or float(v) != int(v)):
+            raise ValueError(f"an integer parameter needs a whole value, got {v}")
+        return self
+
+
+def _level_shorthand(value: Any) -> Any:
+    return {"id": value} if isinstance(value, str) else value
+
+
+class Level(Base):
+    """One rung of the escalation ladder."""
+
+    id: Ident
+    doc: str | None = None
+
+
+class Actor(Cited):
+    """A party and its state variables (numbers, flags, or expressions of parameters)."""
+
+    vars: dict[Ident, Expr] = Field(default_factory=dict)
+
+
+# --- distributions ----------------------------------------------------------------------------
+
+
+def _pair(names: tuple[str, ...]) -> Any:
+    def convert(value: Any) -> Any:
+        if isinstance(value, list) and len(value) == len(names):
+            return dict(zip(names, value, strict=True))
+        return value
+
+    return BeforeValidator(convert)
+
+
+def _bare(name: str) -> Any:
+    def convert(value: Any) -> Any:
+        return {name: value} if isinstance(value, (bool, int, float, str)) else value
+
+    return BeforeValidator(convert)
+
+
+class UniformArgs(Base):
+    low: Finite
+    high: Finite
+
+
+class TriangularArgs(Base):
+    low: Finite
+    mode: Finite
+    high: Finite
+
+
+class ExponentialArgs(Base):
+    mean: Positive | None = None
+    rate: Positive | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ExponentialArgs:
+        if (self.mean is None) == (self.rate is None):
+            raise ValueError("give exactly one of mean or rate")
+        return self
+
+
+class NormalArgs(Base):
+    mean: Finite
+    sd: NonNegative
+    low: Finite | None = None
+    high: Finite | None = None
+
+
+class LognormalArgs(Base):
+    """Log-normal: ``mu`` and ``sigma`` of the underlying normal, optional bounds."""
+
+    mu: Finite
+    sigma: NonNegative
+    low: Finite | None = None
+    high: Finite | None = None
+
+
+class ShapeScaleArgs(Base):
+    shape: Positive
+    scale: Positive
+
+
+class BernoulliArgs(Base):
+    p: Probability
+
+
+class BinomialArgs(Base):
+    n: NonNegative
+    p: Probability
+
+
+class PoissonArgs(Base):
+    mean: NonNegative
+
+
+class CategoricalArgs(Base):
+    values: Annotated[list[Expr], Field(min_length=1)]
+    weights: list[NonNegative] | None = None
+
+    @model_validator(mode="after")
+    def _same_length(self) -> CategoricalArgs:
+        if self.weights is not None and len(self.weights) != len(self.values):
+            raise ValueError(
+                f"weights has {len(self.weights)} items but values has {len(self.values)}"
+            )
+        return self
+
+
+DIST_KINDS = (
+    "constant", "uniform", "triangular", "exponential", "normal", "lognormal",
+    "gamma", "weibull", "bernoulli", "binomial", "poisson", "categorical",
+)
+
+
+class DistSpec(Base):
+    """A distribution: a bare number or expression (a constant), or one ``kind: args`` entry."""
+
+    constant: Expr | None = None
+    uniform: Annotated[UniformArgs | None, _pair(("low", "high"))] = None
+    triangular: Annotated[TriangularArgs | None, _pair(("low", "mode", "high"))] = None
+    exponential: Annotated[ExponentialArgs | None, _bare("mean")] = None
+    normal: NormalArgs | None = None
+    lognormal: LognormalArgs | None = None
+    gamma: ShapeScaleArgs | None = None
+    weibull: ShapeScaleArgs | None = None
+    bernoulli: Annotated[BernoulliArgs | None, _bare("p")] = None
+    binomial: BinomialArgs | None = None
+    poisson: Annotated[PoissonArgs | None, _bare("mean")] = None
+    categorical: CategoricalArgs | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DistSpec:
+        given = [k for k in DIST_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a distribution takes exactly one of {', '.join(DIST_KINDS)}; got "
+                + (", ".join(given) if given else "none")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in DIST_KINDS if getattr(self, k) is not None)
+
+    @property
+    def args(self) -> Any:
+        return getattr(self, self.kind)
+
+
+def _dist_shorthand(value: Any) -> Any:
+    return {"constant": value} if isinstance(value, (bool, int, float, str)) else value
+
+
+Dist = Annotated[DistSpec, BeforeValidator(_dist_shorthand)]
+
+
+# --- effects, actions, triggers ---------------------------------------------------------------
+
+
+def _fire_shorthand(value: Any) -> Any:
+    return {"action": value} if isinstance(value, str) else value
+
+
+class FireArgs(Base):
+    action: Ident
+    after: Dist | None = None
+
+
+EFFECT_KINDS = (
+    "set", "add", "escalate", "deescalate", "raise_to", "set_level", "fire", "start", "stop", "end",
+)
+
+
+class Effect(Base):
+    """One effect: exactly one of the keys below."""
+
+    set: dict[str, Expr] | None = None
+    add: dict[str, Expr] | None = None
+    escalate: Expr | None = None
+    deescalate: Expr | None = None
+    raise_to: Ident | None = None
+    set_level: Ident | None = None
+    fire: Annotated[FireArgs | None, BeforeValidator(_fire_shorthand)] = None
+    start: Ident | None = None
+    stop: Ident | None = None
+    end: Ident | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Effect:
+        given = [k for k in EFFECT_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"an effect takes exactly one of {', '.join(EFFECT_KINDS)}; got "
+                + (", ".join(given) if given else "none")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in EFFECT_KINDS if getattr(self, k) is not None)
+
+
+def _listify(value: Any) -> Any:
+    return [value] if isinstance(value, (bool, int, float, str)) else value
+
+
+class Action(Cited):
+    """Something an actor does: at fixed times (``at``), recurring (``every``), as a Poisson
+    process (``rate``), or only when fired by an effect (none of the three)."""
+
+    actor: Ident | None = None
+    at: Annotated[list[NonNegative] | None, BeforeValidator(_listify)] = None
+    every: Dist | None = None
+    rate: NonNegative | None = None
+    active: bool = True
+    requires: Expr | None = None
+    draws: dict[Ident, Dist] = Field(default_factory=dict)
+    effects: list[Effect] = Field(default_factory=list)
+    milestone: bool = False
+
+    @model_validator(mode="after")
+    def _timing(self) -> Action:
+        given = [k for k in ("at", "every", "rate") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of at, every, rate; got {', '.join(given)}")
+        return self
+
+    @property
+    def recurring(self) -> bool:
+        return self.every is not None or self.rate is not None
+
+
+class Trigger(Cited):
+    """A rule: ``on`` an action's event or ``when`` a condition becomes true, ``if`` a guard
+    holds, with a ``probability``, ``after`` a delay, ``do`` effects."""
+
+    on: Annotated[list[Ident] | None, BeforeValidator(_listify)] = None
+    when: Expr | None = None
+    if_: Expr | None = Field(default=None, alias="if")
+    probability: Probability = 1.0
+    after: Dist | None = None
+    once: bool = False
+    max: Annotated[int, Field(ge=1)] | None = None
+    cooldown: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    do: list[Effect] = Field(default_factory=list)
+    milestone: bool = False
+
+    @model_validator(mode="after")
+    def _on_or_when(self) -> Trigger:
+        if (self.on is None) == (self.when is None):
+            raise ValueError("give exactly one of on (an action) or when (a condition)")
+        return self
+
+    @property
+    def limit(self) -> int | None:
+        return 1 if self.once else self.max
+
+
+class Outcome(Base):
+    """A named end state. Terminal outcomes end a run as soon as ``when`` holds."""
+
+    id: Ident
+    when: Expr | None = None
+    terminal: bool = False
+    default: bool = False
+    doc: str | None = None
+
+    @model_validator(mode="after")
+    def _default_plain(self) -> Outcome:
+        if self.default and (self.terminal or self.when is not None):
+            raise ValueError("the default outcome takes neither when nor terminal")
+        return self
+
+
+def _metric_shorthand(value: Any) -> Any:
+    return {"expr": value} if isinstance(value, (bool, int, float, str)) else value
+
+
+class Metric(Base):
+    """A named expression recorded at the end of every run."""
+
+    expr: Expr
+    doc: str | None = None
+
+
+class Limits(Base):
+    """Safety limits of one run."""
+
+    max_events: Annotated[int, Field(ge=1)] = 100_000
+
+
+ParameterItem = Annotated[Parameter, BeforeValidator(_param_shorthand)]
+LevelItem = Annotated[Level, BeforeValidator(_level_shorthand)]
+MetricItem = Annotated[Metric, BeforeValidator(_metric_shorthand)]
+
+
+class ScenarioSpec(Base):
+    """A whole scenario file (after ``extends:`` has been merged)."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
+    title: str | None = None
+    description: str | None = None
+    extends: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+    clock: Clock
+    parameters: dict[Ident, ParameterItem] = Field(default_factory=dict)
+    ladder: Annotated[list[LevelItem], Field(min_length=2)]
+    start_level: Ident | None = None
+    actors: dict[Ident, Actor] = Field(default_factory=dict)
+    actions: dict[Ident, Action] = Field(default_factory=dict)
+    triggers: dict[Ident, Trigger] = Field(default_factory=dict)
+    outcomes: Annotated[list[Outcome], Field(min_length=1)]
+    metrics: dict[Ident, MetricItem] = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=Limits)
+    format: Literal[1] = 1
+
+    @property
+    def level_ids(self) -> list[str]:
+        return [lv.id for lv in self.ladder]
+
+    @property
+    def start_rank(self) -> int:
+        ids = self.level_ids
+        return ids.index(self.start_level) if self.start_level in ids else 0

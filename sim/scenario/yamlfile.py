@@ -1,0 +1,276 @@
+"""Safe YAML 1.2 reading into plain dicts and lists that remember where each value stood.
+
+The text is parsed into YAML events (ruamel.yaml's parser is iterative, so deep
+nesting cannot exhaust the Python stack) and the tree is built here, so nothing
+in the file is ever constructed as a Python object: tags other than the core
+``!!str``/``!!int``/``!!float``/``!!bool``/``!!null``/``!!map``/``!!seq`` are
+refused, as are anchors and aliases (the "billion laughs" expansion), duplicate
+keys, non-text keys, several documents and nesting deeper than :data:`MAX_DEPTH`.
+Plain scalars are resolved by the YAML 1.2 core schema, so ``no`` and ``on`` stay
+text.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML, events
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from sim.errors import Problem
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "Mark",
+    "MarkedDict",
+    "MarkedList",
+    "locate",
+    "parse_yaml",
+]
+
+MAX_DEPTH = 32
+MAX_BYTES = 2_000_000
+
+_CORE = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = {f"{_CORE}{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL_TRUE = re.compile(r"^(?:true|True|TRUE)$")
+_BOOL_FALSE = re.compile(r"^(?:false|False|FALSE)$")
+_INT = re.compile(r"^[-+]?[0-9]+$")
+_INT_OCT = re.compile(r"^0o[0-7]+$")
+_INT_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a value stands: 1-based line and column, and how a scalar was written."""
+
+    file: str
+    line: int
+    column: int
+    quoted: bool = False
+    single_line: bool = True
+
+
+class MarkedDict(dict[str, Any]):
+    """A mapping read from YAML, with the marks of its keys and values."""
+
+    mark: Mark
+    key_marks: dict[str, Mark]
+    value_marks: dict[str, Mark]
+
+    def __init__(self, mark: Mark) -> None:
+        super().__init__()
+        self.mark = mark
+        self.key_marks = {}
+        self.value_marks = {}
+
+
+class MarkedList(list[Any]):
+    """A sequence read from YAML, with the marks of its items."""
+
+    mark: Mark
+    item_marks: list[Mark]
+
+    def __init__(self, mark: Mark) -> None:
+        super().__init__()
+        self.mark = mark
+        self.item_marks = []
+
+
+def _mark(file: str, ev: Any, scalar: bool = False) -> Mark:
+    m = ev.start_mark
+    if not scalar:
+        return Mark(file, m.line + 1, m.column + 1)
+    style = getattr(ev, "style", None)
+    return Mark(
+        file,
+        m.line + 1,
+        m.column + 1,
+        quoted=style in ("'", '"'),
+        single_line=ev.end_mark.line == m.line and style not in ("|", ">"),
+    )
+
+
+def _resolve_plain(text: str) -> Any:
+    if _NULL.match(text):
+        return None
+    if _BOOL_TRUE.match(text):
+        return True
+    if _BOOL_FALSE.match(text):
+        return False
+    if _INT.match(text):
+        return int(text)
+    if _INT_OCT.match(text):
+        return int(text[2:], 8)
+    if _INT_HEX.match(text):
+        return int(text[2:], 16)
+    if _FLOAT.match(text):
+        return float(text)
+    if _INF.match(text):
+        return -math.inf if text.startswith("-") else math.inf
+    if _NAN.match(text):
+        return math.nan
+    return text
+
+
+def _scalar_value(ev: Any) -> tuple[Any, str | None]:
+    """The Python value of a scalar event, or an error message."""
+    tag = ev.tag
+    text = ev.value
+    if tag is None or tag == "!":
+        plain = ev.style is None and (ev.implicit[0] if ev.implicit else True)
+        return (_resolve_plain(text) if plain else text), None
+    if tag not in _ALLOWED_TAGS:
+        return None, f"tag '{tag}' is not allowed: scenario files hold plain data only"
+    kind = tag[len(_CORE):]
+    value = _resolve_plain(text)
+    if kind == "str":
+        return text, None
+    if kind == "null":
+        return None, None if value is None else f"'{text}' is not null"
+    if kind == "bool":
+        return value, None if isinstance(value, bool) else f"'{text}' is not a boolean"
+    if kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return value, None if ok else f"'{text}' is not an integer"
+    if kind == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value), None
+        return None, f"'{text}' is not a number"
+    return None, f"tag '{tag}' does not fit a scalar"
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
+    """Parse YAML text into marked plain data.
+
+    Returns the tree (``None`` if it could not be built) and the problems found.
+    A syntax error stops the parse; other problems are collected and reading goes on.
+    """
+    problems: list[Problem] = []
+
+    def fail(mark: Mark, message: str) -> None:
+        problems.append(Problem(file, mark.line, mark.column, "", message))
+
+    if len(text.encode("utf-8", "replace")) > MAX_BYTES:
+        fail(Mark(file, 1, 1), f"file is larger than {MAX_BYTES:,} bytes")
+        return None, problems
+    reader = YAML(typ="safe", pure=True)
+    reader.version = (1, 2)
+    stack: list[Any] = []  # containers being filled
+    pending_keys: list[Any] = []  # per mapping on the stack: key waiting for its value
+    root: Any = None
+    documents = 0
+    depth_reported = False
+
+    def attach(value: Any, mark: Mark) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+            return
+        parent = stack[-1]
+        if isinstance(parent, MarkedList):
+            parent.append(value)
+            parent.item_marks.append(mark)
+            return
+        key_info = pending_keys[-1]
+        if key_info is None:  # this value is a key
+            if isinstance(value, (MarkedDict, MarkedList)):
+                fail(mark, "a key must be text, not a mapping or a list")
+                pending_keys[-1] = ("", mark, False)
+            elif not isinstance(value, str):
+                fail(mark, f"a key must be text, got {value!r}")
+                pending_keys[-1] = (str(value), mark, False)
+            elif value in parent:
+                fail(mark, f"duplicate key '{value}' (first at line {parent.key_marks[value].line})")
+                pending_keys[-1] = (value, mark, False)
+            else:
+                pending_keys[-1] = (value, mark, True)
+            return
+        key, key_mark, keep = key_info
+        pending_keys[-1] = None
+        if keep:
+            parent[key] = value
+            parent.key_marks[key] = key_mark
+            parent.value_marks[key] = mark
+
+    try:
+        for ev in reader.parse(io.StringIO(text)):
+            if isinstance(ev, events.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    fail(_mark(file, ev), "only one YAML document is allowed per file")
+                    break
+                continue
+            anchor = getattr(ev, "anchor", None)
+            if isinstance(ev, events.AliasEvent) or anchor:
+                fail(_mark(file, ev), "anchors and aliases (&, *) are not allowed: write values out")
+                if isinstance(ev, events.AliasEvent):
+                    attach(None, _mark(file, ev))
+                    continue
+            if isinstance(ev, events.ScalarEvent):
+                mark = _mark(file, ev, scalar=True)
+                value, error = _scalar_value(ev)
+                if error:
+                    fail(mark, error)
+                attach(value, mark)
+            elif isinstance(ev, (events.MappingStartEvent, events.SequenceStartEvent)):
+                mark = _mark(file, ev)
+                tag = ev.tag
+                if tag not in (None, "!") and tag not in _ALLOWED_TAGS:
+                    fail(mark, f"tag '{tag}' is not allowed: scenario files hold plain data only")
+                if len(stack) >= MAX_DEPTH:
+                    if not depth_reported:
+                        fail(mark, f"nesting deeper than {MAX_DEPTH} levels")
+                        depth_reported = True
+                    return None, problems
+                container: Any = (
+                    MarkedDict(mark) if isinstance(ev, events.MappingStartEvent) else MarkedList(mark)
+                )
+                attach(container, mark)
+                stack.append(container)
+                pending_keys.append(None)
+            elif isinstance(ev, (events.MappingEndEvent, events.SequenceEndEvent)):
+                stack.pop()
+                pending_keys.pop()
+    except MarkedYAMLError as exc:
+        pm = exc.problem_mark or exc.context_mark
+        line, col = (pm.line + 1, pm.column + 1) if pm is not None else (1, 1)
+        what = " ".join(x for x in (exc.context, exc.problem) if x)
+        problems.append(Problem(file, line, col, "", f"YAML syntax error: {what}"))
+        return None, problems
+    except YAMLError as exc:
+        problems.append(Problem(file, 1, 1, "", f"YAML error: {exc}"))
+        return None, problems
+    return root, problems
+
+
+def locate(tree: Any, path: tuple[Any, ...], key: bool = False) -> tuple[Mark | None, int]:
+    """The mark of the deepest value along ``path`` and how many path parts it covers.
+
+    With ``key=True`` the last part, when it is a mapping key, gives its key's mark.
+    """
+    node = tree
+    best: Mark | None = getattr(tree, "mark", None)
+    used = 0
+    for i, part in enumerate(path):
+        if isinstance(node, MarkedDict) and isinstance(part, str) and part in node.value_marks:
+            last = i == len(path) - 1
+            best = node.key_marks[part] if (key and last) else node.value_marks[part]
+            node = node[part]
+            used = i + 1
+        elif isinstance(node, MarkedList) and isinstance(part, int) and 0 <= part < len(node):
+            best = node.item_marks[part]
+            node = node[part]
+            used = i + 1
+        else:
+            continue
+    return best, used
