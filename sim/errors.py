@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "BatchError",
+    "BatchInterrupted",
     "Problem",
     "ResultsError",
     "RunError",
@@ -57,3 +59,11 @@ class RunError(SimError):
 
 class ResultsError(SimError):
     """A results folder cannot be written or read as asked."""
+
+
+class BatchError(SimError):
+    """A batch was asked for with arguments that cannot work (runs, seed, workers...)."""
+
+
+class BatchInterrupted(SimError):
+    """A batch was interrupted; its completed chunks are kept on disk."""

@@ -31,14 +31,16 @@ class Stream:
 
     def uniform(self) -> float:
         """A uniform draw on [0, 1)."""
-        u = self._u
-        if not u:
-            u.extend(self.gen.random(_BLOCK).tolist())
-        return u.pop()
+        try:
+            return self._u.pop()
+        except IndexError:
+            self._u = self.gen.random(_BLOCK).tolist()
+            return self._u.pop()
 
     def normal(self) -> float:
         """A standard normal draw."""
-        n = self._n
-        if not n:
-            n.extend(self.gen.standard_normal(_BLOCK // 4).tolist())
-        return n.pop()
+        try:
+            return self._n.pop()
+        except IndexError:
+            self._n = self.gen.standard_normal(_BLOCK // 4).tolist()
+            return self._n.pop()

@@ -7,6 +7,9 @@ then its ``on:`` triggers run in file order (limit, cooldown, guard,
 probability, delay, effects); after every state change, terminal outcomes are
 checked in file order and ``when:`` triggers fire on a false-to-true edge.
 Same-time events run in scheduling order (SimPy's FIFO).
+
+The kernel reads the clock as ``env._now``: the same value as ``env.now`` without
+a property call on the hot path.
 """
 
 from __future__ import annotations
@@ -70,6 +73,9 @@ class Replication:
         self.chain = 0
         self.diagnose: list[str] | None = None
         self.trace: list[TraceEvent] | None = [] if trace else None
+        self.watched = [bool(a or b) for a, b in zip(plan.terminal_watch, plan.when_watch,
+                                                      strict=True)]
+        self._occur: list[Any] = [self._occurrence(a, 0) for a in plan.actions]
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -103,7 +109,9 @@ class Replication:
     # --- state changes ----------------------------------------------------------------------
 
     def _changed(self, slot: int) -> None:
-        V, now = self.V, self.env.now
+        if not self.watched[slot]:
+            return
+        V, now = self.V, self.env._now
         for o in self.plan.terminal_watch[slot]:
             if o.when is not None and o.when(V, now, ()):
                 raise _Ended(o.index)
@@ -146,13 +154,13 @@ class Replication:
             for op in effects:
                 code = op[0]
                 if code == SET:
-                    V[op[1]] = op[2](V, self.env.now, D)
+                    V[op[1]] = op[2](V, self.env._now, D)
                     self._changed(op[1])
                 elif code == ADD:
-                    V[op[1]] = V[op[1]] + op[2](V, self.env.now, D)
+                    V[op[1]] = V[op[1]] + op[2](V, self.env._now, D)
                     self._changed(op[1])
                 elif code == SHIFT:
-                    amount = op[2](V, self.env.now, D)
+                    amount = op[2](V, self.env._now, D)
                     self._set_level(V[self.plan.level_slot] + op[1] * int(round(amount)))
                 elif code == TO_LEVEL:
                     if not op[2] or op[1] > V[self.plan.level_slot]:
@@ -179,8 +187,11 @@ class Replication:
     # --- actions ----------------------------------------------------------------------------
 
     def _execute(self, a: ActionPlan) -> None:
-        self._tick(a.name)
-        V, now = self.V, self.env.now
+        self.events += 1
+        if self.events > self.plan.max_events:
+            self.events -= 1
+            self._tick(a.name)
+        V, now = self.V, self.env._now
         if a.requires is not None and not a.requires(V, now, ()):
             return
         D: list[Any] = []
@@ -195,7 +206,8 @@ class Replication:
             self._mark(a.name)
         if self.trace is not None:
             self._record("action", a.name, _payload(a.draw_names, D))
-        self._changed(a.count_slot)
+        if self.watched[a.count_slot]:
+            self._changed(a.count_slot)
         for trig in a.listeners:
             self._fire(trig, D)
 
@@ -215,8 +227,8 @@ class Replication:
             raise RunError(f"a delay to fire '{a.name}' must be >= 0, got {d}")
         self.env.timeout(d).callbacks.append(lambda _ev: self._execute(a))
 
-    def _schedule(self, a: ActionPlan, generation: int) -> None:
-        V, now = self.V, self.env.now
+    def _schedule(self, a: ActionPlan) -> None:
+        V, now = self.V, self.env._now
         if a.interval is not None:
             d = a.interval(self.stream, V, now, ())
             if not d >= 0:
@@ -230,20 +242,25 @@ class Replication:
                 where = a.rate_expr.where if a.rate_expr else f"actions.{a.name}.rate"
                 raise RunError(f"{where}: a rate must be >= 0, got {rate}")
             d = -math.log(1.0 - self.stream.uniform()) / rate
+        self.env.timeout(d).callbacks.append(self._occur[a.index])
+
+    def _occurrence(self, a: ActionPlan, generation: int) -> Any:
+        """The callback of one occurrence of a recurring action in one of its generations."""
 
         def occur(_ev: simpy.Event) -> None:
             if self.generation[a.index] == generation:
                 self._execute(a)
                 if self.generation[a.index] == generation:
-                    self._schedule(a, generation)
+                    self._schedule(a)
 
-        self.env.timeout(d).callbacks.append(occur)
+        return occur
 
     def _start(self, a: ActionPlan) -> None:
         if not self.active[a.index]:
             self.active[a.index] = True
             self.generation[a.index] += 1
-            self._schedule(a, self.generation[a.index])
+            self._occur[a.index] = self._occurrence(a, self.generation[a.index])
+            self._schedule(a)
 
     # --- triggers ---------------------------------------------------------------------------
 
@@ -251,7 +268,7 @@ class Replication:
         i = trig.index
         if trig.never or (trig.limit is not None and self.fired[i] >= trig.limit):
             return
-        now = self.env.now
+        now = self.env._now
         if trig.cooldown is not None and now - self.last_fired[i] < trig.cooldown:
             return
         V = self.V
@@ -267,10 +284,14 @@ class Replication:
                 return
         self.fired[i] += 1
         self.last_fired[i] = now
-        self._tick(trig.name)
+        self.events += 1
+        if self.events > self.plan.max_events:
+            self.events -= 1
+            self._tick(trig.name)
         if trig.milestone:
             self._mark(trig.name)
-        self._record("trigger", trig.name)
+        if self.trace is not None:
+            self._record("trigger", trig.name)
         if trig.delay is None:
             self._apply(trig.effects, D, trig.name)
             return
@@ -291,7 +312,7 @@ class Replication:
             for when in a.at:
                 self.env.timeout(when).callbacks.append(lambda _ev, a=a: self._execute(a))
             if a.recurring and a.active:
-                self._schedule(a, 0)
+                self._schedule(a)
         for trig in plan.when_triggers:
             assert trig.when is not None
             if trig.when(V, 0.0, ()) and not self.when_prev[trig.index]:

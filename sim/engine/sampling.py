@@ -24,6 +24,17 @@ Sampler = Callable[[Stream, list[Any], float, Any], Any]
 _MAX_REJECTIONS = 10_000
 _SMALL_BINOMIAL = 32
 _SMALL_POISSON = 30.0
+_TABLE_BINOMIAL = 1000
+
+
+def _binomial_cdf(n: int, p: float) -> list[float]:
+    """P(X <= k) for k = 0..n-1 (the last step, 1, is implied)."""
+    cdf: list[float] = []
+    total = 0.0
+    for k in range(n):
+        total += math.comb(n, k) * p**k * (1.0 - p) ** (n - k)
+        cdf.append(min(total, 1.0))
+    return cdf
 
 
 class _Arg:
@@ -177,12 +188,21 @@ def make_sampler(dist: DistSpec, path: Path, expressions: dict[Path, CompiledExp
         n_ = _checked(n_arg, lambda x: x >= 0 and float(x) == int(x),
                       "binomial n must be a whole number >= 0")
         p_ = _checked(arg("p"), _prob, "probability must be within [0, 1]")
+        if n_arg.fixed is not None and arg("p").fixed is not None:
+            n_fixed, p_fixed = int(n_arg.fixed), float(arg("p").fixed or 0.0)
+            if n_fixed <= _TABLE_BINOMIAL:  # inversion of a precomputed CDF: one uniform
+                cdf = _binomial_cdf(n_fixed, p_fixed)
+                return lambda r, V, t, D: bisect.bisect_right(cdf, r.uniform())
 
         def binomial(r: Stream, V: list[Any], t: float, D: Any) -> int:
             n, p = int(n_(V, t, D)), p_(V, t, D)
             if n <= _SMALL_BINOMIAL:
                 u = r.uniform
-                return sum(1 for _ in range(n) if u() < p)
+                k = 0
+                for _ in range(n):
+                    if u() < p:
+                        k += 1
+                return k
             return int(r.gen.binomial(n, p))
 
         return binomial

@@ -20,8 +20,8 @@ _FALSE = {"false", "no", "off", "0"}
 
 
 def content_hash(document: Mapping[str, Any]) -> str:
-    """SHA-256 of a document's canonical JSON (keys sorted): the scenario's identity."""
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    """SHA-256 of a document's JSON in file order (order matters: triggers run in it)."""
+    text = json.dumps(document, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -1,0 +1,165 @@
+"""Streaming aggregates of a batch: merged chunk by chunk, memory flat in the number of runs."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sim.batch.intervals import wilson
+
+__all__ = ["TIME_BINS", "Aggregate", "summarise"]
+
+TIME_BINS = 4096
+MAX_PATHS = 50_000
+_OTHER = "(other paths)"
+
+
+@dataclass
+class Aggregate:
+    """Counts and histograms of a set of runs; ``merge`` adds another set."""
+
+    outcomes: list[str]
+    levels: list[str]
+    horizon: float
+    metrics: list[str] = field(default_factory=list)
+    runs: int = 0
+    failed: int = 0
+    outcome_counts: np.ndarray = field(init=False)
+    reach_counts: np.ndarray = field(init=False)
+    reach_zero: np.ndarray = field(init=False)
+    reach_hist: np.ndarray = field(init=False)
+    paths: Counter[str] = field(default_factory=Counter)
+    end_time_sum: float = 0.0
+    metric_stats: np.ndarray = field(init=False)  # per metric: n, sum, sumsq, min, max
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.outcome_counts = np.zeros(len(self.outcomes), dtype=np.int64)
+        self.reach_counts = np.zeros(len(self.levels), dtype=np.int64)
+        self.reach_zero = np.zeros(len(self.levels), dtype=np.int64)
+        self.reach_hist = np.zeros((len(self.levels), TIME_BINS), dtype=np.int64)
+        stats = np.zeros((len(self.metrics), 5))
+        stats[:, 3] = np.inf
+        stats[:, 4] = -np.inf
+        self.metric_stats = stats
+
+    def add_columns(self, cols: dict[str, Any]) -> None:
+        """Add a chunk of runs given as columns of the runs table."""
+        outcome = np.asarray(cols["outcome"], dtype=object)
+        ok = np.asarray(cols["error"], dtype=object) == ""
+        self.runs += int(ok.sum())
+        self.failed += int((~ok).sum())
+        for idx in np.flatnonzero(~ok)[:5]:
+            if len(self.errors) < 5:
+                self.errors.append((int(cols["run"][idx]), str(cols["error"][idx])))
+        for i, name in enumerate(self.outcomes):
+            self.outcome_counts[i] += int(np.sum(outcome[ok] == name))
+        scale = TIME_BINS / self.horizon
+        for i, lv in enumerate(self.levels):
+            t = np.asarray(cols[f"time_to.{lv}"], dtype=float)[ok]
+            t = t[~np.isnan(t)]
+            self.reach_counts[i] += t.size
+            self.reach_zero[i] += int(np.sum(t == 0.0))
+            bins = np.clip((t * scale).astype(np.int64), 0, TIME_BINS - 1)
+            self.reach_hist[i] += np.bincount(bins, minlength=TIME_BINS)
+        for path in np.asarray(cols["path"], dtype=object)[ok]:
+            if path in self.paths or len(self.paths) < MAX_PATHS:
+                self.paths[path] += 1
+            else:
+                self.paths[_OTHER] += 1
+        self.end_time_sum += float(np.sum(np.asarray(cols["end_time"], dtype=float)[ok]))
+        for i, m in enumerate(self.metrics):
+            v = np.asarray(cols[f"metric.{m}"], dtype=float)[ok]
+            v = v[~np.isnan(v)]
+            if v.size:
+                st = self.metric_stats[i]
+                st[0] += v.size
+                st[1] += v.sum()
+                st[2] += (v * v).sum()
+                st[3] = min(st[3], v.min())
+                st[4] = max(st[4], v.max())
+
+    def merge(self, other: Aggregate) -> None:
+        self.runs += other.runs
+        self.failed += other.failed
+        self.outcome_counts += other.outcome_counts
+        self.reach_counts += other.reach_counts
+        self.reach_zero += other.reach_zero
+        self.reach_hist += other.reach_hist
+        for path, n in other.paths.items():
+            if path in self.paths or len(self.paths) < MAX_PATHS:
+                self.paths[path] += n
+            else:
+                self.paths[_OTHER] += n
+        self.end_time_sum += other.end_time_sum
+        if len(self.metrics):
+            self.metric_stats[:, :3] += other.metric_stats[:, :3]
+            self.metric_stats[:, 3] = np.minimum(self.metric_stats[:, 3], other.metric_stats[:, 3])
+            self.metric_stats[:, 4] = np.maximum(self.metric_stats[:, 4], other.metric_stats[:, 4])
+        self.errors = (self.errors + other.errors)[:5]
+
+    def time_quantile(self, level: int, q: float) -> float:
+        """Quantile ``q`` of the time to reach a level, among runs that reached it."""
+        n = int(self.reach_counts[level])
+        if n == 0:
+            return math.nan
+        rank = q * n
+        zeros = int(self.reach_zero[level])
+        if rank <= zeros:
+            return 0.0
+        hist = self.reach_hist[level].astype(float)
+        hist[0] -= zeros
+        cum = np.cumsum(hist) + zeros
+        b = int(np.searchsorted(cum, rank))
+        b = min(b, TIME_BINS - 1)
+        before = cum[b - 1] if b > 0 else zeros
+        inside = hist[b]
+        frac = (rank - before) / inside if inside > 0 else 0.0
+        width = self.horizon / TIME_BINS
+        return float((b + frac) * width)
+
+
+def summarise(agg: Aggregate, top_paths: int = 20) -> dict[str, Any]:
+    """The ``summary.json`` content of a batch."""
+    n = agg.runs
+    outcomes = {}
+    for i, name in enumerate(agg.outcomes):
+        k = int(agg.outcome_counts[i])
+        lo, hi = wilson(k, n)
+        outcomes[name] = {"count": k, "p": k / n if n else math.nan, "lo": lo, "hi": hi}
+    levels = {}
+    for i, lv in enumerate(agg.levels):
+        k = int(agg.reach_counts[i])
+        lo, hi = wilson(k, n)
+        levels[lv] = {
+            "reached": k, "p": k / n if n else math.nan, "lo": lo, "hi": hi,
+            "time_median": agg.time_quantile(i, 0.5), "time_p90": agg.time_quantile(i, 0.9),
+        }
+    paths = [{"path": p, "count": c, "share": c / n if n else math.nan}
+             for p, c in agg.paths.most_common(top_paths)]
+    metrics = {}
+    for i, m in enumerate(agg.metrics):
+        cnt, s, ss, mn, mx = agg.metric_stats[i]
+        mean = s / cnt if cnt else math.nan
+        var = (ss - cnt * mean * mean) / (cnt - 1) if cnt > 1 else math.nan
+        metrics[m] = {"n": int(cnt), "mean": mean, "sd": math.sqrt(max(var, 0.0))
+                      if cnt > 1 else math.nan, "min": mn if cnt else math.nan,
+                      "max": mx if cnt else math.nan}
+    return {
+        "runs": n,
+        "failed": agg.failed,
+        "errors": [{"run": r, "error": e} for r, e in agg.errors],
+        "interval": "95% Wilson score",
+        "outcomes": outcomes,
+        "levels": levels,
+        "time_quantiles": f"histogram of {TIME_BINS} bins over the horizon, "
+                          f"among runs that reached the level",
+        "paths": paths,
+        "distinct_paths": len(agg.paths),
+        "mean_end_time": agg.end_time_sum / n if n else math.nan,
+        "metrics": metrics,
+    }

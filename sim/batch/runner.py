@@ -1,0 +1,227 @@
+"""Monte Carlo batches: N runs of one scenario at one parameter point.
+
+Run ``i`` draws only from ``SeedSequence(seed, spawn_key=(i,))``, so the runs
+table is the same for any executor, worker count or chunk size. Chunks are
+aggregated as they arrive (memory stays flat in the number of runs) and, with an
+output folder, written as one Parquet file each, atomically, with the manifest
+recording which chunks are complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim.batch.aggregate import Aggregate, summarise
+from sim.batch.chunks import ChunkResult, ChunkTask, new_aggregate, plan_for, run_chunk
+from sim.batch.executors import Executor, default_workers, make_executor
+from sim.engine import BIT_GENERATOR, columns_of
+from sim.errors import BatchError, BatchInterrupted
+from sim.results import ResultsWriter
+from sim.scenario import Scenario, load_scenario
+
+__all__ = ["BatchResult", "default_chunk_size", "default_out", "run_batch", "versions"]
+
+Progress = Callable[[int, int], None]
+SERIAL_BELOW = 2000  # "auto" runs smaller batches in this process: no start-up cost
+
+
+@dataclass
+class BatchResult:
+    """What a batch produced: its summary, aggregates and where its tables are."""
+
+    scenario: str
+    runs: int
+    seed: int
+    parameters: dict[str, Any]
+    summary: dict[str, Any]
+    aggregate: Aggregate
+    seconds: float
+    out: Path | None
+    _chunks: list[bytes] = field(default_factory=list, repr=False)
+
+    @property
+    def failed(self) -> int:
+        return self.aggregate.failed
+
+    @property
+    def runs_per_second(self) -> float:
+        return self.runs / self.seconds if self.seconds > 0 else math.nan
+
+    def runs_table(self) -> pa.Table:
+        """The runs table, sorted by run index."""
+        if self.out is not None:
+            from sim.results import load_results
+
+            return load_results(self.out).runs
+        tables = [pq.read_table(io.BytesIO(b)) for b in self._chunks]
+        return pa.concat_tables(tables).sort_by("run")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name, dist in (("sim", "escalation-sim"), ("numpy", "numpy"), ("simpy", "simpy"),
+                       ("pydantic", "pydantic"), ("pyarrow", "pyarrow")):
+        try:
+            out[name] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def default_chunk_size(runs: int, workers: int) -> int:
+    """About eight chunks per worker, between 50 and 5,000 runs each."""
+    return max(50, min(5000, math.ceil(runs / max(1, workers * 8))))
+
+
+def default_out(scenario: Scenario, root: str | Path = "results") -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{scenario.name}-{stamp}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = Path(f"{base}-{n}")
+    return out
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def run_batch(
+    scenario: Scenario | str | Path,
+    runs: int = 1000,
+    seed: int = 0,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    workers: int | None = None,
+    executor: str | Executor = "auto",
+    chunk_size: int | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    trace: int = 0,
+    progress: Progress | None = None,
+    command: list[str] | None = None,
+) -> BatchResult:
+    """Run ``runs`` replications of ``scenario`` with root ``seed``.
+
+    ``parameters`` overrides parameter defaults (checked against their ranges).
+    ``workers`` defaults to all cores; ``executor`` is ``"auto"`` (in-process below
+    2,000 runs, else local processes), ``"serial"``, ``"processes"`` or an
+    :class:`~sim.batch.executors.Executor`. With ``out`` the results folder is
+    written there (never over existing results unless ``force``); ``trace=K``
+    records the events of the first K runs. Failed runs are recorded with their
+    error, not raised.
+    """
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if not isinstance(runs, int) or runs < 1:
+        raise BatchError(f"runs must be a whole number >= 1, got {runs!r}")
+    if not isinstance(seed, int) or seed < 0:
+        raise BatchError(f"seed must be a whole number >= 0, got {seed!r}")
+    if workers is not None and workers < 1:
+        raise BatchError(f"workers must be >= 1, got {workers}")
+    values = sc.resolve_parameters(parameters)
+    n_workers = workers or default_workers()
+    if isinstance(executor, str):
+        kind = executor
+        if kind == "auto" and runs < SERIAL_BELOW:
+            kind = "serial"
+        try:
+            exe: Executor = make_executor(kind, n_workers)
+        except ValueError as exc:
+            raise BatchError(str(exc)) from None
+    else:
+        exe = executor
+    size = chunk_size or default_chunk_size(runs, exe.workers)
+    if size < 1:
+        raise BatchError(f"chunk size must be >= 1, got {size}")
+    document = json.dumps(sc.document)
+    params_json = json.dumps(values, sort_keys=True)
+    plan = plan_for(document, sc.content_hash, params_json)  # fail fast, in this process
+    n_chunks = math.ceil(runs / size)
+    trace_below = runs if trace < 0 else min(trace, runs)
+    tasks = (ChunkTask(document, sc.content_hash, params_json, seed, k, k * size,
+                       min(runs, (k + 1) * size), trace_below) for k in range(n_chunks))
+
+    writer = ResultsWriter(out, force) if out is not None else None
+    manifest: dict[str, Any] = {
+        "kind": "batch",
+        "status": "running",
+        "scenario": {"name": sc.name, "title": sc.spec.title, "path": sc.path,
+                     "files": list(sc.files), "content_hash": sc.content_hash},
+        "parameters": values,
+        "overrides": dict(parameters or {}),
+        "seed": seed,
+        "runs": runs,
+        "chunk_size": size,
+        "chunks": {"total": n_chunks, "complete": []},
+        "seeding": {"scheme": "numpy SeedSequence(seed, spawn_key=(run,)) per run",
+                    "bit_generator": BIT_GENERATOR},
+        "executor": {"kind": type(exe).__name__, "workers": exe.workers},
+        "trace": trace_below,
+        "versions": versions(),
+        "command": command if command is not None else list(sys.argv),
+        "started": _now(),
+        "columns": [{"name": c.name, "kind": c.kind, "doc": c.doc} for c in columns_of(plan)],
+    }
+    if writer is not None:
+        writer.create()
+        writer.write_json("scenario.json", sc.document)
+        writer.write_manifest(manifest)
+
+    total = new_aggregate(plan)
+    kept: list[bytes] = []
+    done_runs = 0
+    began = time.perf_counter()
+    complete: list[int] = manifest["chunks"]["complete"]
+
+    def finish(status: str) -> dict[str, Any]:
+        seconds = time.perf_counter() - began
+        summary = summarise(total)
+        summary.update(scenario=sc.name, seed=seed, parameters=values, status=status)
+        if writer is not None:
+            manifest.update(status=status, finished=_now(), seconds=round(seconds, 3),
+                            runs_per_second=round(done_runs / seconds, 1) if seconds else None)
+            complete.sort()
+            writer.write_manifest(manifest)
+            writer.write_json("summary.json", summary)
+        return summary
+
+    try:
+        with exe:
+            results: Iterator[ChunkResult] = exe.map_unordered(run_chunk, tasks)
+            for res in results:
+                if writer is not None:
+                    writer.write_chunk("runs", res.chunk, res.runs)
+                    if res.events is not None:
+                        writer.write_chunk("events", res.chunk, res.events)
+                    complete.append(res.chunk)
+                    writer.write_manifest(manifest)
+                else:
+                    kept.append(res.runs)
+                total.merge(res.aggregate)
+                done_runs += res.stop - res.start
+                if progress is not None:
+                    progress(done_runs, runs)
+    except KeyboardInterrupt:
+        finish("interrupted")
+        where = f" in {out}" if out is not None else ""
+        raise BatchInterrupted(
+            f"interrupted: {len(complete)} of {n_chunks} chunks ({done_runs:,} runs) are "
+            f"complete{where}") from None
+    summary = finish("complete")
+    return BatchResult(sc.name, runs, seed, values, summary, total,
+                       time.perf_counter() - began, Path(out) if out is not None else None, kept)
