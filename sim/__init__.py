@@ -7,10 +7,15 @@ read the results::
     scenario = sim.load_scenario("scenarios/bryansk_atacms_2024.yaml")
     batch = sim.run_batch(scenario, runs=2000, seed=7, out="results/base")
     results = sim.load_results("results/base")
+
+Names are imported on first use, so ``import sim`` (and the command line) start fast.
 """
 
-from sim.batch import BatchResult, run_batch, wilson
-from sim.engine import make_plan, run_one
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from sim.errors import (
     BatchError,
     BatchInterrupted,
@@ -20,8 +25,12 @@ from sim.errors import (
     ScenarioError,
     SimError,
 )
-from sim.results import Results, load_results
-from sim.scenario import Scenario, load_scenario, load_scenario_text
+
+if TYPE_CHECKING:
+    from sim.batch import BatchResult, run_batch, wilson
+    from sim.engine import make_plan, run_one
+    from sim.results import Results, load_results, table_digest
+    from sim.scenario import Scenario, load_scenario, load_scenario_text
 
 __all__ = [
     "BatchError",
@@ -40,5 +49,33 @@ __all__ = [
     "make_plan",
     "run_batch",
     "run_one",
+    "table_digest",
     "wilson",
 ]
+
+_LAZY = {
+    "BatchResult": "sim.batch",
+    "run_batch": "sim.batch",
+    "wilson": "sim.batch",
+    "make_plan": "sim.engine",
+    "run_one": "sim.engine",
+    "Results": "sim.results",
+    "load_results": "sim.results",
+    "table_digest": "sim.results",
+    "Scenario": "sim.scenario",
+    "load_scenario": "sim.scenario",
+    "load_scenario_text": "sim.scenario",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

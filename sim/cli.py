@@ -1,0 +1,203 @@
+"""The ``escalation`` command: parse arguments, call the library, print. No model logic.
+
+Heavy modules are imported inside the commands so that ``escalation --help`` is quick.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sim.errors import BatchInterrupted, ScenarioError, SimError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def _handled(fn: F) -> F:
+    """Turn the project's errors into a message and exit code 2 (a traceback with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(click.get_current_context().find_root().params.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except BatchInterrupted as exc:
+            if debug:
+                raise
+            click.echo(f"escalation: {exc}", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except ScenarioError as exc:
+            if debug:
+                raise
+            for line in str(exc).splitlines():
+                click.echo(line, err=True)
+            n = len(exc.problems)
+            if n:
+                click.echo(f"escalation: {n} problem{'s' if n != 1 else ''} found", err=True)
+            sys.exit(EXIT_ERROR)
+        except SimError as exc:
+            if debug:
+                raise
+            click.echo(f"escalation: error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            click.echo("escalation: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="escalation-sim", prog_name="escalation")
+def cli(debug: bool) -> None:
+    """Escalation scenario simulation: cited scenario files, SimPy runs, Monte Carlo batches.
+
+    \b
+    escalation validate scenarios/bryansk_atacms_2024.yaml
+    escalation show     scenarios/bryansk_atacms_2024.yaml
+    escalation run      scenarios/bryansk_atacms_2024.yaml -n 20000 --seed 7
+    """
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_handled
+def validate(files: tuple[Path, ...]) -> None:
+    """Check scenario files; print every problem with its file, line and column."""
+    from sim.scenario import load_scenario
+
+    failed: list[ScenarioError] = []
+    for file in files:
+        try:
+            sc = load_scenario(file)
+        except ScenarioError as exc:
+            failed.append(exc)
+            for line in str(exc).splitlines():
+                click.echo(line, err=True)
+            continue
+        spec = sc.spec
+        click.echo(
+            f"ok  {file}: {len(spec.actors)} actors, {len(spec.actions)} actions, "
+            f"{len(spec.triggers)} triggers, {len(spec.parameters)} parameters, "
+            f"{len(spec.ladder)} levels, {len(spec.outcomes)} outcomes"
+        )
+    if failed:
+        n = sum(max(1, len(e.problems)) for e in failed)
+        click.echo(f"escalation: {n} problem{'s' if n != 1 else ''} in {len(failed)} "
+                   f"file{'s' if len(failed) != 1 else ''}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@_handled
+def show(file: Path) -> None:
+    """Describe a scenario: parameters and sources, ladder, actors, actions, triggers, outcomes."""
+    from sim.scenario import load_scenario
+    from sim.show import render_scenario
+
+    render_scenario(load_scenario(file), _console())
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario format."""
+    from sim.scenario import ScenarioSpec
+
+    click.echo(json.dumps(ScenarioSpec.model_json_schema(by_alias=True), indent=2))
+
+
+def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got '{item}'", param_hint="--set")
+        out[name.strip()] = value
+    return out
+
+
+def _parse_trace(value: str | None) -> int:
+    if value is None:
+        return 0
+    if value == "all":
+        return -1
+    try:
+        k = int(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a number of runs or 'all', got '{value}'",
+                                 param_hint="--trace") from None
+    if k < 0:
+        raise click.BadParameter("must be >= 0", param_hint="--trace")
+    return k
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("-n", "--runs", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Number of runs.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Root seed: run i uses SeedSequence(seed, spawn_key=(i,)).")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Override a parameter (repeatable).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: all cores].")
+@click.option("--executor", type=click.Choice(["auto", "serial", "processes"]),
+              default="auto", show_default=True)
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None,
+              help="Runs per chunk (one Parquet file each).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Results folder [default: results/<scenario>-<timestamp>].")
+@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--trace", "trace", is_flag=False, flag_value="all", default=None,
+              metavar="[K]", help="Record events of the first K runs (all if K is omitted).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_handled
+def run(scenario: Path, runs: int, seed: int, sets: tuple[str, ...], workers: int | None,
+        executor: str, chunk_size: int | None, out: Path | None, force: bool,
+        trace: str | None, as_json: bool, quiet: bool) -> None:
+    """Run a Monte Carlo batch of a scenario and summarise its outcomes and paths."""
+    from sim.batch import default_out, run_batch
+    from sim.scenario import load_scenario
+    from sim.show import print_summary, progress_bar
+
+    sc = load_scenario(scenario)
+    overrides = _parse_sets(sets)
+    sc.resolve_parameters(overrides)  # fail before creating any folder
+    target = out or default_out(sc)
+    with progress_bar(runs, disable=quiet or as_json) as advance:
+        result = run_batch(sc, runs, seed, overrides, workers=workers, executor=executor,
+                           chunk_size=chunk_size, out=target, force=force,
+                           trace=_parse_trace(trace), progress=advance,
+                           command=["escalation", *sys.argv[1:]])
+    if as_json:
+        click.echo(json.dumps(result.summary, indent=2, default=str))
+    else:
+        print_summary(sc, result, _console())
+    if result.failed:
+        click.echo(f"escalation: {result.failed} of {runs} runs failed; see the 'error' column "
+                   f"in {target}/runs", err=True)
+
+
+def main() -> None:
+    """Entry point of the ``escalation`` command."""
+    cli(prog_name="escalation")

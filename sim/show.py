@@ -1,0 +1,184 @@
+"""Rich rendering of scenarios and batch summaries for the command line."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from sim.batch import BatchResult
+from sim.scenario import Scenario
+from sim.scenario.describe import (
+    citation,
+    describe_dist,
+    describe_effect,
+    describe_timing,
+    describe_trigger,
+)
+
+__all__ = ["print_summary", "progress_bar", "render_scenario"]
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, disable: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over runs (done/total, runs/s, ETA); yields the update callback."""
+    columns = (
+        TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), disable=disable,
+                  transient=False) as bar:
+        task = bar.add_task("runs", total=total, rate="")
+        started: list[float] = []
+
+        def advance(done: int, _total: int) -> None:
+            t = bar.get_time()
+            if not started:
+                started.append(t)
+            elapsed = t - started[0]
+            rate = f"{done / elapsed:,.0f} runs/s" if elapsed > 0 else ""
+            bar.update(task, completed=done, rate=rate)
+
+        yield advance
+
+
+def _fmt_p(p: float) -> str:
+    return "-" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.3f}"
+
+
+def _fmt_time(sc: Scenario, t: float | None) -> str:
+    if t is None or (isinstance(t, float) and math.isnan(t)):
+        return "-"
+    clock = sc.spec.clock
+    text = f"{t:,.1f} {clock.unit}s" if clock.unit else f"{t:,.1f}"
+    if clock.start is not None and clock.unit in ("day", "days"):
+        text += f" ({(clock.start + dt.timedelta(days=t)).isoformat()})"
+    return text
+
+
+def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
+    """Outcome probabilities, ladder reach and timing, and the most common paths."""
+    s = result.summary
+    console.print(
+        f"[bold]{sc.spec.title or sc.name}[/bold]: {s['runs']:,} runs, seed {result.seed}, "
+        f"{result.seconds:.1f} s ({result.runs_per_second:,.0f} runs/s)"
+        + (f", [red]{s['failed']} failed[/red]" if s["failed"] else "")
+    )
+    outcomes = Table(title="Outcomes (95% Wilson interval)", title_justify="left")
+    for col in ("outcome", "runs", "probability", "95% interval"):
+        outcomes.add_column(col, justify="left" if col == "outcome" else "right")
+    for name, o in s["outcomes"].items():
+        outcomes.add_row(name, f"{o['count']:,}", _fmt_p(o["p"]),
+                         f"{_fmt_p(o['lo'])} - {_fmt_p(o['hi'])}")
+    console.print(outcomes)
+    ladder = Table(title="Escalation ladder: probability of ever reaching each level, and when",
+                   title_justify="left")
+    for col in ("level", "P(reached)", "95% interval", "median time", "90th percentile"):
+        ladder.add_column(col, justify="left" if col == "level" else "right")
+    for name, lv in s["levels"].items():
+        ladder.add_row(name, _fmt_p(lv["p"]), f"{_fmt_p(lv['lo'])} - {_fmt_p(lv['hi'])}",
+                       _fmt_time(sc, lv["time_median"]), _fmt_time(sc, lv["time_p90"]))
+    console.print(ladder)
+    paths = Table(title=f"Most common paths ({s['distinct_paths']:,} distinct)",
+                  title_justify="left")
+    paths.add_column("share", justify="right")
+    paths.add_column("runs", justify="right")
+    paths.add_column("path")
+    for p in s["paths"][:10]:
+        paths.add_row(f"{p['share']:.3f}", f"{p['count']:,}", p["path"])
+    console.print(paths)
+    if result.out is not None:
+        console.print(f"results: {result.out}")
+
+
+def render_scenario(sc: Scenario, console: Console) -> None:
+    """A readable, cited description of a scenario."""
+    spec = sc.spec
+    console.print(f"[bold]{spec.title or spec.name}[/bold]  ({spec.name}, "
+                  f"{len(sc.files) or 1} file{'s' if len(sc.files) > 1 else ''}: "
+                  f"{' <- '.join(sc.files)})")
+    if spec.description:
+        console.print(spec.description.strip())
+    clock = spec.clock
+    start = f" from {clock.start.isoformat()}" if clock.start else ""
+    console.print(f"Clock: {clock.horizon:g} {clock.unit}s{start}.")
+    if spec.sources:
+        t = Table(title="Sources", title_justify="left")
+        t.add_column("id")
+        t.add_column("title")
+        for src in spec.sources:
+            t.add_row(src.id, src.title + (f" ({src.publisher})" if src.publisher else ""))
+        console.print(t)
+    if spec.parameters:
+        t = Table(title="Parameters", title_justify="left")
+        for col in ("name", "value", "range", "unit", "meaning and source"):
+            t.add_column(col, overflow="fold")
+        for name, p in spec.parameters.items():
+            rng = f"[{p.range[0]:g}, {p.range[1]:g}]" if p.range else ""
+            what = "; ".join(x for x in (p.doc or "", citation(p)) if x)
+            t.add_row(name, f"{p.value}", rng, p.unit or "", what)
+        console.print(t)
+    console.print("Ladder: " + " < ".join(
+        f"[bold]{lv.id}[/bold]" if lv.id == (spec.start_level or spec.ladder[0].id) else lv.id
+        for lv in spec.ladder) + "  (start in bold)")
+    for lv in spec.ladder:
+        if lv.doc:
+            console.print(f"  {lv.id}: {lv.doc}")
+    if spec.actors:
+        t = Table(title="Actors", title_justify="left")
+        t.add_column("actor")
+        t.add_column("state variables (initial)", overflow="fold")
+        t.add_column("notes", overflow="fold")
+        for name, a in spec.actors.items():
+            vars_ = ", ".join(f"{k} = {v}" for k, v in a.vars.items())
+            t.add_row(name, vars_, "; ".join(x for x in (a.doc or "", citation(a)) if x))
+        console.print(t)
+    if spec.actions:
+        t = Table(title="Actions", title_justify="left")
+        for col in ("action", "actor", "timing", "requires", "draws", "effects", "notes"):
+            t.add_column(col, overflow="fold")
+        for name, a in spec.actions.items():
+            t.add_row(
+                name + (" *" if a.milestone else ""), a.actor or "", describe_timing(a),
+                str(a.requires or ""),
+                "; ".join(f"{k} ~ {describe_dist(d)}" for k, d in a.draws.items()),
+                "; ".join(describe_effect(e) for e in a.effects),
+                "; ".join(x for x in (a.doc or "", citation(a)) if x),
+            )
+        console.print(t)
+        console.print("  * milestone: appears in run paths")
+    if spec.triggers:
+        t = Table(title="Triggers (checked in this order)", title_justify="left")
+        for col in ("trigger", "rule", "effects", "notes"):
+            t.add_column(col, overflow="fold")
+        for name, trig in spec.triggers.items():
+            t.add_row(name + (" *" if trig.milestone else ""), describe_trigger(trig),
+                      "; ".join(describe_effect(e) for e in trig.do),
+                      "; ".join(x for x in (trig.doc or "", citation(trig)) if x))
+        console.print(t)
+    t = Table(title="Outcomes", title_justify="left")
+    for col in ("outcome", "kind", "condition", "meaning"):
+        t.add_column(col, overflow="fold")
+    for o in spec.outcomes:
+        kind = "default" if o.default else "terminal" if o.terminal else "at horizon"
+        t.add_row(o.id, kind, str(o.when if o.when is not None else
+                                  ("(end effect)" if o.terminal else "")), o.doc or "")
+    console.print(t)
+    if spec.metrics:
+        console.print("Metrics: " + "; ".join(f"{k} = {m.expr}" for k, m in spec.metrics.items()))
+
