@@ -106,6 +106,10 @@ def _keyed(items: MarkedList) -> bool:
                                for i in items)
 
 
+class _Broken(Exception):
+    """A file named by ``extends:`` could not be read: the merged document is incomplete."""
+
+
 def _read(path: FsPath, chain: tuple[FsPath, ...], problems: list[Problem],
           files: list[str]) -> MarkedDict | None:
     shown = _shown(path)
@@ -132,24 +136,24 @@ def _read(path: FsPath, chain: tuple[FsPath, ...], problems: list[Problem],
     if not isinstance(parent, str):
         problems.append(Problem(shown, mark.line, mark.column, "extends",
                                 "extends takes the path of another scenario file"))
-        return tree
+        raise _Broken
     target = (path.parent / parent).resolve()
     if target in chain or target == path:
         names = " -> ".join(_shown(p) for p in (*chain, path, target))
         problems.append(Problem(shown, mark.line, mark.column, "extends",
                                 f"extends makes a cycle: {names}"))
-        return tree
+        raise _Broken
     if len(chain) >= MAX_EXTENDS:
         problems.append(Problem(shown, mark.line, mark.column, "extends",
                                 f"more than {MAX_EXTENDS} files extend one another"))
-        return tree
+        raise _Broken
     if not target.is_file():
         problems.append(Problem(shown, mark.line, mark.column, "extends",
                                 f"file not found: '{parent}' (looked for {_shown(target)})"))
-        return tree
+        raise _Broken
     base = _read(target, (*chain, path), problems, files)
     if base is None:
-        return tree
+        raise _Broken
     return typing.cast(MarkedDict, merge_documents(base, tree))
 
 
@@ -350,7 +354,10 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     fs = FsPath(path)
     problems: list[Problem] = []
     files: list[str] = []
-    doc = _read(fs.resolve(), (), problems, files)
+    try:
+        doc = _read(fs.resolve(), (), problems, files)
+    except _Broken:
+        raise ScenarioError(problems) from None
     return _finish(doc, problems, _shown(fs), files, str(path))
 
 
@@ -367,8 +374,12 @@ def load_scenario_text(text: str, name: str = "<scenario>") -> Scenario:
         parent = tree.get("extends")
         if isinstance(parent, str):
             files: list[str] = []
-            base = _read(FsPath(parent).resolve(), (), problems, files)
-            if base is not None:
-                doc = typing.cast(MarkedDict, merge_documents(base, tree))
+            try:
+                base = _read(FsPath(parent).resolve(), (), problems, files)
+            except _Broken:
+                raise ScenarioError(problems) from None
+            if base is None:
+                raise ScenarioError(problems)
+            doc = typing.cast(MarkedDict, merge_documents(base, tree))
     return _finish(doc, problems, name, [name], None)
 

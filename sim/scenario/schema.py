@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import keyword
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -53,6 +54,14 @@ def _ident(value: str) -> str:
 
 
 Ident = Annotated[str, AfterValidator(_ident)]
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(f"'{value}' is not a valid scenario name: use letters, digits, "
+                         f"'_', '.' and '-' (at most 80), starting with a letter or digit")
+    return value
 
 
 def _expr(value: Any) -> Scalar:
@@ -456,7 +465,7 @@ MetricItem = Annotated[Metric, BeforeValidator(_metric_shorthand)]
 class ScenarioSpec(Base):
     """A whole scenario file (after ``extends:`` has been merged)."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
+    name: Annotated[str, AfterValidator(_slug)]
     title: str | None = None
     description: str | None = None
     extends: str | None = None
