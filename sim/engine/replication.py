@@ -194,6 +194,8 @@ class Replication:
         V, now = self.V, self.env._now
         if a.requires is not None and not a.requires(V, now, ()):
             return
+        if a.milestone:
+            self._mark(a.name)
         D: list[Any] = []
         if a.draws:
             stream = self.stream
@@ -202,8 +204,6 @@ class Replication:
         if a.effects:
             self._apply(a.effects, D, a.name)
         V[a.count_slot] += 1
-        if a.milestone:
-            self._mark(a.name)
         if self.trace is not None:
             self._record("action", a.name, _payload(a.draw_names, D))
         if self.watched[a.count_slot]:

@@ -96,8 +96,9 @@ def dist_args(dist: DistSpec, path: Path) -> Iterator[tuple[Path, Any]]:
 
 
 class _Checker:
-    def __init__(self, spec: ScenarioSpec, where: Callable[[Path], str]) -> None:
+    def __init__(self, spec: ScenarioSpec, where: Callable[[Path], str], complete: bool) -> None:
         self.spec = spec
+        self.complete = complete
         self.out = Checked()
         self.symbols = build_symbols(spec)
         self.where = where
@@ -124,10 +125,17 @@ class _Checker:
             return
         self.out.expressions[path] = compiled
 
-    def dist(self, dist: DistSpec | None, path: Path, payload: tuple[str, ...] = ()) -> None:
-        if dist is not None:
-            for arg_path, value in dist_args(dist, path):
-                self.expr(arg_path, value, payload)
+    def dist(self, dist: DistSpec | None, path: Path, payload: tuple[str, ...] = (),
+             time: bool = False) -> None:
+        """Compile a distribution's arguments; a delay or interval may not be negative."""
+        if dist is None:
+            return
+        for arg_path, value in dist_args(dist, path):
+            self.expr(arg_path, value, payload)
+            negative = isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and value < 0
+            if time and negative and arg_path[-1] in ("constant", "low"):
+                self.problem(arg_path, f"a delay or interval must be >= 0, got {value}")
 
     def ref(self, path: Path, name: str, known: set[str] | dict[str, Any], what: str) -> None:
         if name not in known:
@@ -195,7 +203,7 @@ class _Checker:
             self.ref((*path, "actor"), action.actor, self.spec.actors, "actor")
         for i, at in enumerate(action.at or []):
             self.expr((*path, "at", i), at, static=True)
-        self.dist(action.every, (*path, "every"))
+        self.dist(action.every, (*path, "every"), time=True)
         self.expr((*path, "rate"), action.rate)
         self.expr((*path, "requires"), action.requires)
         drawn: list[str] = []
@@ -228,7 +236,7 @@ class _Checker:
         self.expr((*path, "when"), trig.when)
         self.expr((*path, "if"), trig.if_, payload)
         self.expr((*path, "probability"), trig.probability, payload)
-        self.dist(trig.after, (*path, "after"), payload)
+        self.dist(trig.after, (*path, "after"), payload, time=True)
         self.effects(trig.do, (*path, "do"), payload)
 
     def effects(self, effects: list[Effect], path: Path, payload: tuple[str, ...]) -> None:
@@ -245,7 +253,7 @@ class _Checker:
                 self.ref((*here, kind), getattr(eff, kind), self.levels, "level")
             elif kind == "fire" and eff.fire is not None:
                 self.ref((*here, "fire", "action"), eff.fire.action, self.spec.actions, "action")
-                self.dist(eff.fire.after, (*here, "fire", "after"), payload)
+                self.dist(eff.fire.after, (*here, "fire", "after"), payload, time=True)
             elif kind in ("start", "stop"):
                 target = getattr(eff, kind)
                 self.ref((*here, kind), target, self.spec.actions, "action")
@@ -274,16 +282,18 @@ class _Checker:
             if o.default:
                 defaults.append(i)
             self.expr(("outcomes", i, "when"), o.when)
-        if not defaults:
+        if not defaults and self.complete:
             self.problem(("outcomes",), "one outcome must be marked default: true "
                                         "(the class of a run no other outcome claims)")
         for i in defaults[1:]:
             self.problem(("outcomes", i, "default"), "only one outcome may be the default")
 
 
-def check_scenario(spec: ScenarioSpec, where: Callable[[Path], str] | None = None) -> Checked:
+def check_scenario(spec: ScenarioSpec, where: Callable[[Path], str] | None = None,
+                   complete: bool = True) -> Checked:
     """Check references and compile every expression of ``spec``.
 
-    ``where`` names the place of a path (``file:line:col: path``) for run-time messages.
+    ``where`` names the place of a path (``file:line:col: path``) for run-time messages;
+    ``complete=False`` (a spec missing its invalid parts) skips checks of what is absent.
     """
-    return _Checker(spec, where or dotted).run()
+    return _Checker(spec, where or dotted, complete).run()

@@ -284,8 +284,9 @@ def _salvage(model: type[BaseModel], raw: Any) -> BaseModel | None:
     return model.model_construct(**fields)
 
 
-def _partial_spec(doc: dict[str, Any]) -> ScenarioSpec:
-    """The valid parts of a document that failed validation, for reference checks."""
+def _partial_spec(doc: dict[str, Any]) -> tuple[ScenarioSpec, bool]:
+    """The valid parts of a document that failed validation, for reference checks, and
+    whether its outcomes all survived (so that the default-outcome check is fair)."""
     fields: dict[str, Any] = {}
     for name, adapter in _DICT_SECTIONS.items():
         raw = doc.get(name)
@@ -314,7 +315,9 @@ def _partial_spec(doc: dict[str, Any]) -> ScenarioSpec:
     fields["start_level"] = start if isinstance(start, str) else None
     fields["clock"] = Clock(horizon=1.0)
     fields["name"] = "partial"
-    return ScenarioSpec.model_construct(**fields)
+    raw_outcomes = doc.get("outcomes")
+    whole = isinstance(raw_outcomes, list) and len(fields["outcomes"]) == len(raw_outcomes)
+    return ScenarioSpec.model_construct(**fields), whole
 
 
 def _finish(doc: MarkedDict | None, problems: list[Problem], file: str, files: list[str],
@@ -323,17 +326,17 @@ def _finish(doc: MarkedDict | None, problems: list[Problem], file: str, files: l
         raise ScenarioError(problems)
     try:
         spec = ScenarioSpec.model_validate(doc)
-        valid = True
+        valid = outcomes_whole = True
     except ValidationError as exc:
         problems.extend(_validation_problems(doc, exc, file))
-        spec = _partial_spec(doc)
+        spec, outcomes_whole = _partial_spec(doc)
         valid = False
 
     def where(p: Path) -> str:
         f, line, col = _place(doc, p, default_file=file)
         return f"{f}:{line}:{col}: {dotted(p)}"
 
-    checked = check_scenario(spec, where)
+    checked = check_scenario(spec, where, complete=outcomes_whole)
     for pp in checked.problems:
         problems.append(_located(doc, pp, file))
     if problems or not valid:

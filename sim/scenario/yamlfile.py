@@ -250,6 +250,8 @@ def parse_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
     except YAMLError as exc:
         problems.append(Problem(file, 1, 1, "", f"YAML error: {exc}"))
         return None, problems
+    if root is None and not problems:
+        fail(Mark(file, 1, 1), "the file is empty: a scenario is a mapping of keys")
     return root, problems
 
 

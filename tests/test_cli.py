@@ -1,0 +1,107 @@
+"""The command line: exit codes, located errors without tracebacks, run output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from sim.cli import cli
+
+BAD = "name: x\nclock: {horizon: 10}\nladder: [a, b]\noutcomes: [{id: q, defualt: true}]\n"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_validate_ok(reference_path):
+    res = invoke("validate", str(reference_path))
+    assert res.exit_code == 0
+    assert "3 actors, 5 actions, 3 triggers, 9 parameters, 6 levels, 3 outcomes" in res.output
+
+
+def test_validate_bad_file_exits_2_with_located_messages(write):
+    path = write(BAD)
+    res = invoke("validate", str(path))
+    assert res.exit_code == 2
+    assert res.output.count("scenario.yaml:") == 1
+    assert "scenario.yaml:4:20: outcomes[0].defualt: unknown key 'defualt' (did you mean " \
+           "'default'?)" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_validate_missing_file_exits_2(write):
+    write(BAD)
+    res = invoke("validate", "nope.yaml")
+    assert res.exit_code == 2 and "nope.yaml: no such file" in res.output
+
+
+def test_debug_shows_the_traceback(write):
+    path = write(BAD)
+    proc = subprocess.run([sys.executable, "-m", "sim", "--debug", "show", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "sim", "show", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_show_describes_the_scenario(reference_path):
+    res = invoke("show", str(reference_path))
+    assert res.exit_code == 0
+    for text in ("Parameters", "intercept_prob", "reference rule", "Ladder", "strike_attempt",
+                 "retaliate", "direct_clash"):
+        assert text in res.output
+
+
+def test_schema_is_json():
+    res = invoke("schema")
+    schema = json.loads(res.output)
+    assert "actions" in schema["properties"] and "if" in json.dumps(schema)
+
+
+def test_run_writes_results_and_prints_summary(reference_path, tmp_path):
+    out = tmp_path / "r"
+    res = invoke("run", str(reference_path), "-n", "300", "--seed", "2", "--out", str(out),
+                 "--set", "cut_prob=0.9", "--trace", "-q")
+    assert res.exit_code == 0, res.output
+    for text in ("Outcomes (95% Wilson interval)", "ceasefire", "Most common paths",
+                 "P(reached)"):
+        assert text in res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["cut_prob"] == 0.9 and manifest["trace"] == 300
+    assert manifest["command"][:2] == ["escalation", "run"] or manifest["command"]
+    again = invoke("run", str(reference_path), "-n", "10", "--out", str(out), "-q")
+    assert again.exit_code == 2 and "already holds results" in again.output
+
+
+def test_run_unknown_parameter_lists_valid_names(reference_path, tmp_path):
+    res = invoke("run", str(reference_path), "-n", "10", "--set", "intercept=0.5",
+                 "--out", str(tmp_path / "r"))
+    assert res.exit_code == 2
+    assert "unknown parameter 'intercept' (did you mean 'intercept_prob'?)" in res.output
+    assert "clash_prob" in res.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_run_value_out_of_range_names_the_range(reference_path, tmp_path):
+    res = invoke("run", str(reference_path), "-n", "10", "--set", "intercept_prob=1.5",
+                 "--out", str(tmp_path / "r"))
+    assert res.exit_code == 2
+    assert "intercept_prob' = 1.5 is outside its range [0.0, 1.0]" in res.output
+
+
+def test_run_json_summary(reference_path, tmp_path):
+    res = invoke("run", str(reference_path), "-n", "100", "--out", str(tmp_path / "r"), "--json")
+    assert json.loads(res.output)["runs"] == 100
+
+
+def test_help_does_not_import_heavy_modules():
+    """`escalation --help` stays fast: the CLI module imports no numpy, pydantic or simpy."""
+    code = ("import sys, sim.cli; heavy = [m for m in ('numpy', 'pydantic', 'simpy', 'pyarrow',"
+            " 'rich') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,106 @@
+"""Batches agree with exact answers within 4 standard errors (fixed seeds)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import sim
+from sim.scenario import load_scenario_text
+
+
+def within(p_hat: float, p: float, n: int, k: float = 4.0) -> bool:
+    return abs(p_hat - p) <= k * math.sqrt(p * (1 - p) / n)
+
+
+def batch(text: str, runs: int, seed: int = 11) -> sim.BatchResult:
+    return sim.run_batch(load_scenario_text(text), runs, seed, executor="serial")
+
+
+def test_binomial_hits_match_the_binomial_law():
+    runs = 4000
+    res = batch("""
+name: hits
+clock: {horizon: 10}
+ladder: [a, b]
+actors: {u: {vars: {hits: 0}}}
+actions:
+  salvo: {at: 1, draws: {h: {binomial: {n: 6, p: 0.17}}}, effects: [{set: {u.hits: h}}]}
+outcomes:
+  - {id: none_hit, when: u.hits == 0}
+  - {id: some, default: true}
+""", runs)
+    hits = res.runs_table().column("u.hits").to_numpy()
+    mean, sd = 6 * 0.17, math.sqrt(6 * 0.17 * 0.83)
+    assert abs(hits.mean() - mean) <= 4 * sd / math.sqrt(runs)
+    p0 = 0.83**6
+    assert within(res.summary["outcomes"]["none_hit"]["p"], p0, runs)
+
+
+def test_exponential_race_matches_rate_ratio():
+    runs = 4000
+    res = batch("""
+name: race
+clock: {horizon: 100000}
+ladder: [a, b]
+actions:
+  start: {at: 0, effects: [{fire: {action: red, after: {exponential: {rate: 0.2}}}},
+                          {fire: {action: blue, after: {exponential: {mean: 2.5}}}}]}
+  red: {effects: [{end: red_first}]}
+  blue: {effects: [{end: blue_first}]}
+outcomes:
+  - {id: red_first, terminal: true}
+  - {id: blue_first, terminal: true}
+  - {id: neither, default: true}
+""", runs)
+    p_red = 0.2 / (0.2 + 0.4)
+    assert within(res.summary["outcomes"]["red_first"]["p"], p_red, runs)
+    assert res.summary["outcomes"]["neither"]["count"] == 0
+    # the race ends at the minimum of the two: exponential with rate 0.6
+    end = res.runs_table().column("end_time").to_numpy()
+    assert abs(end.mean() - 1 / 0.6) <= 4 * (1 / 0.6) / math.sqrt(runs)
+
+
+def test_absorbing_markov_chain_matches_numpy_solution():
+    runs = 4000
+    up, stay, down = 0.5, 0.2, 0.3
+    res = batch(f"""
+name: chain
+clock: {{horizon: 100000}}
+ladder: [l0, l1, l2, l3]
+start_level: l1
+actions:
+  step:
+    every: 1
+    draws: {{move: {{categorical: {{values: [-1, 0, 1], weights: [{down}, {stay}, {up}]}}}}}}
+    effects: [{{escalate: move}}]
+outcomes:
+  - {{id: top, when: level >= l3, terminal: true}}
+  - {{id: bottom, when: level <= l0, terminal: true}}
+  - {{id: stuck, default: true}}
+""", runs)
+    Q = np.array([[stay, up], [down, stay]])
+    R = np.array([[down, 0.0], [0.0, up]])
+    B = np.linalg.solve(np.eye(2) - Q, R)
+    assert within(res.summary["outcomes"]["top"]["p"], B[0, 1], runs)
+    steps = np.linalg.solve(np.eye(2) - Q, np.ones(2))[0]  # expected steps to absorption
+    end = res.runs_table().column("end_time").to_numpy()
+    assert abs(end.mean() - steps) <= 4 * end.std(ddof=1) / math.sqrt(runs)
+
+
+@pytest.mark.slow
+def test_reference_scenario_matches_the_handwritten_program(reference_path):
+    """At 20,000 runs, outcome shares of engine and hand-written SimPy agree within 4 SE."""
+    from support.handwritten import run
+
+    runs = 20_000
+    res = sim.run_batch(reference_path, runs, seed=5, workers=2)
+    hand = Counter(run(99, i) for i in range(runs))
+    for outcome in ("direct_clash", "ceasefire", "prolonged"):
+        p1 = res.summary["outcomes"][outcome]["p"]
+        p2 = hand[outcome] / runs
+        se = math.sqrt(p1 * (1 - p1) / runs + p2 * (1 - p2) / runs)
+        assert abs(p1 - p2) <= 4 * se, (outcome, p1, p2, se)
