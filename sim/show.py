@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import math
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -144,9 +143,9 @@ def render_scenario(sc: Scenario, console: Console) -> None:
         t.add_column("actor")
         t.add_column("state variables (initial)", overflow="fold")
         t.add_column("notes", overflow="fold")
-        for name, a in spec.actors.items():
-            vars_ = ", ".join(f"{k} = {v}" for k, v in a.vars.items())
-            t.add_row(name, vars_, "; ".join(x for x in (a.doc or "", citation(a)) if x))
+        for name, actor in spec.actors.items():
+            vars_ = ", ".join(f"{k} = {v}" for k, v in actor.vars.items())
+            t.add_row(name, vars_, "; ".join(x for x in (actor.doc or "", citation(actor)) if x))
         console.print(t)
     if spec.actions:
         t = Table(title="Actions", title_justify="left")

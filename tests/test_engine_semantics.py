@@ -82,7 +82,7 @@ def test_event_triggers_run_in_file_order_with_the_payload():
 
 
 def test_trigger_guard_probability_and_delay():
-    r, events = run("""
+    r, _events = run("""
     actors: {a: {vars: {hit: 0, miss: 0, late: 0}}}
     actions: {go: {at: 1, draws: {k: 1}}}
     triggers:
@@ -281,5 +281,5 @@ def test_parameters_bind_values_and_ranges_are_enforced():
 
     with pytest.raises(ScenarioError, match=r"outside its range \[0.0, 10.0\]"):
         run(body, k=11)
-    with pytest.raises(ScenarioError, match="unknown parameter 'kk' .did you mean 'k'.."):
+    with pytest.raises(ScenarioError, match=r"unknown parameter 'kk' .did you mean 'k'.."):
         run(body, kk=1)

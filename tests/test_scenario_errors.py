@@ -111,7 +111,8 @@ def test_each_mistake_is_located(write, what, old, new, expected):
 
 def test_forbidden_dunder_import_at_column(write):
     """The column points at the offending call inside the expression."""
-    found = problems(write, replace("    if: hits > 0\n", "    if: hits > 0 and __import__('os')\n"))
+    found = problems(write, replace("    if: hits > 0\n",
+                                    "    if: hits > 0 and __import__('os')\n"))
     assert found == ["scenario.yaml:19:22: triggers.answer.if: calling '__import__' is not "
                      "allowed; functions are abs, clip, max, min, round"]
 

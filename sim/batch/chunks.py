@@ -17,7 +17,7 @@ from sim.engine import failed_row as _failed_row
 from sim.errors import RunError
 from sim.scenario import Scenario
 
-__all__ = ["ChunkResult", "ChunkTask", "EVENT_COLUMNS", "plan_for", "run_chunk"]
+__all__ = ["EVENT_COLUMNS", "ChunkResult", "ChunkTask", "plan_for", "run_chunk"]
 
 _ARROW = {"int": pa.int64(), "float": pa.float64(), "str": pa.string()}
 EVENT_COLUMNS = ("run", "time", "kind", "name", "level", "detail")

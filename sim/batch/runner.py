@@ -98,7 +98,7 @@ def default_out(scenario: Scenario, root: str | Path = "results") -> Path:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def run_batch(

@@ -208,10 +208,11 @@ class _Builder:
 
         outcomes: list[OutcomePlan] = []
         default = 0
-        for i, o in enumerate(spec.outcomes):
+        for i, outcome in enumerate(spec.outcomes):
             p = ("outcomes", i, "when")
-            outcomes.append(OutcomePlan(i, o.id, self.fn(p), o.terminal, self.ex.get(p)))
-            if o.default:
+            outcomes.append(OutcomePlan(i, outcome.id, self.fn(p), outcome.terminal,
+                                        self.ex.get(p)))
+            if outcome.default:
                 default = i
 
         terminal_watch: list[list[OutcomePlan]] = [[] for _ in range(n_slots)]

@@ -11,7 +11,9 @@ _BLOCK = 64
 
 
 def run_generator(seed: int, index: int) -> np.random.Generator:
-    """The generator of run ``index`` under root ``seed``: ``SeedSequence(seed, spawn_key=(index,))``.
+    """The generator of run ``index`` under root ``seed``.
+
+    It is ``SeedSequence(seed, spawn_key=(index,))`` feeding PCG64.
 
     It never depends on the worker, chunk or sweep point, so a batch is the same
     whatever the executor, and sweep points share streams (common random numbers).

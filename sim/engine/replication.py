@@ -14,6 +14,7 @@ a property call on the hot path.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from typing import Any
@@ -161,7 +162,7 @@ class Replication:
                     self._changed(op[1])
                 elif code == SHIFT:
                     amount = op[2](V, self.env._now, D)
-                    self._set_level(V[self.plan.level_slot] + op[1] * int(round(amount)))
+                    self._set_level(V[self.plan.level_slot] + op[1] * round(amount))
                 elif code == TO_LEVEL:
                     if not op[2] or op[1] > V[self.plan.level_slot]:
                         self._set_level(op[1])
@@ -310,7 +311,7 @@ class Replication:
                 raise _Ended(o.index)
         for a in plan.actions:
             for when in a.at:
-                self.env.timeout(when).callbacks.append(lambda _ev, a=a: self._execute(a))
+                self.env.timeout(when).callbacks.append(functools.partial(self._scheduled, a))
             if a.recurring and a.active:
                 self._schedule(a)
         for trig in plan.when_triggers:
@@ -318,6 +319,9 @@ class Replication:
             if trig.when(V, 0.0, ()) and not self.when_prev[trig.index]:
                 self.when_prev[trig.index] = True
                 self._fire(trig, ())
+
+    def _scheduled(self, a: ActionPlan, _ev: simpy.Event) -> None:
+        self._execute(a)
 
     def _classify(self) -> int:
         plan, V, now = self.plan, self.V, self.env.now

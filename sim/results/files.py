@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -50,10 +51,8 @@ def write_atomic(path: Path, data: bytes) -> None:
         finally:
             os.close(dir_fd)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         if exc.errno == errno.ENOSPC:
             raise ResultsError(f"{path}: the disk is full") from None
         raise ResultsError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -166,7 +166,7 @@ class _Checker:
             self.cited(a, ("actors", actor))
             for var, value in a.vars.items():
                 self.expr(("actors", actor, "vars", var), value, static=True)
-        for name, action in spec.actions.items():
+        for name, _action in spec.actions.items():
             self.action(name)
         for name in spec.triggers:
             self.trigger(name)

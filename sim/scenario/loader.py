@@ -6,6 +6,7 @@ each located as ``FILE:LINE:COL: dotted.path: message``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import types
@@ -195,10 +196,9 @@ def _data_path(doc: Any, loc: tuple[Any, ...], keep_last: bool) -> Path:
     node = doc
     out: list[str | int] = []
     for i, part in enumerate(loc):
-        if isinstance(node, dict) and isinstance(part, str) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_dict = isinstance(node, dict) and isinstance(part, str) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             out.append(part)
             node = node[part]
         elif keep_last and i == len(loc) - 1 and isinstance(part, (str, int)):
@@ -276,10 +276,8 @@ def _salvage(model: type[BaseModel], raw: Any) -> BaseModel | None:
             if name in ("effects", "do") and isinstance(raw[key], list):
                 kept = []
                 for item in raw[key]:
-                    try:
+                    with contextlib.suppress(ValidationError):
                         kept.append(Effect.model_validate(item))
-                    except ValidationError:
-                        pass
                 fields[name] = kept
     return model.model_construct(**fields)
 
@@ -304,13 +302,11 @@ def _partial_spec(doc: dict[str, Any]) -> tuple[ScenarioSpec, bool]:
         fields[name] = items
     for name, adapter in _LIST_SECTIONS.items():
         raw = doc.get(name)
-        kept = []
+        valid: list[Any] = []
         for value in raw if isinstance(raw, list) else []:
-            try:
-                kept.append(adapter.validate_python(value))
-            except ValidationError:
-                pass
-        fields[name] = kept
+            with contextlib.suppress(ValidationError):
+                valid.append(adapter.validate_python(value))
+        fields[name] = valid
     start = doc.get("start_level")
     fields["start_level"] = start if isinstance(start, str) else None
     fields["clock"] = Clock(horizon=1.0)

@@ -190,7 +190,8 @@ def parse_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
                 fail(mark, f"a key must be text, got {value!r}")
                 pending_keys[-1] = (str(value), mark, False)
             elif value in parent:
-                fail(mark, f"duplicate key '{value}' (first at line {parent.key_marks[value].line})")
+                first = parent.key_marks[value].line
+                fail(mark, f"duplicate key '{value}' (first at line {first})")
                 pending_keys[-1] = (value, mark, False)
             else:
                 pending_keys[-1] = (value, mark, True)
@@ -212,7 +213,8 @@ def parse_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
                 continue
             anchor = getattr(ev, "anchor", None)
             if isinstance(ev, events.AliasEvent) or anchor:
-                fail(_mark(file, ev), "anchors and aliases (&, *) are not allowed: write values out")
+                fail(_mark(file, ev),
+                     "anchors and aliases (&, *) are not allowed: write values out")
                 if isinstance(ev, events.AliasEvent):
                     attach(None, _mark(file, ev))
                     continue
@@ -232,9 +234,8 @@ def parse_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
                         fail(mark, f"nesting deeper than {MAX_DEPTH} levels")
                         depth_reported = True
                     return None, problems
-                container: Any = (
-                    MarkedDict(mark) if isinstance(ev, events.MappingStartEvent) else MarkedList(mark)
-                )
+                is_map = isinstance(ev, events.MappingStartEvent)
+                container: Any = MarkedDict(mark) if is_map else MarkedList(mark)
                 attach(container, mark)
                 stack.append(container)
                 pending_keys.append(None)
