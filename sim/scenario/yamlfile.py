@@ -47,6 +47,7 @@ _INT_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ def _scalar_value(ev: Any) -> tuple[Any, str | None]:
     """The Python value of a scalar event, or an error message."""
     tag = ev.tag
     text = ev.value
+    if not text.isascii() and _SURROGATE.search(text):
+        return None, "text holds a lone surrogate escape, which is not valid Unicode"
     if tag is None or tag == "!":
         plain = ev.style is None and (ev.implicit[0] if ev.implicit else True)
         return (_resolve_plain(text) if plain else text), None
