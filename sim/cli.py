@@ -23,9 +23,12 @@ EXIT_INTERRUPTED = 130
 
 
 def _console(stderr: bool = False) -> Any:
+    """A rich console; 120 columns when writing to a file or pipe, the terminal's otherwise."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 120
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def _handled(fn: F) -> F:

@@ -64,10 +64,9 @@ def _fmt_time(sc: Scenario, t: float | None) -> str:
     if t is None or (isinstance(t, float) and math.isnan(t)):
         return "-"
     clock = sc.spec.clock
-    text = f"{t:,.1f} {clock.unit}s" if clock.unit else f"{t:,.1f}"
     if clock.start is not None and clock.unit in ("day", "days"):
-        text += f" ({(clock.start + dt.timedelta(days=t)).isoformat()})"
-    return text
+        return f"{t:,.0f} d, {(clock.start + dt.timedelta(days=t)).strftime('%d %b %Y')}"
+    return f"{t:,.1f} {clock.unit}s" if clock.unit else f"{t:,.1f}"
 
 
 def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
@@ -88,7 +87,7 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
     ladder = Table(title="Escalation ladder: probability of ever reaching each level, and when",
                    title_justify="left")
     for col in ("level", "P(reached)", "95% interval", "median time", "90th percentile"):
-        ladder.add_column(col, justify="left" if col == "level" else "right")
+        ladder.add_column(col, justify="left" if col == "level" else "right", no_wrap=True)
     for name, lv in s["levels"].items():
         ladder.add_row(name, _fmt_p(lv["p"]), f"{_fmt_p(lv['lo'])} - {_fmt_p(lv['hi'])}",
                        _fmt_time(sc, lv["time_median"]), _fmt_time(sc, lv["time_p90"]))
