@@ -1,0 +1,83 @@
+"""Speed and memory figures (opt-in: `pytest -m benchmark -s`). They print, then check
+only loose floors: the figures themselves go in closing notes, measured in one run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import sim
+from sim.engine import make_plan, run_one
+
+pytestmark = pytest.mark.benchmark
+
+RUNS = 20_000
+
+
+def _rate(fn, runs: int) -> float:
+    t0 = time.perf_counter()
+    fn(runs)
+    return runs / (time.perf_counter() - t0)
+
+
+def test_engine_against_handwritten_simpy(reference_path):
+    """Engine runs/s beside a plain SimPy program of the same rules (target ratio >= 0.8)."""
+    from support.handwritten import run
+
+    plan = make_plan(sim.load_scenario(reference_path))
+
+    def engine(n: int) -> None:
+        for i in range(n):
+            run_one(plan, 1, i)
+
+    def hand(n: int) -> None:
+        for i in range(n):
+            run(1, i)
+
+    engine(200), hand(200)  # warm up
+    hand_rate = _rate(hand, RUNS)
+    engine_rate = _rate(engine, RUNS)
+    print(f"\nreference scenario, one core: engine {engine_rate:,.0f} runs/s, hand-written SimPy "
+          f"{hand_rate:,.0f} runs/s, ratio {engine_rate / hand_rate:.2f} (target >= 0.8)")
+    assert engine_rate / hand_rate > 0.5
+
+
+@pytest.mark.parametrize("scenario", ["reference/tit_for_tat.yaml", "bryansk_atacms_2024.yaml"])
+def test_batch_workers(scenario, tmp_path):
+    """Batch runs/s with 1 and 2 worker processes, and their ratio (target >= 1.8)."""
+    from conftest import ROOT
+
+    sc = sim.load_scenario(ROOT / "scenarios" / scenario)
+    runs = 40_000
+    one = sim.run_batch(sc, runs, seed=1, executor="serial", out=tmp_path / "one")
+    two = sim.run_batch(sc, runs, seed=1, workers=2, executor="processes", out=tmp_path / "two")
+    print(f"\n{scenario}: {runs:,} runs, serial {one.runs_per_second:,.0f} runs/s, "
+          f"2 processes {two.runs_per_second:,.0f} runs/s, ratio "
+          f"{two.runs_per_second / one.runs_per_second:.2f} (target >= 1.8 on 2 free cores)")
+    assert two.runs_per_second > 0
+
+
+@pytest.mark.parametrize("scenario", ["reference/tit_for_tat.yaml", "bryansk_atacms_2024.yaml"])
+def test_million_runs_peak_memory(scenario, tmp_path):
+    """Peak memory of a 1,000,000-run batch (target < 1 GiB), measured in a child process."""
+    from conftest import ROOT
+
+    runs = int(os.environ.get("BENCH_MILLION", "1000000"))
+    code = (
+        "import sim, sys, resource\n"
+        f"r = sim.run_batch(sim.load_scenario({str(ROOT / 'scenarios' / scenario)!r}), {runs},"
+        f" seed=1, workers=2, out={str(tmp_path / 'm')!r})\n"
+        "own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(r.runs_per_second, own, kids)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    rate, own_kb, kids_kb = float(out[0]), int(out[1]), int(out[2])
+    print(f"\n{scenario}: {runs:,} runs at {rate:,.0f} runs/s; peak RSS driver "
+          f"{own_kb / 1024:,.0f} MiB, largest worker {kids_kb / 1024:,.0f} MiB (target < 1 GiB)")
+    assert max(own_kb, kids_kb) < 1024 * 1024
