@@ -3,6 +3,7 @@ only loose floors: the figures themselves go in closing notes, measured in one r
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -67,17 +68,13 @@ def test_million_runs_peak_memory(scenario, tmp_path):
     from conftest import ROOT
 
     runs = int(os.environ.get("BENCH_MILLION", "1000000"))
-    code = (
-        "import sim, sys, resource\n"
-        f"r = sim.run_batch(sim.load_scenario({str(ROOT / 'scenarios' / scenario)!r}), {runs},"
-        f" seed=1, workers=2, out={str(tmp_path / 'm')!r})\n"
-        "own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "print(r.runs_per_second, own, kids)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
-    rate, own_kb, kids_kb = float(out[0]), int(out[1]), int(out[2])
-    print(f"\n{scenario}: {runs:,} runs at {rate:,.0f} runs/s; peak RSS driver "
-          f"{own_kb / 1024:,.0f} MiB, largest worker {kids_kb / 1024:,.0f} MiB (target < 1 GiB)")
-    assert max(own_kb, kids_kb) < 1024 * 1024
+    out = tmp_path / "m"
+    subprocess.run([sys.executable, "-m", "sim", "run", str(ROOT / "scenarios" / scenario),
+                    "-n", str(runs), "--seed", "1", "--workers", "2", "--out", str(out), "-q"],
+                   check=True, capture_output=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    peak = manifest["peak_memory_mib"]
+    print(f"\n{scenario}: {runs:,} runs at {manifest['runs_per_second']:,.0f} runs/s; peak RSS "
+          f"driver {peak['driver']:,.0f} MiB, largest worker {peak['worker']:,.0f} MiB "
+          f"(target < 1 GiB each)")
+    assert max(peak.values()) < 1024

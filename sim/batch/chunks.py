@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,7 @@ class ChunkResult:
     events: bytes | None
     aggregate: Aggregate
     seconds: float
+    peak_rss_mib: float = 0.0  # of the process that ran the chunk, so far
 
 
 def plan_for(document: str, content_hash: str, parameters: str) -> Plan:
@@ -119,4 +121,14 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                                ("level", pa.string()), ("detail", pa.string())])
         events_bytes = _parquet(pa.Table.from_pydict(ev_cols, schema=ev_schema))
     return ChunkResult(task.chunk, task.start, task.stop, _parquet(table), events_bytes, agg,
-                       time.perf_counter() - began)
+                       time.perf_counter() - began, peak_rss_mib())
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process, in MiB (0 where the platform cannot tell)."""
+    try:
+        import resource
+    except ImportError:  # not on a Unix
+        return 0.0
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 / (1024 if sys.platform == "darwin" else 1)

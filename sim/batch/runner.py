@@ -26,7 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.batch.aggregate import Aggregate, summarise
-from sim.batch.chunks import ChunkResult, ChunkTask, new_aggregate, plan_for, run_chunk
+from sim.batch.chunks import (
+    ChunkResult,
+    ChunkTask,
+    new_aggregate,
+    peak_rss_mib,
+    plan_for,
+    run_chunk,
+)
 from sim.batch.executors import Executor, default_workers, make_executor
 from sim.engine import BIT_GENERATOR, columns_of
 from sim.errors import BatchError, BatchInterrupted
@@ -185,6 +192,7 @@ def run_batch(
     total = new_aggregate(plan)
     kept: list[bytes] = []
     done_runs = 0
+    worker_peak = 0.0
     began = time.perf_counter()
     complete: list[int] = manifest["chunks"]["complete"]
 
@@ -194,7 +202,9 @@ def run_batch(
         summary.update(scenario=sc.name, seed=seed, parameters=values, status=status)
         if writer is not None:
             manifest.update(status=status, finished=_now(), seconds=round(seconds, 3),
-                            runs_per_second=round(done_runs / seconds, 1) if seconds else None)
+                            runs_per_second=round(done_runs / seconds, 1) if seconds else None,
+                            peak_memory_mib={"driver": round(peak_rss_mib(), 1),
+                                             "worker": round(worker_peak, 1)})
             complete.sort()
             writer.write_manifest(manifest)
             writer.write_json("summary.json", summary)
@@ -213,6 +223,7 @@ def run_batch(
                 else:
                     kept.append(res.runs)
                 total.merge(res.aggregate)
+                worker_peak = max(worker_peak, res.peak_rss_mib)
                 done_runs += res.stop - res.start
                 if progress is not None:
                     progress(done_runs, runs)
