@@ -11,7 +11,7 @@ import datetime as dt
 import keyword
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -280,7 +280,27 @@ DIST_KINDS = (
 )
 
 
-class DistSpec(Base):
+class OneOf(Base):
+    """A mapping that takes exactly one of the keys in ``_kinds``."""
+
+    _kinds: ClassVar[tuple[str, ...]] = ()
+    _noun: ClassVar[str] = "an item"
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> OneOf:
+        given = [k for k in self._kinds if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"{self._noun} takes exactly one of {', '.join(self._kinds)}; "
+                             f"got {', '.join(given) if given else 'none'}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """The one key given."""
+        return next(k for k in self._kinds if getattr(self, k) is not None)
+
+
+class DistSpec(OneOf):
     """A distribution: a bare number or expression (a constant), or one ``kind: args`` entry."""
 
     constant: Expr | None = None
@@ -296,19 +316,8 @@ class DistSpec(Base):
     poisson: Annotated[PoissonArgs | None, _bare("mean")] = None
     categorical: CategoricalArgs | None = None
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> DistSpec:
-        given = [k for k in DIST_KINDS if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                f"a distribution takes exactly one of {', '.join(DIST_KINDS)}; got "
-                + (", ".join(given) if given else "none")
-            )
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in DIST_KINDS if getattr(self, k) is not None)
+    _kinds: ClassVar[tuple[str, ...]] = DIST_KINDS
+    _noun: ClassVar[str] = "a distribution"
 
     @property
     def args(self) -> Any:
@@ -339,7 +348,7 @@ EFFECT_KINDS = (
 )
 
 
-class Effect(Base):
+class Effect(OneOf):
     """One effect: exactly one of the keys below."""
 
     set: dict[str, Expr] | None = None
@@ -353,19 +362,8 @@ class Effect(Base):
     stop: Ident | None = None
     end: Ident | None = None
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Effect:
-        given = [k for k in EFFECT_KINDS if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                f"an effect takes exactly one of {', '.join(EFFECT_KINDS)}; got "
-                + (", ".join(given) if given else "none")
-            )
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in EFFECT_KINDS if getattr(self, k) is not None)
+    _kinds: ClassVar[tuple[str, ...]] = EFFECT_KINDS
+    _noun: ClassVar[str] = "an effect"
 
 
 def _listify(value: Any) -> Any:
