@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sim.errors import BatchInterrupted, ScenarioError, SimError
+from sim.errors import BatchInterrupted, Problem, ScenarioError, SimError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,10 +82,13 @@ def cli(debug: bool) -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True,
+              help="Also require every number to cite a source or be marked an assumption.")
 @_handled
-def validate(files: tuple[Path, ...]) -> None:
+def validate(files: tuple[Path, ...], strict: bool) -> None:
     """Check scenario files; print every problem with its file, line and column."""
     from sim.scenario import load_scenario
+    from sim.scenario.citations import uncited
 
     failed: list[ScenarioError] = []
     for file in files:
@@ -95,6 +98,13 @@ def validate(files: tuple[Path, ...]) -> None:
             failed.append(exc)
             for line in str(exc).splitlines():
                 click.echo(line, err=True)
+            continue
+        missing = uncited(sc) if strict else []
+        if missing:
+            problems = [Problem(str(file), 0, 0, "", line) for line in missing]
+            failed.append(ScenarioError(problems))
+            for problem in problems:
+                click.echo(str(problem), err=True)
             continue
         spec = sc.spec
         click.echo(
