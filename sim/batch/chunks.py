@@ -46,6 +46,7 @@ class ChunkResult:
     chunk: int
     start: int
     stop: int
+    point: int
     runs: bytes  # Parquet file
     events: bytes | None
     aggregate: Aggregate
@@ -120,7 +121,8 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                                ("kind", pa.string()), ("name", pa.string()),
                                ("level", pa.string()), ("detail", pa.string())])
         events_bytes = _parquet(pa.Table.from_pydict(ev_cols, schema=ev_schema))
-    return ChunkResult(task.chunk, task.start, task.stop, _parquet(table), events_bytes, agg,
+    return ChunkResult(task.chunk, task.start, task.stop, task.point, _parquet(table),
+                       events_bytes, agg,
                        time.perf_counter() - began, peak_rss_mib())
 
 

@@ -40,7 +40,15 @@ from sim.errors import BatchError, BatchInterrupted
 from sim.results import ResultsWriter
 from sim.scenario import Scenario, load_scenario
 
-__all__ = ["BatchResult", "default_chunk_size", "default_out", "run_batch", "versions"]
+__all__ = [
+    "BatchResult",
+    "Executed",
+    "default_chunk_size",
+    "default_out",
+    "execute",
+    "run_batch",
+    "versions",
+]
 
 Progress = Callable[[int, int], None]
 SERIAL_BELOW = 2000  # "auto" runs smaller batches in this process: no start-up cost
@@ -134,72 +142,125 @@ def run_batch(
     error, not raised.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    done = execute(sc, [dict(parameters or {})], runs, seed, workers=workers,
+                   executor=executor, chunk_size=chunk_size, out=out, force=force, trace=trace,
+                   progress=progress, command=command)
+    return BatchResult(sc.name, runs, seed, done.values[0], done.summaries[0],
+                       done.aggregates[0], done.seconds, done.out, done.kept)
+
+
+@dataclass
+class Executed:
+    """What :func:`execute` produced, per point."""
+
+    values: list[dict[str, Any]]
+    summaries: list[dict[str, Any]]
+    aggregates: list[Aggregate]
+    seconds: float
+    out: Path | None
+    kept: list[bytes]
+
+
+def execute(
+    sc: Scenario,
+    points: list[dict[str, Any]],
+    runs: int,
+    seed: int,
+    *,
+    workers: int | None = None,
+    executor: str | Executor = "auto",
+    chunk_size: int | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    trace: int = 0,
+    progress: Progress | None = None,
+    command: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Executed:
+    """Run ``runs`` replications at each parameter point (one point: a batch; several: a
+    sweep). Every point uses the same streams: run ``i`` of every point draws from
+    ``SeedSequence(seed, spawn_key=(i,))`` (common random numbers)."""
     if not isinstance(runs, int) or runs < 1:
         raise BatchError(f"runs must be a whole number >= 1, got {runs!r}")
     if not isinstance(seed, int) or seed < 0:
         raise BatchError(f"seed must be a whole number >= 0, got {seed!r}")
     if workers is not None and workers < 1:
         raise BatchError(f"workers must be >= 1, got {workers}")
-    values = sc.resolve_parameters(parameters)
+    if not points:
+        raise BatchError("no parameter points to run")
+    values = [sc.resolve_parameters(p) for p in points]
+    sweep = len(points) > 1 or extra is not None
+    total_runs = runs * len(points)
     n_workers = workers or default_workers()
     if isinstance(executor, str):
-        kind = executor
-        if kind == "auto" and runs < SERIAL_BELOW:
-            kind = "serial"
+        kind = "serial" if executor == "auto" and total_runs < SERIAL_BELOW else executor
         try:
             exe: Executor = make_executor(kind, n_workers)
         except ValueError as exc:
             raise BatchError(str(exc)) from None
     else:
         exe = executor
-    size = chunk_size or default_chunk_size(runs, exe.workers)
+    size = chunk_size or default_chunk_size(total_runs, exe.workers)
+    size = min(size, runs)
     if size < 1:
         raise BatchError(f"chunk size must be >= 1, got {size}")
     document = json.dumps(sc.document)
-    params_json = json.dumps(values, sort_keys=True)
-    plan = plan_for(document, sc.content_hash, params_json)  # fail fast, in this process
-    n_chunks = math.ceil(runs / size)
+    params_json = [json.dumps(v, sort_keys=True) for v in values]
+    plans = [plan_for(document, sc.content_hash, pj) for pj in params_json]  # fail fast here
+    per_point = math.ceil(runs / size)
+    n_chunks = per_point * len(points)
     trace_below = runs if trace < 0 else min(trace, runs)
-    tasks = (ChunkTask(document, sc.content_hash, params_json, seed, k, k * size,
-                       min(runs, (k + 1) * size), trace_below) for k in range(n_chunks))
+    tasks = (ChunkTask(document, sc.content_hash, params_json[p], seed, p * per_point + k,
+                       k * size, min(runs, (k + 1) * size), trace_below, point=p)
+             for p in range(len(points)) for k in range(per_point))
 
     writer = ResultsWriter(out, force) if out is not None else None
     manifest: dict[str, Any] = {
-        "kind": "batch",
+        "kind": "sweep" if sweep else "batch",
         "status": "running",
         "scenario": {"name": sc.name, "title": sc.spec.title, "path": sc.path,
                      "files": list(sc.files), "content_hash": sc.content_hash},
-        "parameters": values,
-        "overrides": dict(parameters or {}),
+        "parameters": values[0] if not sweep else sc.defaults,
+        "overrides": dict(points[0]) if not sweep else {},
         "seed": seed,
         "runs": runs,
         "chunk_size": size,
         "chunks": {"total": n_chunks, "complete": []},
-        "seeding": {"scheme": "numpy SeedSequence(seed, spawn_key=(run,)) per run",
+        "seeding": {"scheme": "numpy SeedSequence(seed, spawn_key=(run,)) per run; "
+                              "every point reuses the same streams",
                     "bit_generator": BIT_GENERATOR},
         "executor": {"kind": type(exe).__name__, "workers": exe.workers},
         "trace": trace_below,
         "versions": versions(),
         "command": command if command is not None else list(sys.argv),
         "started": _now(),
-        "columns": [{"name": c.name, "kind": c.kind, "doc": c.doc} for c in columns_of(plan)],
+        "columns": [{"name": c.name, "kind": c.kind, "doc": c.doc}
+                    for c in columns_of(plans[0])],
     }
+    if sweep:
+        manifest.update(extra or {}, points=values)
     if writer is not None:
         writer.create()
         writer.write_json("scenario.json", sc.document)
         writer.write_manifest(manifest)
 
-    total = new_aggregate(plan)
+    totals = [new_aggregate(plan) for plan in plans]
     kept: list[bytes] = []
     done_runs = 0
     worker_peak = 0.0
     began = time.perf_counter()
     complete: list[int] = manifest["chunks"]["complete"]
 
-    def finish(status: str) -> dict[str, Any]:
+    def folder(res: ChunkResult, kind: str) -> str:
+        return f"{kind}/point-{res.point:04d}" if sweep else kind
+
+    def finish(status: str) -> list[dict[str, Any]]:
         seconds = time.perf_counter() - began
-        summary = summarise(total)
-        summary.update(scenario=sc.name, seed=seed, parameters=values, status=status)
+        summaries = []
+        for v, agg in zip(values, totals, strict=True):
+            summary = summarise(agg)
+            summary.update(scenario=sc.name, seed=seed, parameters=v, status=status)
+            summaries.append(summary)
         if writer is not None:
             manifest.update(status=status, finished=_now(), seconds=round(seconds, 3),
                             runs_per_second=round(done_runs / seconds, 1) if seconds else None,
@@ -207,32 +268,33 @@ def run_batch(
                                              "worker": round(worker_peak, 1)})
             complete.sort()
             writer.write_manifest(manifest)
-            writer.write_json("summary.json", summary)
-        return summary
+            writer.write_json("summary.json", summaries[0] if not sweep else
+                              {"points": summaries})
+        return summaries
 
     try:
         with exe:
             results: Iterator[ChunkResult] = exe.map_unordered(run_chunk, tasks)
             for res in results:
                 if writer is not None:
-                    writer.write_chunk("runs", res.chunk, res.runs)
+                    writer.write_chunk(folder(res, "runs"), res.chunk, res.runs)
                     if res.events is not None:
-                        writer.write_chunk("events", res.chunk, res.events)
+                        writer.write_chunk(folder(res, "events"), res.chunk, res.events)
                     complete.append(res.chunk)
                     writer.write_manifest(manifest)
                 else:
                     kept.append(res.runs)
-                total.merge(res.aggregate)
+                totals[res.point].merge(res.aggregate)
                 worker_peak = max(worker_peak, res.peak_rss_mib)
                 done_runs += res.stop - res.start
                 if progress is not None:
-                    progress(done_runs, runs)
+                    progress(done_runs, total_runs)
     except KeyboardInterrupt:
         finish("interrupted")
         where = f" in {out}" if out is not None else ""
         raise BatchInterrupted(
             f"interrupted: {len(complete)} of {n_chunks} chunks ({done_runs:,} runs) are "
             f"complete{where}") from None
-    summary = finish("complete")
-    return BatchResult(sc.name, runs, seed, values, summary, total,
-                       time.perf_counter() - began, Path(out) if out is not None else None, kept)
+    summaries = finish("complete")
+    return Executed(values, summaries, totals, time.perf_counter() - began,
+                    Path(out) if out is not None else None, kept)

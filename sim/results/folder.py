@@ -85,7 +85,7 @@ class Results:
 
     def _table(self, kind: str) -> pa.Table:
         folder = self.path / kind
-        files = sorted(folder.glob("chunk-*.parquet")) if folder.is_dir() else []
+        files = sorted(folder.rglob("chunk-*.parquet")) if folder.is_dir() else []
         if not files:
             raise ResultsError(f"{folder}: no {kind} table in this results folder"
                                + (" (run with --trace to record events)"
