@@ -211,6 +211,64 @@ def run(scenario: Path, runs: int, seed: int, sets: tuple[str, ...], workers: in
                    f"in {target}/runs", err=True)
 
 
+@cli.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--vary", "vary", multiple=True, required=True, metavar="NAME=LO:HI:STEPS|V1,V2",
+              help="A parameter to vary (repeatable); NAME alone uses its declared range.")
+@click.option("--design", type=click.Choice(["grid", "lhs", "sobol"]), default="grid",
+              show_default=True)
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help="Points for lhs/sobol designs.")
+@click.option("-n", "--runs", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Runs per point.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Fix another parameter (repeatable).")
+@click.option("--workers", type=click.IntRange(min=1), default=None)
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Results folder [default: results/<scenario>-sweep-<timestamp>].")
+@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_handled
+def sweep(scenario: Path, vary: tuple[str, ...], design: str, samples: int | None, runs: int,
+          seed: int, sets: tuple[str, ...], workers: int | None, out: Path | None,
+          force: bool, quiet: bool) -> None:
+    """Run a batch at each point of a parameter design, all on the same random streams."""
+    from sim.analysis.sweeps import run_sweep
+    from sim.batch import default_out
+    from sim.scenario import load_scenario
+    from sim.show import print_sweep, progress_bar
+
+    sc = load_scenario(scenario)
+    fixed = _parse_sets(sets)
+    sc.resolve_parameters(fixed)
+    target = out or default_out(sc, suffix="-sweep")
+    from sim.analysis.designs import expand, parse_factor
+
+    n_points = len(expand([parse_factor(sc, v) for v in vary], design, samples, seed))
+    with progress_bar(runs * n_points, disable=quiet) as advance:
+        result = run_sweep(sc, list(vary), runs, seed, design=design, samples=samples,
+                           fixed=fixed, workers=workers, out=target, force=force,
+                           progress=advance, command=["escalation", *sys.argv[1:]])
+    print_sweep(result, _console())
+
+
+@cli.command()
+@click.argument("results", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@_handled
+def compare(results: tuple[str, ...], as_json: bool) -> None:
+    """Compare outcome probabilities of result folders (or sweep points, as DIR@3)."""
+    from sim.analysis.compare import compare as run_compare
+    from sim.show import print_comparison
+
+    cmp = run_compare(list(results))
+    if as_json:
+        click.echo(json.dumps(cmp.as_dict(), indent=2, default=str))
+    else:
+        print_comparison(cmp, _console())
+
+
 def main() -> None:
     """Entry point of the ``escalation`` command."""
     cli(prog_name="escalation")

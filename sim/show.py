@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import math
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -29,7 +30,8 @@ from sim.scenario.describe import (
     describe_trigger,
 )
 
-__all__ = ["print_summary", "progress_bar", "render_scenario"]
+__all__ = ["print_comparison", "print_summary", "print_sweep", "progress_bar",
+           "render_scenario"]
 
 
 @contextlib.contextmanager
@@ -180,3 +182,51 @@ def render_scenario(sc: Scenario, console: Console) -> None:
     if spec.metrics:
         console.print("Metrics: " + "; ".join(f"{k} = {m.expr}" for k, m in spec.metrics.items()))
 
+
+
+def print_sweep(result: Any, console: Console) -> None:
+    """Outcome probabilities at each point of a sweep."""
+    console.print(f"[bold]{result.scenario}[/bold]: sweep of {len(result.points)} points over "
+                  f"{', '.join(result.varied)}, {result.seconds:.1f} s")
+    outcomes = list(result.summaries[0]["outcomes"]) if result.summaries else []
+    table = Table(title="Outcome probability at each point (95% Wilson interval)",
+                  title_justify="left")
+    table.add_column("point", justify="right")
+    for v in result.varied:
+        table.add_column(v, justify="right")
+    for o in outcomes:
+        table.add_column(o, justify="right")
+    for i, (point, summary) in enumerate(zip(result.points, result.summaries, strict=True)):
+        cells = [str(i), *(f"{point[v]:g}" for v in result.varied)]
+        for o in outcomes:
+            s = summary["outcomes"][o]
+            cells.append(f"{s['p']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}]")
+        table.add_row(*cells)
+    console.print(table)
+    if result.out is not None:
+        console.print(f"results: {result.out} (sweep.parquet: one row per point and outcome)")
+
+
+def print_comparison(cmp: Any, console: Console) -> None:
+    """Outcome probabilities side by side and differences against the first result."""
+    table = Table(title="Outcome probabilities and differences against the first "
+                        "(95% intervals)", title_justify="left")
+    table.add_column("outcome")
+    for label in cmp.labels:
+        table.add_column(label, justify="right")
+    for label in cmp.labels[1:]:
+        table.add_column(f"diff {label} ({cmp.methods[label]})", justify="right")
+    for row in cmp.rows:
+        cells = [row["outcome"]]
+        for label in cmp.labels:
+            lo, hi = row[f"ci[{label}]"]
+            cells.append(f"{row[f'p[{label}]']:.3f} [{lo:.3f}, {hi:.3f}]")
+        for label in cmp.labels[1:]:
+            d, lo, hi = row[f"diff[{label}]"]
+            cells.append(f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+        table.add_row(*cells)
+    console.print(table)
+    for label, method in cmp.methods.items():
+        why = ("same seed and run indices: per-run differences (common random numbers)"
+               if method == "paired" else "different streams: independent samples (Newcombe)")
+        console.print(f"{label}: {method} - {why}")

@@ -102,9 +102,10 @@ def default_chunk_size(runs: int, workers: int) -> int:
     return max(50, min(5000, math.ceil(runs / max(1, workers * 8))))
 
 
-def default_out(scenario: Scenario, root: str | Path = "results") -> Path:
+def default_out(scenario: Scenario, root: str | Path = "results", suffix: str = "") -> Path:
+    """``results/<scenario><suffix>-<timestamp>``, made unique."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{scenario.name}-{stamp}"
+    base = Path(root) / f"{scenario.name}{suffix}-{stamp}"
     out, n = base, 1
     while out.exists():
         n += 1
