@@ -27,6 +27,8 @@ from sim.errors import (
 )
 
 if TYPE_CHECKING:
+    from sim.analysis.compare import compare
+    from sim.analysis.sweeps import run_sweep
     from sim.batch import BatchResult, run_batch, wilson
     from sim.engine import make_plan, run_one
     from sim.results import Results, load_results, table_digest
@@ -43,17 +45,21 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "SimError",
+    "compare",
     "load_results",
     "load_scenario",
     "load_scenario_text",
     "make_plan",
     "run_batch",
     "run_one",
+    "run_sweep",
     "table_digest",
     "wilson",
 ]
 
 _LAZY = {
+    "compare": "sim.analysis.compare",
+    "run_sweep": "sim.analysis.sweeps",
     "BatchResult": "sim.batch",
     "run_batch": "sim.batch",
     "wilson": "sim.batch",
