@@ -243,10 +243,7 @@ def sweep(scenario: Path, vary: tuple[str, ...], design: str, samples: int | Non
     fixed = _parse_sets(sets)
     sc.resolve_parameters(fixed)
     target = out or default_out(sc, suffix="-sweep")
-    from sim.analysis.designs import expand, parse_factor
-
-    n_points = len(expand([parse_factor(sc, v) for v in vary], design, samples, seed))
-    with progress_bar(runs * n_points, disable=quiet) as advance:
+    with progress_bar(None, disable=quiet) as advance:
         result = run_sweep(sc, list(vary), runs, seed, design=design, samples=samples,
                            fixed=fixed, workers=workers, out=target, force=force,
                            progress=advance, command=["escalation", *sys.argv[1:]])

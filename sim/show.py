@@ -35,8 +35,11 @@ __all__ = ["print_comparison", "print_summary", "print_sweep", "progress_bar",
 
 
 @contextlib.contextmanager
-def progress_bar(total: int, disable: bool = False) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar over runs (done/total, runs/s, ETA); yields the update callback."""
+def progress_bar(total: int | None, disable: bool = False
+                 ) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over runs (done/total, runs/s, ETA); yields the update callback.
+
+    With ``total=None`` the total is taken from the callback's second argument."""
     columns = (
         TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
         TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
@@ -53,7 +56,7 @@ def progress_bar(total: int, disable: bool = False) -> Iterator[Callable[[int, i
                 started.append(t)
             elapsed = t - started[0]
             rate = f"{done / elapsed:,.0f} runs/s" if elapsed > 0 else ""
-            bar.update(task, completed=done, rate=rate)
+            bar.update(task, completed=done, total=_total, rate=rate)
 
         yield advance
 

@@ -23,6 +23,7 @@ class _Side:
     content: str
     runs: np.ndarray  # run indices
     outcomes: np.ndarray  # outcome per run, aligned with runs
+    declared: list[str]  # the scenario's outcome ids, in file order
 
 
 @dataclass
@@ -57,8 +58,11 @@ def _side(ref: str) -> _Side:
     ok = np.asarray(table.column("error").to_pylist()) == ""
     runs = table.column("run").to_numpy()[ok]
     outcomes = np.asarray(table.column("outcome").to_pylist(), dtype=object)[ok]
+    declared = [o["id"] for o in res.scenario.get("outcomes", [])
+                if isinstance(o, dict) and "id" in o]
     return _Side(ref, int(res.manifest.get("seed", -1)),
-                 str(res.manifest.get("scenario", {}).get("content_hash", "")), runs, outcomes)
+                 str(res.manifest.get("scenario", {}).get("content_hash", "")), runs, outcomes,
+                 declared)
 
 
 def compare(refs: list[str | Path]) -> Comparison:
@@ -67,10 +71,8 @@ def compare(refs: list[str | Path]) -> Comparison:
         raise ResultsError("compare needs at least two results")
     sides = [_side(str(r)) for r in refs]
     base = sides[0]
-    declared = [o.get("id") for o in load_results(str(refs[0]).partition("@")[0])
-                .scenario.get("outcomes", []) if isinstance(o, dict)]
     seen = [o for s in sides for o in s.outcomes.tolist()]
-    outcomes = list(dict.fromkeys([*declared, *seen]))
+    outcomes = list(dict.fromkeys([*base.declared, *seen]))
     cmp = Comparison([s.label for s in sides], outcomes)
     for other in sides[1:]:
         same_runs = np.array_equal(np.sort(base.runs), np.sort(other.runs))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 __all__ = ["Z95", "newcombe_diff", "paired_diff", "wilson"]
 
 Z95 = 1.959963984540054
@@ -31,12 +33,10 @@ def newcombe_diff(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> tuple[f
     return d, lo, hi
 
 
-def paired_diff(a: list[bool] | object, b: list[bool] | object, z: float = Z95
+def paired_diff(a: object, b: object, z: float = Z95
                 ) -> tuple[float, float, float]:
     """Difference mean(b) - mean(a) of paired 0/1 outcomes with a normal interval on the
     per-run differences (the runs share random streams)."""
-    import numpy as np
-
     x = np.asarray(a, dtype=float)
     y = np.asarray(b, dtype=float)
     d = y - x

@@ -143,12 +143,16 @@ class Replication:
         self._record("level", plan.levels[rank])
         self._changed(slot)
 
-    def _apply(self, effects: list[tuple[Any, ...]], D: Any, owner: str) -> None:
+    def _enter_chain(self, owner: str) -> None:
+        """Count one nested zero-delay reaction; too many means a loop."""
         self.chain += 1
         if self.chain > MAX_CHAIN:
             raise RunError(f"more than {MAX_CHAIN} zero-delay reactions chained at "
                            f"t={self.env.now:g}, last in '{owner}': a zero-delay loop? "
                            f"Give a fire or trigger in it a delay or a limit.")
+
+    def _apply(self, effects: list[tuple[Any, ...]], D: Any, owner: str) -> None:
+        self._enter_chain(owner)
         V = self.V
         op: tuple[Any, ...] = ()
         try:
@@ -214,11 +218,8 @@ class Replication:
 
     def _fire_action(self, a: ActionPlan, delay: Any, D: Any) -> None:
         if delay is None:
-            self.chain += 1
             try:
-                if self.chain > MAX_CHAIN:
-                    raise RunError(f"more than {MAX_CHAIN} zero-delay reactions chained at "
-                                   f"t={self.env.now:g}, firing '{a.name}': a zero-delay loop?")
+                self._enter_chain(a.name)
                 self._execute(a)
             finally:
                 self.chain -= 1

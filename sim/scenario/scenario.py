@@ -131,6 +131,3 @@ class Scenario:
         if param.choices is not None and value not in param.choices:
             raise ValueError(f"parameter '{name}' = {value} is not one of {param.choices}")
         return value
-
-    def expression(self, path: Path) -> CompiledExpression:
-        return self.expressions[path]
