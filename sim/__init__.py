@@ -28,6 +28,8 @@ from sim.errors import (
 
 if TYPE_CHECKING:
     from sim.analysis.compare import compare
+    from sim.analysis.discovery import discover
+    from sim.analysis.sensitivity import sensitivity
     from sim.analysis.sweeps import run_sweep
     from sim.batch import BatchResult, run_batch, wilson
     from sim.engine import make_plan, run_one
@@ -46,6 +48,7 @@ __all__ = [
     "ScenarioError",
     "SimError",
     "compare",
+    "discover",
     "load_results",
     "load_scenario",
     "load_scenario_text",
@@ -53,12 +56,15 @@ __all__ = [
     "run_batch",
     "run_one",
     "run_sweep",
+    "sensitivity",
     "table_digest",
     "wilson",
 ]
 
 _LAZY = {
     "compare": "sim.analysis.compare",
+    "discover": "sim.analysis.discovery",
+    "sensitivity": "sim.analysis.sensitivity",
     "run_sweep": "sim.analysis.sweeps",
     "BatchResult": "sim.batch",
     "run_batch": "sim.batch",

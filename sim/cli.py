@@ -18,6 +18,7 @@ from sim.errors import BatchInterrupted, Problem, ScenarioError, SimError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+EXECUTORS = ["auto", "serial", "processes"]
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -173,8 +174,7 @@ def _parse_trace(value: str | None) -> int:
               help="Override a parameter (repeatable).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: all cores].")
-@click.option("--executor", type=click.Choice(["auto", "serial", "processes"]),
-              default="auto", show_default=True)
+@click.option("--executor", type=click.Choice(EXECUTORS), default="auto", show_default=True)
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None,
               help="Runs per chunk (one Parquet file each).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
@@ -211,9 +211,19 @@ def run(scenario: Path, runs: int, seed: int, sets: tuple[str, ...], workers: in
                    f"in {target}/runs", err=True)
 
 
+def _given(name: str) -> bool:
+    """Whether an option was typed on the command line (not a default)."""
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
 @cli.command()
-@click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--vary", "vary", multiple=True, required=True, metavar="NAME=LO:HI:STEPS|V1,V2",
+@click.argument("scenario", type=click.Path(path_type=Path), required=False)
+@click.option("--spec", type=click.Path(path_type=Path), default=None,
+              help="A sweep file (scenario, vary, design, samples, runs, seed, set); options "
+                   "given on the command line win.")
+@click.option("--vary", "vary", multiple=True, metavar="NAME=LO:HI:STEPS|V1,V2",
               help="A parameter to vary (repeatable); NAME alone uses its declared range.")
 @click.option("--design", type=click.Choice(["grid", "lhs", "sobol"]), default="grid",
               show_default=True)
@@ -225,29 +235,140 @@ def run(scenario: Path, runs: int, seed: int, sets: tuple[str, ...], workers: in
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Fix another parameter (repeatable).")
 @click.option("--workers", type=click.IntRange(min=1), default=None)
+@click.option("--executor", type=click.Choice(EXECUTORS), default="auto", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Results folder [default: results/<scenario>-sweep-<timestamp>].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handled
-def sweep(scenario: Path, vary: tuple[str, ...], design: str, samples: int | None, runs: int,
-          seed: int, sets: tuple[str, ...], workers: int | None, out: Path | None,
-          force: bool, quiet: bool) -> None:
-    """Run a batch at each point of a parameter design, all on the same random streams."""
+def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], design: str,
+          samples: int | None, runs: int, seed: int, sets: tuple[str, ...],
+          workers: int | None, executor: str, out: Path | None, force: bool,
+          quiet: bool) -> None:
+    """Run a batch at each point of a parameter design, all on the same random streams.
+
+    \b
+    escalation sweep scenarios/bryansk_atacms_2024.yaml --vary intercept_prob=0.5:0.95:10 -n 2000
+    escalation sweep --spec scenarios/sweeps/air_defence.yaml
+    """
     from sim.analysis.sweeps import run_sweep
+    from sim.analysis.sweepspec import load_sweep_spec
     from sim.batch import default_out
     from sim.scenario import load_scenario
     from sim.show import print_sweep, progress_bar
 
+    fixed: dict[str, Any] = {}
+    factors = list(vary)
+    if spec is not None:
+        sheet, from_sheet = load_sweep_spec(spec)
+        scenario = scenario or from_sheet
+        factors = factors or sheet.factors()
+        design = design if _given("design") else sheet.design
+        samples = samples if _given("samples") else sheet.samples
+        runs = runs if _given("runs") else sheet.runs
+        seed = seed if _given("seed") else sheet.seed
+        fixed.update(sheet.set)
+    if scenario is None:
+        raise click.UsageError("give a SCENARIO file (or a --spec file naming one)")
+    if not factors:
+        raise click.UsageError("give at least one --vary (or a --spec file with 'vary:')")
     sc = load_scenario(scenario)
-    fixed = _parse_sets(sets)
+    fixed.update(_parse_sets(sets))
     sc.resolve_parameters(fixed)
     target = out or default_out(sc, suffix="-sweep")
     with progress_bar(None, disable=quiet) as advance:
-        result = run_sweep(sc, list(vary), runs, seed, design=design, samples=samples,
-                           fixed=fixed, workers=workers, out=target, force=force,
-                           progress=advance, command=["escalation", *sys.argv[1:]])
+        result = run_sweep(sc, factors, runs, seed, design=design, samples=samples,
+                           fixed=fixed, workers=workers, executor=executor, out=target,
+                           force=force, progress=advance,
+                           command=["escalation", *sys.argv[1:]])
     print_sweep(result, _console())
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--outcome", required=True, help="The outcome whose probability is analysed.")
+@click.option("--method", type=click.Choice(["sobol", "morris"]), default="sobol",
+              show_default=True)
+@click.option("--vary", "vary", multiple=True, metavar="NAME",
+              help="A parameter to include (repeatable) [default: all with a declared range].")
+@click.option("--samples", type=click.IntRange(min=2), default=64, show_default=True,
+              help="Sobol': base samples N (N*(d+2) points; a power of two). "
+                   "Morris: trajectories (N*(d+1) points).")
+@click.option("-n", "--runs", default=200, show_default=True, type=click.IntRange(min=1),
+              help="Runs per point.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Fix another parameter (repeatable).")
+@click.option("--workers", type=click.IntRange(min=1), default=None)
+@click.option("--executor", type=click.Choice(EXECUTORS), default="auto", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Results folder [default: results/<scenario>-sensitivity-<timestamp>].")
+@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the indices as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_handled
+def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...],
+                samples: int, runs: int, seed: int, sets: tuple[str, ...],
+                workers: int | None, executor: str, out: Path | None, force: bool,
+                as_json: bool, quiet: bool) -> None:
+    """Rank parameters by their influence on an outcome's probability (Sobol' or Morris)."""
+    from sim.analysis.sensitivity import sensitivity as run_sensitivity
+    from sim.batch import default_out
+    from sim.scenario import load_scenario
+    from sim.show import print_sensitivity, progress_bar
+
+    sc = load_scenario(scenario)
+    fixed: dict[str, Any] = _parse_sets(sets)
+    sc.resolve_parameters(fixed)
+    target = out or default_out(sc, suffix="-sensitivity")
+    with progress_bar(None, disable=quiet or as_json) as advance:
+        result = run_sensitivity(sc, outcome, method, list(vary) or None, samples=samples,
+                                 runs=runs, seed=seed, fixed=fixed, workers=workers,
+                                 executor=executor, out=target, force=force, progress=advance,
+                                 command=["escalation", *sys.argv[1:]])
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
+    else:
+        print_sensitivity(result, _console())
+
+
+@cli.command()
+@click.argument("sweep_dir", metavar="SWEEP", type=click.Path(path_type=Path))
+@click.option("--outcome", required=True, help="The outcome to explain.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Points with P(outcome) >= this are of interest [default: upper quartile].")
+@click.option("--min-coverage", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="The densest box on the peeling trajectory with at least this coverage.")
+@click.option("--json", "as_json", is_flag=True, help="Print the box as JSON.")
+@_handled
+def discover(sweep_dir: Path, outcome: str, threshold: float | None, min_coverage: float,
+             as_json: bool) -> None:
+    """Scenario discovery (PRIM): the parameter box where an outcome is most likely."""
+    from sim.analysis.discovery import discover as run_discover
+    from sim.show import print_discovery
+
+    found = run_discover(sweep_dir, outcome, threshold, min_coverage=min_coverage)
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=2, default=str))
+    else:
+        print_discovery(found, _console())
+
+
+@cli.command()
+@click.argument("sweep_dir", metavar="SWEEP", type=click.Path(path_type=Path))
+@click.option("--ema", "ema", type=click.Path(path_type=Path), required=True,
+              help="Write an EMA Workbench results file (.tar.gz) here.")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@_handled
+def export(sweep_dir: Path, ema: Path, force: bool) -> None:
+    """Export a sweep as EMA Workbench experiments and outcomes."""
+    from sim.analysis.discovery import export_ema
+    from sim.errors import ResultsError
+
+    if ema.exists() and not force:
+        raise ResultsError(f"{ema} exists; use --force to replace it")
+    path = export_ema(sweep_dir, ema)
+    click.echo(f"wrote {path} (read it with ema_workbench.load_results)")
 
 
 @cli.command()

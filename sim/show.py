@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -30,7 +31,8 @@ from sim.scenario.describe import (
     describe_trigger,
 )
 
-__all__ = ["print_comparison", "print_summary", "print_sweep", "progress_bar",
+__all__ = ["print_comparison", "print_discovery", "print_sensitivity", "print_summary",
+           "print_sweep", "progress_bar",
            "render_scenario"]
 
 
@@ -61,6 +63,11 @@ def progress_bar(total: int | None, disable: bool = False
         yield advance
 
 
+def _row(table: Table, *cells: str) -> None:
+    """Add a row of plain text: brackets in scenario text (``[tactical] ...``) stay visible."""
+    table.add_row(*(escape(c) for c in cells))
+
+
 def _fmt_p(p: float) -> str:
     return "-" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.3f}"
 
@@ -78,7 +85,7 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
     """Outcome probabilities, ladder reach and timing, and the most common paths."""
     s = result.summary
     console.print(
-        f"[bold]{sc.spec.title or sc.name}[/bold]: {s['runs']:,} runs, seed {result.seed}, "
+        f"[bold]{escape(sc.spec.title or sc.name)}[/bold]: {s['runs']:,} runs, seed {result.seed}, "
         f"{result.seconds:.1f} s ({result.runs_per_second:,.0f} runs/s)"
         + (f", [red]{s['failed']} failed[/red]" if s["failed"] else "")
     )
@@ -86,7 +93,7 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
     for col in ("outcome", "runs", "probability", "95% interval"):
         outcomes.add_column(col, justify="left" if col == "outcome" else "right")
     for name, o in s["outcomes"].items():
-        outcomes.add_row(name, f"{o['count']:,}", _fmt_p(o["p"]),
+        _row(outcomes, name, f"{o['count']:,}", _fmt_p(o["p"]),
                          f"{_fmt_p(o['lo'])} - {_fmt_p(o['hi'])}")
     console.print(outcomes)
     ladder = Table(title="Escalation ladder: probability of ever reaching each level, and when",
@@ -94,7 +101,7 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
     for col in ("level", "P(reached)", "95% interval", "median time", "90th percentile"):
         ladder.add_column(col, justify="left" if col == "level" else "right", no_wrap=True)
     for name, lv in s["levels"].items():
-        ladder.add_row(name, _fmt_p(lv["p"]), f"{_fmt_p(lv['lo'])} - {_fmt_p(lv['hi'])}",
+        _row(ladder, name, _fmt_p(lv["p"]), f"{_fmt_p(lv['lo'])} - {_fmt_p(lv['hi'])}",
                        _fmt_time(sc, lv["time_median"]), _fmt_time(sc, lv["time_p90"]))
     console.print(ladder)
     paths = Table(title=f"Most common paths ({s['distinct_paths']:,} distinct)",
@@ -103,7 +110,7 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
     paths.add_column("runs", justify="right")
     paths.add_column("path")
     for p in s["paths"][:10]:
-        paths.add_row(f"{p['share']:.3f}", f"{p['count']:,}", p["path"])
+        _row(paths, f"{p['share']:.3f}", f"{p['count']:,}", p["path"])
     console.print(paths)
     if result.out is not None:
         console.print(f"results: {result.out}")
@@ -112,11 +119,11 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
 def render_scenario(sc: Scenario, console: Console) -> None:
     """A readable, cited description of a scenario."""
     spec = sc.spec
-    console.print(f"[bold]{spec.title or spec.name}[/bold]  ({spec.name}, "
+    console.print(f"[bold]{escape(spec.title or spec.name)}[/bold]  ({spec.name}, "
                   f"{len(sc.files) or 1} file{'s' if len(sc.files) > 1 else ''}: "
                   f"{' <- '.join(sc.files)})")
     if spec.description:
-        console.print(spec.description.strip())
+        console.print(escape(spec.description.strip()))
     clock = spec.clock
     start = f" from {clock.start.isoformat()}" if clock.start else ""
     console.print(f"Clock: {clock.horizon:g} {clock.unit}s{start}.")
@@ -125,7 +132,7 @@ def render_scenario(sc: Scenario, console: Console) -> None:
         t.add_column("id")
         t.add_column("title")
         for src in spec.sources:
-            t.add_row(src.id, src.title + (f" ({src.publisher})" if src.publisher else ""))
+            _row(t, src.id, src.title + (f" ({src.publisher})" if src.publisher else ""))
         console.print(t)
     if spec.parameters:
         t = Table(title="Parameters", title_justify="left")
@@ -134,14 +141,14 @@ def render_scenario(sc: Scenario, console: Console) -> None:
         for name, p in spec.parameters.items():
             rng = f"[{p.range[0]:g}, {p.range[1]:g}]" if p.range else ""
             what = "; ".join(x for x in (p.doc or "", citation(p)) if x)
-            t.add_row(name, f"{p.value}", rng, p.unit or "", what)
+            _row(t, name, f"{p.value}", rng, p.unit or "", what)
         console.print(t)
     console.print("Ladder: " + " < ".join(
         f"[bold]{lv.id}[/bold]" if lv.id == (spec.start_level or spec.ladder[0].id) else lv.id
         for lv in spec.ladder) + "  (start in bold)")
     for lv in spec.ladder:
         if lv.doc:
-            console.print(f"  {lv.id}: {lv.doc}")
+            console.print(f"  {lv.id}: {escape(lv.doc)}")
     if spec.actors:
         t = Table(title="Actors", title_justify="left")
         t.add_column("actor")
@@ -149,14 +156,14 @@ def render_scenario(sc: Scenario, console: Console) -> None:
         t.add_column("notes", overflow="fold")
         for name, actor in spec.actors.items():
             vars_ = ", ".join(f"{k} = {v}" for k, v in actor.vars.items())
-            t.add_row(name, vars_, "; ".join(x for x in (actor.doc or "", citation(actor)) if x))
+            _row(t, name, vars_, "; ".join(x for x in (actor.doc or "", citation(actor)) if x))
         console.print(t)
     if spec.actions:
         t = Table(title="Actions", title_justify="left")
         for col in ("action", "actor", "timing", "requires", "draws", "effects", "notes"):
             t.add_column(col, overflow="fold")
         for name, a in spec.actions.items():
-            t.add_row(
+            _row(t,
                 name + (" *" if a.milestone else ""), a.actor or "", describe_timing(a),
                 str(a.requires or ""),
                 "; ".join(f"{k} ~ {describe_dist(d)}" for k, d in a.draws.items()),
@@ -170,7 +177,7 @@ def render_scenario(sc: Scenario, console: Console) -> None:
         for col in ("trigger", "rule", "effects", "notes"):
             t.add_column(col, overflow="fold")
         for name, trig in spec.triggers.items():
-            t.add_row(name + (" *" if trig.milestone else ""), describe_trigger(trig),
+            _row(t, name + (" *" if trig.milestone else ""), describe_trigger(trig),
                       "; ".join(describe_effect(e) for e in trig.do),
                       "; ".join(x for x in (trig.doc or "", citation(trig)) if x))
         console.print(t)
@@ -179,12 +186,19 @@ def render_scenario(sc: Scenario, console: Console) -> None:
         t.add_column(col, overflow="fold")
     for o in spec.outcomes:
         kind = "default" if o.default else "terminal" if o.terminal else "at horizon"
-        t.add_row(o.id, kind, str(o.when if o.when is not None else
+        _row(t, o.id, kind, str(o.when if o.when is not None else
                                   ("(end effect)" if o.terminal else "")), o.doc or "")
     console.print(t)
     if spec.metrics:
-        console.print("Metrics: " + "; ".join(f"{k} = {m.expr}" for k, m in spec.metrics.items()))
+        console.print("Metrics: " + escape("; ".join(f"{k} = {m.expr}"
+                                                     for k, m in spec.metrics.items())))
 
+
+
+def _short(p: float) -> str:
+    """A probability in three decimals without the leading zero: ``.057``."""
+    text = _fmt_p(p)
+    return text[1:] if text.startswith("0.") else text
 
 
 def print_sweep(result: Any, console: Console) -> None:
@@ -203,8 +217,8 @@ def print_sweep(result: Any, console: Console) -> None:
         cells = [str(i), *(f"{point[v]:g}" for v in result.varied)]
         for o in outcomes:
             s = summary["outcomes"][o]
-            cells.append(f"{s['p']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}]")
-        table.add_row(*cells)
+            cells.append(f"{_short(s['p'])} [{_short(s['lo'])}-{_short(s['hi'])}]")
+        _row(table, *cells)
     console.print(table)
     if result.out is not None:
         console.print(f"results: {result.out} (sweep.parquet: one row per point and outcome)")
@@ -227,9 +241,66 @@ def print_comparison(cmp: Any, console: Console) -> None:
         for label in cmp.labels[1:]:
             d, lo, hi = row[f"diff[{label}]"]
             cells.append(f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
-        table.add_row(*cells)
+        _row(table, *cells)
     console.print(table)
     for label, method in cmp.methods.items():
         why = ("same seed and run indices: per-run differences (common random numbers)"
                if method == "paired" else "different streams: independent samples (Newcombe)")
         console.print(f"{label}: {method} - {why}")
+
+
+def _num(x: Any, fmt: str = ".3f") -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+
+def print_sensitivity(result: Any, console: Console) -> None:
+    """Indices per parameter, most influential first, with each parameter's source."""
+    sobol = result.method == "sobol"
+    what = ("Sobol' indices" if sobol else "Morris elementary effects")
+    console.print(f"[bold]{result.scenario}[/bold]: {what} of P({result.outcome}), "
+                  f"{result.points:,} points x {result.runs:,} runs (seed {result.seed})")
+    table = Table(title=("first- and total-order indices, +/- 95% half-width" if sobol else
+                         "mu* = mean |change in P| across a parameter's range, +/- 95%; "
+                         "sigma = interaction"), title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("parameter")
+    if sobol:
+        table.add_column("total (ST)", justify="right")
+        table.add_column("first (S1)", justify="right")
+    else:
+        table.add_column("mu*", justify="right")
+        table.add_column("sigma", justify="right")
+    table.add_column("source", overflow="fold", max_width=60)
+    for i, row in enumerate(result.rows, 1):
+        if sobol:
+            a = f"{_num(row['total'])} +/- {_num(row['total_conf'])}"
+            b = f"{_num(row['first'])} +/- {_num(row['first_conf'])}"
+        else:
+            a = f"{_num(row['mu_star'], '.4f')} +/- {_num(row['mu_star_conf'], '.4f')}"
+            b = _num(row["sigma"], ".4f")
+        _row(table, str(i), row["parameter"], a, b, row["source"])
+    console.print(table)
+    if result.failed:
+        console.print(f"[red]{result.failed:,} runs failed[/red] and were left out; see the "
+                      f"'error' column of the runs table")
+    if result.out is not None:
+        console.print(f"results: {result.out} (sensitivity.json, sweep.parquet)")
+
+
+def print_discovery(found: Any, console: Console) -> None:
+    """The PRIM box: its limits, coverage, density and the outcome's probability in it."""
+    console.print(
+        f"[bold]P({found.outcome}) >= {found.threshold:.4g}[/bold] at {found.of_interest} of "
+        f"{found.points} points. Box: coverage {found.coverage:.2f}, density "
+        f"{found.density:.2f}, mass {found.mass:.2f}.")
+    table = Table(title="Box limits (restricted parameters only)", title_justify="left")
+    for col in ("parameter", "low", "high", "swept range"):
+        table.add_column(col, justify="left" if col == "parameter" else "right")
+    for lim in found.limits:
+        _row(table, lim["parameter"], f"{lim['low']:.4g}", f"{lim['high']:.4g}",
+                      f"{lim['swept_low']:.4g} - {lim['swept_high']:.4g}")
+    console.print(table)
+    p, lo, hi = found.p_in_box
+    q, qlo, qhi = found.p_outside
+    console.print(f"P({found.outcome}) pooled over runs: inside the box {p:.3f} "
+                  f"[{lo:.3f}, {hi:.3f}], outside {q:.3f} [{qlo:.3f}, {qhi:.3f}] (95% Wilson)")

@@ -19,7 +19,8 @@ from sim.errors import ScenarioError
 from sim.scenario import Scenario
 from sim.scenario.expressions import did_you_mean
 
-__all__ = ["DESIGNS", "Factor", "expand", "parse_factor"]
+__all__ = ["DESIGNS", "Factor", "expand", "morris", "parse_factor", "points_from_unit",
+           "saltelli", "sweepable"]
 
 DESIGNS = ("grid", "lhs", "sobol")
 
@@ -50,6 +51,10 @@ def parse_factor(scenario: Scenario, text: str) -> Factor:
                        for v in (spec.split(",") if spec else ("false", "true")))
         return Factor(name, 0, 1, values, flag=True)
     declared = param.range
+    if not spec and declared is None and param.choices:
+        values = tuple(dict.fromkeys(param.choices))
+        return Factor(name, float(min(values)), float(max(values)), values,
+                      integer=param.integer)
     if not spec:
         if declared is None:
             raise ScenarioError(f"parameter '{name}' has no declared range: give values, "
@@ -107,6 +112,45 @@ def expand(factors: list[Factor], design: str = "grid", samples: int | None = No
     sampler: Any = (qmc.LatinHypercube(d=len(factors), rng=np.random.default_rng(seed))
                     if design == "lhs" else
                     qmc.Sobol(d=len(factors), scramble=True, rng=np.random.default_rng(seed)))
-    unit = sampler.random(n)
+    return points_from_unit(factors, sampler.random(n))
+
+
+def sweepable(scenario: Scenario, names: list[str] | None = None) -> list[Factor]:
+    """Factors for ``names`` (each over its declared range, choices or both flag values), or
+    for every parameter that declares a range, choices or is a flag."""
+    params = scenario.spec.parameters
+    if names:
+        return [parse_factor(scenario, n) for n in names]
+    return [parse_factor(scenario, n) for n, p in params.items()
+            if p.range is not None or p.choices or isinstance(p.value, bool)]
+
+
+def points_from_unit(factors: list[Factor], unit: np.ndarray) -> list[dict[str, Any]]:
+    """Map rows of a design on the unit cube to parameter points (integers rounded, flags and
+    choices picked by equal-width bins)."""
     return [{f.name: _from_unit(f, float(u)) for f, u in zip(factors, row, strict=True)}
             for row in unit]
+
+
+def _problem(factors: list[Factor]) -> dict[str, Any]:
+    return {"num_vars": len(factors), "names": [f.name for f in factors],
+            "bounds": [[0.0, 1.0]] * len(factors)}
+
+
+def saltelli(factors: list[Factor], n: int, seed: int = 0) -> np.ndarray:
+    """Saltelli's scheme for first- and total-order Sobol' indices (SALib): ``n * (d + 2)``
+    rows on the unit cube; ``n`` should be a power of two."""
+    if not factors:
+        raise ScenarioError("a sensitivity analysis needs at least one parameter")
+    from SALib.sample import sobol
+
+    return np.asarray(sobol.sample(_problem(factors), n, calc_second_order=False, seed=seed))
+
+
+def morris(factors: list[Factor], n: int, seed: int = 0, levels: int = 4) -> np.ndarray:
+    """Morris elementary-effects trajectories (SALib): ``n * (d + 1)`` rows on the unit cube."""
+    if not factors:
+        raise ScenarioError("a sensitivity analysis needs at least one parameter")
+    from SALib.sample import morris as morris_sample
+
+    return np.asarray(morris_sample.sample(_problem(factors), n, num_levels=levels, seed=seed))

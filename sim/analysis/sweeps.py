@@ -15,7 +15,7 @@ from sim.batch.runner import Progress, execute
 from sim.results import write_atomic
 from sim.scenario import Scenario, load_scenario
 
-__all__ = ["SweepResult", "run_sweep", "sweep_table"]
+__all__ = ["SweepResult", "run_sweep", "sweep_table", "write_design_tables"]
 
 
 @dataclass
@@ -48,6 +48,15 @@ def sweep_table(varied: list[str], points: list[dict[str, Any]],
             rows["lo"].append(o["lo"])
             rows["hi"].append(o["hi"])
     return pa.table(rows)
+
+
+def write_design_tables(out: Path, varied: list[str], values: list[dict[str, Any]],
+                        table: pa.Table) -> None:
+    """Write ``sweep.parquet`` (point x outcome) and ``points.parquet`` (point -> values)."""
+    write_atomic(out / "sweep.parquet", _bytes(table))
+    points_table = pa.table({"point": list(range(len(values))),
+                             **{v: [float(p[v]) for p in values] for v in varied}})
+    write_atomic(out / "points.parquet", _bytes(points_table))
 
 
 def _bytes(table: pa.Table) -> bytes:
@@ -87,9 +96,6 @@ def run_sweep(
                                      "factors": [f.__dict__ for f in factors]}})
     table = sweep_table(varied, done.values, done.summaries)
     if done.out is not None:
-        write_atomic(done.out / "sweep.parquet", _bytes(table))
-        points_table = pa.table({"point": list(range(len(done.values))),
-                                 **{v: [float(p[v]) for p in done.values] for v in varied}})
-        write_atomic(done.out / "points.parquet", _bytes(points_table))
+        write_design_tables(done.out, varied, done.values, table)
     return SweepResult(sc.name, done.values, varied, done.summaries, table, done.seconds,
                        done.out)

@@ -36,7 +36,7 @@ from sim.scenario.schema import (
 )
 from sim.scenario.yamlfile import MarkedDict, MarkedList, locate, parse_yaml
 
-__all__ = ["load_scenario", "load_scenario_text", "merge_documents"]
+__all__ = ["load_scenario", "load_scenario_text", "merge_documents", "validation_problems"]
 
 MAX_EXTENDS = 16
 
@@ -170,9 +170,9 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def _allowed_keys(path: Path) -> list[str]:
+def _allowed_keys(path: Path, root: type[BaseModel] = ScenarioSpec) -> list[str]:
     """The keys the model at ``path`` accepts (for did-you-mean hints)."""
-    tp: Any = ScenarioSpec
+    tp: Any = root
     for part in path:
         tp = _unwrap(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -206,11 +206,11 @@ def _data_path(doc: Any, loc: tuple[Any, ...], keep_last: bool) -> Path:
     return tuple(out)
 
 
-def _message(err: Any, path: Path) -> tuple[str, bool]:
+def _message(err: Any, path: Path, root: type[BaseModel]) -> tuple[str, bool]:
     kind = err["type"]
     if kind == "extra_forbidden":
         key = str(path[-1])
-        return f"unknown key '{key}'{did_you_mean(key, _allowed_keys(path[:-1]))}", True
+        return f"unknown key '{key}'{did_you_mean(key, _allowed_keys(path[:-1], root))}", True
     if kind == "missing":
         return f"missing required key '{path[-1]}'", False
     msg: str = err["msg"]
@@ -234,13 +234,15 @@ def _place(tree: Any, path: Path, offset: int = 0, key: bool = False,
     return mark.file, mark.line, column
 
 
-def _validation_problems(doc: MarkedDict, exc: ValidationError, file: str) -> list[Problem]:
+def validation_problems(doc: MarkedDict, exc: ValidationError, file: str,
+                        model: type[BaseModel] = ScenarioSpec) -> list[Problem]:
+    """Pydantic's errors on ``doc`` as located problems (file, line, column, dotted path)."""
     out: list[Problem] = []
     seen: set[tuple[Path, str]] = set()
     for err in exc.errors():
         loc = tuple(err["loc"])
         path = _data_path(doc, loc, keep_last=err["type"] in ("missing", "extra_forbidden"))
-        message, key = _message(err, path)
+        message, key = _message(err, path, model)
         if err["type"] == "missing":
             located = _place(doc, path[:-1], default_file=file)
         else:
@@ -324,7 +326,7 @@ def _finish(doc: MarkedDict | None, problems: list[Problem], file: str, files: l
         spec = ScenarioSpec.model_validate(doc)
         valid = outcomes_whole = True
     except ValidationError as exc:
-        problems.extend(_validation_problems(doc, exc, file))
+        problems.extend(validation_problems(doc, exc, file))
         spec, outcomes_whole = _partial_spec(doc)
         valid = False
 
