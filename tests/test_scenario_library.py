@@ -14,7 +14,8 @@ from sim.batch import paired_diff
 from sim.scenario.citations import uncited
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-FILES = sorted(SCENARIOS.rglob("*.yaml"))
+FILES = sorted(p for p in SCENARIOS.rglob("*.yaml") if p.parent.name != "sweeps")
+SWEEPS = sorted((SCENARIOS / "sweeps").glob("*.yaml"))
 BASE = SCENARIOS / "bryansk_atacms_2024.yaml"
 RUNS, SEED = 2000, 2024
 
@@ -96,3 +97,15 @@ def test_base_case_traces_the_articles():
         "allied_forces", "nato_russia_clash", "nuclear_use"]
     assert {"ceasefire", "prolonged_war", "kursk_lost", "nato_russia_clash",
             "nuclear_use"} <= {o.id for o in spec.outcomes}
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)
+def test_sweep_files_name_a_scenario_and_its_parameters(path):
+    from sim.analysis.designs import expand, parse_factor
+    from sim.analysis.sweepspec import load_sweep_spec
+
+    spec, scenario = load_sweep_spec(path)
+    assert scenario is not None and scenario.is_file()
+    sc = sim.load_scenario(scenario)
+    points = expand([parse_factor(sc, f) for f in spec.factors()], spec.design, spec.samples)
+    assert points and all(sc.resolve_parameters({**spec.set, **p}) for p in points)

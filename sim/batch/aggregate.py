@@ -11,9 +11,10 @@ import numpy as np
 
 from sim.batch.intervals import wilson
 
-__all__ = ["TIME_BINS", "Aggregate", "summarise"]
+__all__ = ["TIME_BINS", "Aggregate", "occupancy_times", "summarise", "timeline_columns"]
 
 TIME_BINS = 4096
+OCCUPANCY_STEPS = 2000  # at most this many sample times (one per clock unit below it)
 MAX_PATHS = 50_000
 _OTHER = "(other paths)"
 
@@ -36,6 +37,9 @@ class Aggregate:
     end_time_sum: float = 0.0
     metric_stats: np.ndarray = field(init=False)  # per metric: n, sum, sumsq, min, max
     errors: list[tuple[int, str]] = field(default_factory=list)
+    # occupancy[k, j]: runs in state k at occupancy_times(horizon)[j]; states are the ladder
+    # levels (run still going, or ended at the horizon) then the outcomes (ended earlier).
+    occupancy: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.outcome_counts = np.zeros(len(self.outcomes), dtype=np.int64)
@@ -46,6 +50,40 @@ class Aggregate:
         stats[:, 3] = np.inf
         stats[:, 4] = -np.inf
         self.metric_stats = stats
+        self.occupancy = np.zeros((len(self.levels) + len(self.outcomes),
+                                   occupancy_times(self.horizon).size), dtype=np.int64)
+
+    def add_histories(self, runs: list[tuple[list[tuple[float, int]], float, int]]) -> None:
+        """Add runs' level histories ``(changes, end time, outcome index)`` to the occupancy
+        counts: the level held at each sample time, or the outcome once a run has ended
+        before the horizon."""
+        times = occupancy_times(self.horizon)
+        n = times.size
+        step = times[1] - times[0] if n > 1 else 1.0
+        diff = np.zeros((self.occupancy.shape[0], n + 1), dtype=np.int64)
+        rows: list[int] = []
+        starts: list[int] = []
+        stops: list[int] = []
+        n_levels = len(self.levels)
+        for changes, end, outcome in runs:
+            ended = end < self.horizon
+            limit = min(n, math.ceil(end / step - 1e-9)) if ended else n
+            for i, (t, rank) in enumerate(changes):
+                a = math.ceil(t / step - 1e-9)
+                b = math.ceil(changes[i + 1][0] / step - 1e-9) if i + 1 < len(changes) else n
+                a, b = min(a, limit), min(b, limit)
+                if b > a:
+                    rows.append(rank)
+                    starts.append(a)
+                    stops.append(b)
+            if ended and limit < n:
+                rows.append(n_levels + outcome)
+                starts.append(limit)
+                stops.append(n)
+        if rows:
+            np.add.at(diff, (rows, starts), 1)
+            np.add.at(diff, (rows, stops), -1)
+            self.occupancy += np.cumsum(diff, axis=1)[:, :n]
 
     def add_columns(self, cols: dict[str, Any]) -> None:
         """Add a chunk of runs given as columns of the runs table."""
@@ -101,6 +139,7 @@ class Aggregate:
             self.metric_stats[:, 3] = np.minimum(self.metric_stats[:, 3], other.metric_stats[:, 3])
             self.metric_stats[:, 4] = np.maximum(self.metric_stats[:, 4], other.metric_stats[:, 4])
         self.errors = (self.errors + other.errors)[:5]
+        self.occupancy += other.occupancy
 
     def time_quantile(self, level: int, q: float) -> float:
         """Quantile ``q`` of the time to reach a level, among runs that reached it."""
@@ -121,6 +160,32 @@ class Aggregate:
         frac = (rank - before) / inside if inside > 0 else 0.0
         width = self.horizon / TIME_BINS
         return float((b + frac) * width)
+
+
+def occupancy_times(horizon: float) -> np.ndarray:
+    """Sample times of the occupancy counts: every clock unit from 0 to the horizon, or
+    :data:`OCCUPANCY_STEPS` even steps for long horizons."""
+    steps = max(1, min(OCCUPANCY_STEPS, math.ceil(horizon)))
+    return np.linspace(0.0, horizon, steps + 1)
+
+
+def timeline_columns(agg: Aggregate, point: int = 0) -> dict[str, np.ndarray]:
+    """Time-indexed aggregates of a set of runs, one row per sample time: ``at.<level>``
+    (runs still going, or ended at the horizon, at that level), ``ended.<outcome>``
+    (runs that ended earlier with that outcome), ``reached.<level>`` (runs that had
+    reached the level by then, to within horizon/4096) and ``runs``."""
+    times = occupancy_times(agg.horizon)
+    cols: dict[str, np.ndarray] = {"point": np.full(times.size, point, dtype=np.int64),
+                                   "time": times}
+    for i, lv in enumerate(agg.levels):
+        cols[f"at.{lv}"] = agg.occupancy[i]
+    for j, o in enumerate(agg.outcomes):
+        cols[f"ended.{o}"] = agg.occupancy[len(agg.levels) + j]
+    bins = np.minimum((times * TIME_BINS / agg.horizon).astype(np.int64), TIME_BINS - 1)
+    for i, lv in enumerate(agg.levels):
+        cols[f"reached.{lv}"] = np.cumsum(agg.reach_hist[i])[bins]
+    cols["runs"] = np.full(times.size, agg.runs, dtype=np.int64)
+    return cols
 
 
 def summarise(agg: Aggregate, top_paths: int = 20) -> dict[str, Any]:

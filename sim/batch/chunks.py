@@ -96,10 +96,14 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     rows: list[list[Any]] = []
     events: list[tuple[Any, ...]] = []
     levels = plan.levels
+    outcome_index = {o.id: i for i, o in enumerate(plan.outcomes)}
+    histories: list[tuple[list[tuple[float, int]], float, int]] = []
     for index in range(task.start, task.stop):
         trace = index < task.trace_below
+        history: list[tuple[float, int]] = []
         try:
-            row, trail = run_one(plan, task.seed, index, trace=trace)
+            row, trail = run_one(plan, task.seed, index, trace=trace, history=history)
+            histories.append((history, row[2], outcome_index[row[1]]))
         except RunError as exc:
             row, trail = _failed_row(plan, index, exc), []
         rows.append(row)
@@ -111,6 +115,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         n: [] for n in names}
     agg = new_aggregate(plan)
     agg.add_columns(columns)
+    agg.add_histories(histories)
     columns["point"] = [task.point] * len(rows)
     table = pa.Table.from_pydict({f.name: columns[f.name] for f in schema}, schema=schema)
     events_bytes = None

@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.batch.aggregate import Aggregate, summarise
+from sim.batch.aggregate import Aggregate, summarise, timeline_columns
 from sim.batch.chunks import (
     ChunkResult,
     ChunkTask,
@@ -275,6 +275,11 @@ def execute(
             writer.write_manifest(manifest)
             writer.write_json("summary.json", summaries[0] if not sweep else
                               {"points": summaries})
+            timeline = pa.concat_tables([pa.table(timeline_columns(agg, i))
+                                         for i, agg in enumerate(totals)])
+            sink = io.BytesIO()
+            pq.write_table(timeline, sink, compression="zstd")
+            writer.write_file("timeline.parquet", sink.getvalue())
         return summaries
 
     try:

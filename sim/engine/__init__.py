@@ -23,16 +23,21 @@ __all__ = [
 ]
 
 
-def run_one(plan: Plan, seed: int, index: int, trace: bool = False
+def run_one(plan: Plan, seed: int, index: int, trace: bool = False,
+            history: list[tuple[float, int]] | None = None
             ) -> tuple[list[Any], list[TraceEvent]]:
     """Run replication ``index`` of the batch with root ``seed``.
 
     Returns the record's values (see :func:`columns_of`) and, with ``trace``, its events.
-    A run that fails raises :class:`~sim.errors.RunError`.
+    If a ``history`` list is given, the run's level changes ``(time, rank)`` are appended
+    to it, starting with ``(0, start rank)``. A run that fails raises
+    :class:`~sim.errors.RunError`.
     """
     rep = Replication(plan, Stream(run_generator(seed, index)), trace=trace)
     outcome, end = rep.run()
     row = rep.row(index, outcome, end)
+    if history is not None:
+        history.extend(rep.history)
     return row, rep.trace or []
 
 

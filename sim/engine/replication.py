@@ -70,6 +70,7 @@ class Replication:
         self.generation = [0] * len(plan.actions)
         self.active = [a.active for a in plan.actions]
         self.path: list[str] = [plan.levels[plan.start_rank]]
+        self.history: list[tuple[float, int]] = [(0.0, plan.start_rank)]  # level changes
         self.events = 0
         self.chain = 0
         self.diagnose: list[str] | None = None
@@ -134,6 +135,7 @@ class Replication:
         if rank == self.V[slot]:
             return
         self.V[slot] = rank
+        self.history.append((self.env.now, rank))
         if rank > self.max_rank:
             now = self.env.now
             for k in range(self.max_rank + 1, rank + 1):

@@ -64,6 +64,9 @@ class ResultsWriter:
     def write_json(self, name: str, value: Any) -> None:
         write_atomic(self.path / name, dump_json(value))
 
+    def write_file(self, name: str, data: bytes) -> None:
+        write_atomic(self.path / name, data)
+
     def write_chunk(self, kind: str, chunk: int, data: bytes) -> None:
         folder = self.path / kind
         if not folder.is_dir():
@@ -110,6 +113,18 @@ class Results:
     def events(self) -> pa.Table:
         """The traced events (``--trace``), by run and time."""
         return self._table("events")
+
+    @property
+    def timeline(self) -> pa.Table:
+        """Level occupancy, ended outcomes and level reach over time (``timeline.parquet``),
+        one row per sample time (and sweep point)."""
+        path = self.path / "timeline.parquet"
+        if not path.is_file():
+            raise ResultsError(f"{path}: missing (written when a batch finishes)")
+        try:
+            return pq.read_table(path)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise ResultsError(f"{path}: cannot read: {exc}") from None
 
     def runs_frame(self) -> Any:
         """The runs table as a pandas DataFrame."""
