@@ -7,7 +7,10 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
+
+from sim.errors import BatchError
 
 __all__ = ["Executor", "ProcessExecutor", "SerialExecutor", "default_workers", "make_executor"]
 
@@ -57,6 +60,7 @@ class ProcessExecutor:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or default_workers()
         self._pool: ProcessPoolExecutor | None = None
+        self._hidden: str | None = None
 
     def __enter__(self) -> ProcessExecutor:
         if sys.platform.startswith("linux"):
@@ -66,10 +70,23 @@ class ProcessExecutor:
             ctx.set_forkserver_preload(["sim.batch.chunks"])
         else:
             ctx = multiprocessing.get_context("spawn")
+        # A main module that is not a file (``python -``, ``python -c``) cannot be
+        # re-imported by the workers; hide its name from them, as for a notebook.
+        main = sys.modules.get("__main__")
+        path = getattr(main, "__file__", None)
+        self._hidden = None
+        if main is not None and isinstance(path, str) and not os.path.isfile(path):
+            self._hidden = path
+            del main.__file__
         self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
+        if self._hidden is not None:
+            main = sys.modules.get("__main__")
+            if main is not None:
+                main.__file__ = self._hidden
+            self._hidden = None
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -101,7 +118,12 @@ class ProcessExecutor:
                 return
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                yield fut.result()
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    raise BatchError("a worker process died (killed, or out of memory); "
+                                     "the chunks already written are kept") from None
+                yield result
 
 
 def make_executor(kind: str = "auto", workers: int | None = None) -> Executor:

@@ -275,6 +275,13 @@ def execute(
             writer.write_manifest(manifest)
             writer.write_json("summary.json", summaries[0] if not sweep else
                               {"points": summaries})
+            if not sweep:
+                counts = totals[0].paths.most_common()
+                sink = io.BytesIO()
+                pq.write_table(pa.table({"path": [p for p, _ in counts],
+                                         "count": [c for _, c in counts]}), sink,
+                               compression="zstd")
+                writer.write_file("paths.parquet", sink.getvalue())
             timeline = pa.concat_tables([pa.table(timeline_columns(agg, i))
                                          for i, agg in enumerate(totals)])
             sink = io.BytesIO()

@@ -1,0 +1,102 @@
+"""Figures from results folders, built with matplotlib; nothing here runs a simulation.
+
+Each function takes a results folder (path or :class:`~sim.results.Results`) and returns a
+:class:`matplotlib.figure.Figure`, for notebooks; :func:`save_figures` writes them, for
+the command line.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from sim.errors import ResultsError
+from sim.plots.context import FolderContext, context_of
+from sim.plots.design import sensitivity_bars, sweep_figure
+from sim.plots.outcomes import compare_bars, outcome_bars
+from sim.plots.paths import path_icicle
+from sim.plots.timeline import occupancy_bands, reach_curves, run_timeline
+from sim.results import Results, write_atomic
+
+__all__ = [
+    "FORMATS",
+    "KINDS",
+    "compare_bars",
+    "default_kinds",
+    "figures_for",
+    "occupancy_bands",
+    "outcome_bars",
+    "path_icicle",
+    "reach_curves",
+    "run_timeline",
+    "save_figures",
+    "sensitivity_bars",
+    "sweep_figure",
+]
+
+KINDS = ("outcomes", "occupancy", "reach", "paths", "run", "sweep", "sensitivity")
+FORMATS = ("png", "svg", "pdf")
+
+
+def default_kinds(ctx: FolderContext, run: int | None = None) -> list[str]:
+    """Every figure that fits the folder."""
+    if (ctx.path / "sensitivity.json").is_file():
+        return ["sensitivity"]
+    if ctx.kind == "sweep":
+        return ["sweep"]
+    kinds = ["outcomes", "occupancy", "reach", "paths"]
+    if run is not None:
+        kinds.append("run")
+    return kinds
+
+
+def figures_for(results: Results | str | Path, kinds: Sequence[str] | None = None,
+                run: int | None = None) -> dict[str, Figure]:
+    """The named figures of one results folder (default: every one that fits it)."""
+    ctx = context_of(results)
+    wanted = list(kinds) if kinds else default_kinds(ctx, run)
+    unknown = [k for k in wanted if k not in KINDS]
+    if unknown:
+        raise ResultsError(f"unknown figure kind {', '.join(unknown)}: use "
+                           f"{', '.join(KINDS)}")
+    makers = {
+        "outcomes": lambda: outcome_bars(ctx),
+        "occupancy": lambda: occupancy_bands(ctx),
+        "reach": lambda: reach_curves(ctx),
+        "paths": lambda: path_icicle(ctx),
+        "run": lambda: run_timeline(ctx, 0 if run is None else run),
+        "sweep": lambda: sweep_figure(ctx),
+        "sensitivity": lambda: sensitivity_bars(ctx),
+    }
+    return {(f"run-{run or 0}" if k == "run" else k): makers[k]() for k in wanted}
+
+
+def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 150) -> bytes:
+    """A figure rendered to PNG, SVG or PDF bytes."""
+    if fmt not in FORMATS:
+        raise ResultsError(f"unknown format '{fmt}': use {', '.join(FORMATS)}")
+    sink = io.BytesIO()
+    metadata = {"Software": None} if fmt == "png" else {}
+    fig.savefig(sink, format=fmt, dpi=dpi, metadata=metadata)
+    return sink.getvalue()
+
+
+def save_figures(figures: dict[str, Figure], out: str | Path, fmt: str = "png",
+                 force: bool = True) -> list[Path]:
+    """Write figures as ``<out>/<name>.<fmt>`` (atomically); returns the paths."""
+    folder = Path(out)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResultsError(f"{folder}: cannot create: {exc.strerror or exc}") from None
+    written = []
+    for name, fig in figures.items():
+        path = folder / f"{name}.{fmt}"
+        if path.exists() and not force:
+            raise ResultsError(f"{path} exists; pass --force to replace it")
+        write_atomic(path, figure_bytes(fig, fmt))
+        written.append(path)
+    return written

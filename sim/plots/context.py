@@ -1,0 +1,106 @@
+"""What a figure needs to know about a results folder: titles, clock, ladder, outcomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.results import Results, load_results
+
+__all__ = ["FolderContext", "context_of"]
+
+_UNIT_DAYS = {"day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0, "hour": 1 / 24,
+              "hours": 1 / 24}
+
+
+@dataclass
+class FolderContext:
+    """The facts about a results folder that every figure uses."""
+
+    results: Results
+    name: str
+    title: str
+    runs: int
+    seed: int
+    kind: str  # "batch" or "sweep"
+    unit: str
+    start: dt.date | None
+    horizon: float
+    levels: list[str]
+    start_level: str
+    outcomes: list[str]
+    terminal: set[str] = field(default_factory=set)
+
+    @property
+    def path(self) -> Path:
+        return self.results.path
+
+    def heading(self, what: str) -> str:
+        """``<what>`` over ``<scenario title> - N runs, seed S`` (three lines when long)."""
+        tail = f"{self.runs:,} runs, seed {self.seed}"
+        if len(self.title) + len(tail) > 75:
+            return f"{what}\n{self.title}\n{tail}"
+        return f"{what}\n{self.title} - {tail}"
+
+    @property
+    def dated(self) -> bool:
+        return self.start is not None and self.unit in _UNIT_DAYS
+
+    def to_axis(self, t: Any) -> Any:
+        """Clock times as calendar dates (when the scenario has a start date) or as is."""
+        values = np.asarray(t, dtype=float)
+        if not self.dated:
+            return values
+        assert self.start is not None
+        base = np.datetime64(self.start.isoformat(), "s")
+        seconds = np.round(values * _UNIT_DAYS[self.unit] * 86400).astype("timedelta64[s]")
+        return base + seconds
+
+    def time_label(self) -> str:
+        if self.dated:
+            return "date"
+        return f"time ({self.unit}s)" if self.unit else "time"
+
+
+def _runs(res: Results) -> int:
+    s = res.summary
+    if "runs" in s:
+        return int(s["runs"])
+    points = s.get("points") or []
+    return int(sum(int(p.get("runs", 0)) for p in points))
+
+
+def context_of(results: Results | str | Path) -> FolderContext:
+    """Read the context of a results folder (or take a loaded one)."""
+    res = results if isinstance(results, Results) else load_results(results)
+    doc = res.scenario
+    clock = doc.get("clock") or {}
+    start = clock.get("start")
+    try:
+        start_date = dt.date.fromisoformat(str(start)) if start else None
+    except ValueError:
+        start_date = None
+    ladder = [lv["id"] if isinstance(lv, dict) else str(lv) for lv in doc.get("ladder", [])]
+    outcomes = [o["id"] for o in doc.get("outcomes", []) if isinstance(o, dict)]
+    terminal = {o["id"] for o in doc.get("outcomes", [])
+                if isinstance(o, dict) and o.get("terminal")}
+    manifest = res.manifest
+    return FolderContext(
+        results=res,
+        name=str(doc.get("name", manifest.get("scenario", {}).get("name", "scenario"))),
+        title=str(doc.get("title") or doc.get("name") or "scenario"),
+        runs=_runs(res),
+        seed=int(manifest.get("seed", 0)),
+        kind=str(manifest.get("kind", "batch")),
+        unit=str(clock.get("unit", "") or ""),
+        start=start_date,
+        horizon=float(clock.get("horizon", 0) or 0),
+        levels=ladder,
+        start_level=str(doc.get("start_level") or (ladder[0] if ladder else "")),
+        outcomes=outcomes,
+        terminal=terminal,
+    )
