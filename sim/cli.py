@@ -387,6 +387,52 @@ def compare(results: tuple[str, ...], as_json: bool) -> None:
         print_comparison(cmp, _console())
 
 
+@cli.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--kind", "kinds", multiple=True,
+              type=click.Choice(["outcomes", "occupancy", "reach", "paths", "run", "sweep",
+                                 "sensitivity"]),
+              help="A figure to draw (repeatable) [default: every one that fits the folder].")
+@click.option("--run", "run", type=click.IntRange(min=0), default=None,
+              help="Also draw this traced run's timeline (needs a batch run with --trace).")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png",
+              show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for the figures [default: RESULTS/plots].")
+@_handled
+def plot(results: tuple[Path, ...], kinds: tuple[str, ...], run: int | None, fmt: str,
+         out: Path | None) -> None:
+    """Draw figures from results folders (never re-running anything).
+
+    \b
+    One folder: its figures (outcomes, occupancy, reach, paths; sweep; sensitivity).
+    Several folders: their outcome probabilities side by side (compare.png).
+    """
+    from sim.plots import compare_bars, figures_for, save_figures
+
+    if len(results) > 1:
+        figures = {"compare": compare_bars(list(results))}
+    else:
+        figures = figures_for(results[0], list(kinds) or None, run=run)
+    target = out or results[0] / "plots"
+    for path in save_figures(figures, target, fmt):
+        click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option("--run", "run", type=click.IntRange(min=0), default=None,
+              help="Include this traced run's timeline.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="The HTML file [default: RESULTS/report.html].")
+@_handled
+def report(results: Path, run: int | None, out: Path | None) -> None:
+    """Write a self-contained HTML report: scenario, cited assumptions, tables, figures."""
+    from sim.report import write_report
+
+    click.echo(f"wrote {write_report(results, out, run=run)}")
+
+
 def main() -> None:
     """Entry point of the ``escalation`` command."""
     cli(prog_name="escalation")

@@ -26,6 +26,7 @@ __all__ = [
     "KINDS",
     "compare_bars",
     "default_kinds",
+    "figure_bytes",
     "figures_for",
     "occupancy_bands",
     "outcome_bars",

@@ -29,7 +29,7 @@ def _counts(ctx: FolderContext) -> tuple[list[tuple[list[str], int]], int, int]:
         import pyarrow.parquet as pq
 
         table = pq.read_table(file)
-        pairs = zip(table.column("path").to_pylist(), table.column("count").to_pylist(),
+        pairs: Any = zip(table.column("path").to_pylist(), table.column("count").to_pylist(),
                     strict=True)
     else:
         pairs = ((p["path"], p["count"]) for p in summary["paths"])

@@ -48,7 +48,8 @@ def time_axis(ax: Any, ctx: FolderContext) -> None:
     if ctx.dated:
         import matplotlib.dates as mdates
 
-        locator = mdates.AutoDateLocator(minticks=4, maxticks=9)
+        make: Any = mdates  # matplotlib.dates has no annotations
+        locator = make.AutoDateLocator(minticks=4, maxticks=9)
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.xaxis.set_major_formatter(make.ConciseDateFormatter(locator))
     ax.set_xlabel(ctx.time_label())

@@ -1,0 +1,222 @@
+"""A one-file HTML report of a results folder: the scenario, its cited assumptions, the
+summary tables and every figure, embedded. It loads nothing from the network."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+from sim.errors import ResultsError
+from sim.plots import figures_for
+from sim.plots.context import FolderContext, context_of
+from sim.results import Results, write_atomic
+
+__all__ = ["build_report", "write_report"]
+
+CAPTIONS = {
+    "outcomes": "How likely each outcome is: share of runs ending in it, with its 95% Wilson "
+                "interval.",
+    "occupancy": "Escalation over time: at each date, the share of runs at each ladder level, "
+                 "and of runs that have already ended (hatched, grey).",
+    "reach": "Time to reach each level: the probability of having reached it by each date.",
+    "paths": "Outcome paths: milestones in the order runs passed them, each box as tall as its "
+             "share of runs; small branches grouped.",
+    "sweep": "Outcome probabilities across the sweep, with 95% interval bands (points share "
+             "random streams, so differences between them are paired).",
+    "sensitivity": "Sensitivity indices of the outcome's probability, ranked, with 95% "
+                   "intervals; * marks a parameter that is an assumption.",
+}
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
+max-width:1100px;margin:2em auto;padding:0 1em;color:#1a1a1a;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f2f2f2}
+figure{margin:1.2em 0}img{max-width:100%;height:auto;border:1px solid #ddd}
+figcaption{font-size:.9em;color:#444}.meta{color:#555;font-size:.9em}
+.assumption{background:#fff6df}code{font-size:.95em}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _p(x: Any) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{float(x):.3f}"
+
+
+def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None,
+           classes: list[str] | None = None) -> str:
+    numeric = numeric or set()
+    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr></thead><tbody>"]
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
+        out.append(f"<tr{cls}>")
+        out.extend(f'<td class="n">{c}</td>' if j in numeric else f"<td>{c}</td>"
+                   for j, c in enumerate(row))
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _sources(doc: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    titles: dict[str, str] = {}
+    rows = []
+    for src in doc.get("sources") or []:
+        if not isinstance(src, dict):
+            continue
+        titles[str(src.get("id"))] = str(src.get("title", ""))
+        where = ", ".join(_e(x) for x in (src.get("publisher"), src.get("date")) if x)
+        rows.append([f"<code>{_e(src.get('id'))}</code>", _e(src.get("title", "")), where])
+    return (_table(["id", "title", "publisher, date"], rows) if rows else
+            "<p>No sources listed.</p>"), titles
+
+
+def _assumptions(doc: dict[str, Any], titles: dict[str, str]) -> str:
+    rows, classes = [], []
+    for name, p in (doc.get("parameters") or {}).items():
+        if not isinstance(p, dict):
+            continue
+        rng = p.get("range")
+        src = p.get("source")
+        if isinstance(src, dict):
+            ref = str(src.get("ref", ""))
+            basis = (f"<em>{_e(titles.get(ref, ref))}</em> [{_e(ref)}]: "
+                     f"{_e(src.get('note', ''))}")
+            classes.append("")
+        else:
+            basis = f"<strong>assumption</strong>: {_e(p.get('assumption', ''))}"
+            classes.append("assumption")
+        rows.append([f"<code>{_e(name)}</code>", _e(p.get("value")),
+                     _e(f"{rng[0]:g} - {rng[1]:g}") if isinstance(rng, list) and len(rng) == 2
+                     else "", _e(p.get("unit") or ""), _e(p.get("doc") or ""), basis])
+    if not rows:
+        return "<p>No parameters.</p>"
+    return _table(["parameter", "value", "range", "unit", "meaning", "source or assumption"],
+                  rows, {1}, classes)
+
+
+def _batch_tables(ctx: FolderContext) -> str:
+    s = ctx.results.summary
+    parts = ["<h3>Outcomes</h3>", _table(
+        ["outcome", "runs", "probability", "95% interval"],
+        [[_e(o), f"{v['count']:,}", _p(v["p"]), f"{_p(v['lo'])} - {_p(v['hi'])}"]
+         for o, v in s.get("outcomes", {}).items()], {1, 2, 3})]
+    parts += ["<h3>Escalation ladder</h3>", _table(
+        ["level", "P(reached)", "95% interval", "median time", "90th percentile"],
+        [[_e(lv), _p(v["p"]), f"{_p(v['lo'])} - {_p(v['hi'])}", _time(ctx, v["time_median"]),
+          _time(ctx, v["time_p90"])] for lv, v in s.get("levels", {}).items()], {1, 2, 3, 4})]
+    parts += [f"<h3>Most common paths ({s.get('distinct_paths', 0):,} distinct)</h3>", _table(
+        ["share", "runs", "path"],
+        [[f"{p['share']:.3f}", f"{p['count']:,}", _e(p["path"])] for p in s.get("paths", [])[:15]],
+        {0, 1})]
+    return "".join(parts)
+
+
+def _time(ctx: FolderContext, t: Any) -> str:
+    if t is None or (isinstance(t, float) and math.isnan(t)):
+        return "-"
+    if ctx.dated:
+        return f"{float(t):,.0f} d ({_e(str(ctx.to_axis([t])[0].astype('datetime64[D]')))})"
+    return f"{float(t):,.1f}"
+
+
+def _design_tables(ctx: FolderContext) -> str:
+    sens = ctx.path / "sensitivity.json"
+    if sens.is_file():
+        from sim.analysis.sensitivity import load_sensitivity
+
+        res = load_sensitivity(ctx.path)
+        if res.method == "sobol":
+            head = ["parameter", "total (ST)", "first (S1)", "source or assumption"]
+            rows = [[f"<code>{_e(r['parameter'])}</code>",
+                     f"{_p(r['total'])} &plusmn; {_p(r['total_conf'])}",
+                     f"{_p(r['first'])} &plusmn; {_p(r['first_conf'])}", _e(r["source"])]
+                    for r in res.rows]
+        else:
+            head = ["parameter", "mu*", "sigma", "source or assumption"]
+            rows = [[f"<code>{_e(r['parameter'])}</code>",
+                     f"{_p(r['mu_star'])} &plusmn; {_p(r['mu_star_conf'])}", _p(r["sigma"]),
+                     _e(r["source"])] for r in res.rows]
+        return (f"<h3>Sensitivity of P({_e(res.outcome)}) ({_e(res.method)})</h3>"
+                + _table(head, rows, {1, 2}))
+    import pandas as pd
+
+    df = pd.read_parquet(ctx.path / "sweep.parquet")
+    varied = [c for c in df.columns if c not in ("point", "outcome", "count", "runs", "p", "lo",
+                                                 "hi")]
+    outcomes = list(dict.fromkeys(df["outcome"]))
+    rows = []
+    for point, sub in df.groupby("point", sort=True):
+        first = sub.iloc[0]
+        cells = [str(point), *(f"{first[v]:g}" for v in varied)]
+        by = sub.set_index("outcome")
+        cells += [f"{_p(by.loc[o, 'p'])} [{_p(by.loc[o, 'lo'])}, {_p(by.loc[o, 'hi'])}]"
+                  for o in outcomes]
+        rows.append(cells)
+    return ("<h3>Outcome probability at each point (95% Wilson interval)</h3>"
+            + _table(["point", *varied, *outcomes], rows, set(range(len(varied) + 1,
+                                                                   len(rows[0])))))
+
+
+def build_report(results: Results | str | Path, run: int | None = None) -> str:
+    """The report's HTML text."""
+    ctx = context_of(results)
+    doc = ctx.results.scenario
+    if not doc:
+        raise ResultsError(f"{ctx.path}: no scenario.json; not a complete results folder")
+    manifest = ctx.results.manifest
+    figures = figures_for(ctx.results, run=run)
+    from sim.plots import figure_bytes
+
+    sources_html, titles = _sources(doc)
+    body = [f"<h1>{_e(ctx.title)}</h1>",
+            f'<p class="meta">Scenario <code>{_e(ctx.name)}</code> (content hash '
+            f"<code>{_e(str(manifest.get('scenario', {}).get('content_hash', ''))[:16])}"
+            f"</code>) &middot; {ctx.runs:,} runs &middot; seed {ctx.seed} &middot; "
+            f"{_e(manifest.get('kind', 'batch'))} finished "
+            f"{_e(manifest.get('finished', manifest.get('started', '?')))} &middot; "
+            f"status {_e(manifest.get('status', '?'))}</p>"]
+    if doc.get("description"):
+        body.append(f"<p>{_e(str(doc['description']).strip())}</p>")
+    body.append(f"<p class=\"meta\">Command: <code>{_e(' '.join(manifest.get('command', [])))}"
+                f"</code></p>")
+    body += ["<h2>Sources</h2>", sources_html,
+             "<h2>Parameters and assumptions</h2>",
+             "<p>Every number cites its source or is marked an assumption (highlighted) with "
+             "its reason.</p>", _assumptions(doc, titles),
+             "<h2>Results</h2>",
+             _batch_tables(ctx) if ctx.kind == "batch" else _design_tables(ctx),
+             "<h2>Figures</h2>"]
+    for name, fig in figures.items():
+        data = base64.b64encode(figure_bytes(fig, "png", dpi=110)).decode("ascii")
+        caption = CAPTIONS.get(name, "One traced run: ladder level and events over time.")
+        body.append(f'<figure id="fig-{_e(name)}"><img alt="{_e(caption)}" '
+                    f'src="data:image/png;base64,{data}"><figcaption>{_e(caption)}'
+                    f"</figcaption></figure>")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    body.append(f'<p class="meta">Report written {stamp} from {_e(ctx.path.name)}; '
+                f"the simulation was not re-run.</p>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<title>{_e(ctx.title)} - report</title>\n<style>{STYLE}</style>\n</head>\n"
+            "<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def write_report(results: Results | str | Path, out: str | Path | None = None,
+                 run: int | None = None) -> Path:
+    """Write the report (default ``<results>/report.html``) atomically; returns its path."""
+    ctx_path = results.path if isinstance(results, Results) else Path(results)
+    target = Path(out) if out is not None else ctx_path / "report.html"
+    text = build_report(results, run=run)
+    write_atomic(target, text.encode("utf-8"))
+    return target
