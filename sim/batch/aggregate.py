@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -140,6 +142,41 @@ class Aggregate:
             self.metric_stats[:, 4] = np.maximum(self.metric_stats[:, 4], other.metric_stats[:, 4])
         self.errors = (self.errors + other.errors)[:5]
         self.occupancy += other.occupancy
+
+    _ARRAYS = ("outcome_counts", "reach_counts", "reach_zero", "reach_hist", "metric_stats",
+               "occupancy")
+
+    def dumps(self) -> bytes:
+        """The aggregate as bytes (NumPy arrays and JSON, no pickle), to store beside a chunk."""
+        meta = {"outcomes": self.outcomes, "levels": self.levels, "horizon": self.horizon,
+                "metrics": self.metrics, "runs": self.runs, "failed": self.failed,
+                "end_time_sum": self.end_time_sum, "paths": dict(self.paths),
+                "errors": self.errors}
+        sink = io.BytesIO()
+        np.savez_compressed(sink, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
+                            **{name: getattr(self, name) for name in self._ARRAYS})
+        return sink.getvalue()
+
+    @classmethod
+    def loads(cls, data: bytes) -> Aggregate:
+        """Read what :meth:`dumps` wrote; raises ``ValueError`` if it is damaged."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                meta = json.loads(npz["meta"].tobytes().decode())
+                agg = cls(list(meta["outcomes"]), list(meta["levels"]), float(meta["horizon"]),
+                          list(meta["metrics"]))
+                for name in cls._ARRAYS:
+                    value = npz[name]
+                    if value.shape != getattr(agg, name).shape:
+                        raise ValueError(f"{name} has shape {value.shape}")
+                    setattr(agg, name, value.astype(getattr(agg, name).dtype))
+        except (OSError, KeyError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"damaged aggregate: {exc}") from None
+        agg.runs, agg.failed = int(meta["runs"]), int(meta["failed"])
+        agg.end_time_sum = float(meta["end_time_sum"])
+        agg.paths = Counter({str(k): int(v) for k, v in meta["paths"].items()})
+        agg.errors = [(int(r), str(e)) for r, e in meta["errors"]]
+        return agg
 
     def time_quantile(self, level: int, q: float) -> float:
         """Quantile ``q`` of the time to reach a level, among runs that reached it."""

@@ -18,8 +18,9 @@ from sim.engine import failed_row as _failed_row
 from sim.errors import RunError
 from sim.scenario import Scenario
 
-__all__ = ["EVENT_COLUMNS", "ChunkResult", "ChunkTask", "plan_for", "run_chunk"]
+__all__ = ["AGGREGATE_KEY", "EVENT_COLUMNS", "ChunkResult", "ChunkTask", "plan_for", "run_chunk"]
 
+AGGREGATE_KEY = b"sim.aggregate"
 _ARROW = {"int": pa.int64(), "float": pa.float64(), "str": pa.string()}
 EVENT_COLUMNS = ("run", "time", "kind", "name", "level", "detail")
 _PLANS: dict[tuple[str, str], Plan] = {}
@@ -118,6 +119,10 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     agg.add_histories(histories)
     columns["point"] = [task.point] * len(rows)
     table = pa.Table.from_pydict({f.name: columns[f.name] for f in schema}, schema=schema)
+    # The chunk's aggregates travel inside its Parquet file, so a resumed batch can rebuild
+    # its totals from the files alone: a readable file is a complete chunk.
+    table = table.replace_schema_metadata({AGGREGATE_KEY: agg.dumps(),
+                                           b"sim.chunk": str(task.chunk).encode()})
     events_bytes = None
     if task.trace_below > task.start:
         ev_cols = dict(zip(EVENT_COLUMNS, map(list, zip(*events, strict=True)), strict=True)) \

@@ -126,11 +126,17 @@ class ProcessExecutor:
                 yield result
 
 
-def make_executor(kind: str = "auto", workers: int | None = None) -> Executor:
-    """``serial``, ``processes``, or ``auto`` (processes when more than one worker)."""
+def make_executor(kind: str = "auto", workers: int | None = None,
+                  scheduler: str | None = None) -> Executor:
+    """``serial``, ``processes``, ``dask`` (a local cluster, or the one at ``scheduler``),
+    or ``auto`` (processes when more than one worker)."""
     n = workers or default_workers()
+    if kind == "dask" or scheduler:
+        from sim.batch.cluster import DaskExecutor
+
+        return DaskExecutor(n, scheduler)
     if kind == "serial" or (kind == "auto" and n == 1):
         return SerialExecutor()
     if kind in ("processes", "auto"):
         return ProcessExecutor(n)
-    raise ValueError(f"unknown executor '{kind}': use serial or processes")
+    raise ValueError(f"unknown executor '{kind}': use serial, processes or dask")

@@ -9,6 +9,7 @@ recording which chunks are complete.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -27,6 +28,7 @@ import pyarrow.parquet as pq
 
 from sim.batch.aggregate import Aggregate, summarise, timeline_columns
 from sim.batch.chunks import (
+    AGGREGATE_KEY,
     ChunkResult,
     ChunkTask,
     new_aggregate,
@@ -35,9 +37,10 @@ from sim.batch.chunks import (
     run_chunk,
 )
 from sim.batch.executors import Executor, default_workers, make_executor
+from sim.batch.intervals import wilson
 from sim.engine import BIT_GENERATOR, columns_of
-from sim.errors import BatchError, BatchInterrupted
-from sim.results import ResultsWriter
+from sim.errors import BatchError, BatchInterrupted, ResultsError, SimError
+from sim.results import ResultsWriter, chunk_name
 from sim.scenario import Scenario, load_scenario
 
 __all__ = [
@@ -161,6 +164,47 @@ class Executed:
     seconds: float
     out: Path | None
     kept: list[bytes]
+    ran_chunks: list[int] = field(default_factory=list)  # chunks computed by this call
+
+
+def _chunk_file(out: Path, sweep: bool, point: int, chunk: int, kind: str = "runs") -> Path:
+    folder = out / (f"{kind}/point-{point:04d}" if sweep else kind)
+    return folder / chunk_name(chunk)
+
+
+def _read_complete(path: Path, rows: int) -> Aggregate | None:
+    """The aggregate stored in a chunk file if the file is whole and has ``rows`` rows."""
+    try:
+        meta = pq.read_metadata(path)
+        stored = (meta.metadata or {}).get(AGGREGATE_KEY)
+        if meta.num_rows != rows or stored is None:
+            return None
+        return Aggregate.loads(stored)
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+
+
+def _check_resume(out: Path, manifest: dict[str, Any], sc: Scenario, seed: int, runs: int,
+                  values: list[dict[str, Any]], kind: str) -> None:
+    """Refuse to resume a folder made by a different scenario, parameters, seed or size."""
+    problems = []
+    old_hash = manifest.get("scenario", {}).get("content_hash")
+    if old_hash != sc.content_hash:
+        problems.append(f"the scenario's content differs (hash {str(old_hash)[:12]} in the "
+                        f"folder, {sc.content_hash[:12]} now)")
+    if manifest.get("seed") != seed:
+        problems.append(f"the seed differs ({manifest.get('seed')} in the folder, {seed} now)")
+    if manifest.get("runs") != runs and manifest.get("runs_cap") != runs:
+        problems.append(f"the number of runs differs ({manifest.get('runs')} in the folder, "
+                        f"{runs} now)")
+    old_values = manifest.get("points") if kind == "sweep" else [manifest.get("parameters")]
+    if json.dumps(old_values, sort_keys=True) != json.dumps(values, sort_keys=True):
+        problems.append("the parameter values differ")
+    if manifest.get("kind") != kind:
+        problems.append(f"it holds a {manifest.get('kind')}, not a {kind}")
+    if problems:
+        raise BatchError(f"cannot resume {out}: " + "; ".join(problems)
+                         + ". Resume with the same command, or start a new folder.")
 
 
 def execute(
@@ -178,10 +222,18 @@ def execute(
     progress: Progress | None = None,
     command: list[str] | None = None,
     extra: dict[str, Any] | None = None,
+    resume: bool = False,
+    precision: float | None = None,
+    scheduler: str | None = None,
 ) -> Executed:
     """Run ``runs`` replications at each parameter point (one point: a batch; several: a
     sweep). Every point uses the same streams: run ``i`` of every point draws from
-    ``SeedSequence(seed, spawn_key=(i,))`` (common random numbers)."""
+    ``SeedSequence(seed, spawn_key=(i,))`` (common random numbers).
+
+    ``resume``: ``out`` holds an unfinished run of the same scenario, parameters, seed and
+    size; only the chunks without a whole file there are run. ``precision=H``: chunks are
+    taken in order until every outcome's 95% interval half-width is at most ``H`` (``runs``
+    is then the cap); the chunks used depend only on the data, never on timing."""
     if not isinstance(runs, int) or runs < 1:
         raise BatchError(f"runs must be a whole number >= 1, got {runs!r}")
     if not isinstance(seed, int) or seed < 0:
@@ -192,12 +244,30 @@ def execute(
         raise BatchError("no parameter points to run")
     values = [sc.resolve_parameters(p) for p in points]
     sweep = len(points) > 1 or extra is not None
+    kind_name = "sweep" if sweep else "batch"
+    if precision is not None:
+        if not 0 < precision < 0.5:
+            raise BatchError(f"precision is an interval half-width in (0, 0.5), got {precision}")
+        if sweep:
+            raise BatchError("precision stopping applies to a single batch, not a sweep")
+        if resume:
+            raise BatchError("precision stopping cannot be resumed; rerun the batch")
+    if resume and out is None:
+        raise BatchError("resuming needs the results folder (--resume DIR)")
+    old: dict[str, Any] | None = None
+    if resume:
+        from sim.results import load_results
+
+        old = load_results(Path(out)).manifest  # type: ignore[arg-type]
+        _check_resume(Path(out), old, sc, seed, runs, values, kind_name)  # type: ignore[arg-type]
+        chunk_size = int(old["chunk_size"])
+        trace = int(old.get("trace", 0))
     total_runs = runs * len(points)
     n_workers = workers or default_workers()
     if isinstance(executor, str):
         kind = "serial" if executor == "auto" and total_runs < SERIAL_BELOW else executor
         try:
-            exe: Executor = make_executor(kind, n_workers)
+            exe: Executor = make_executor(kind, n_workers, scheduler)
         except ValueError as exc:
             raise BatchError(str(exc)) from None
     else:
@@ -214,14 +284,32 @@ def execute(
     per_point = math.ceil(runs / size)
     n_chunks = per_point * len(points)
     trace_below = runs if trace < 0 else min(trace, runs)
-    tasks = (ChunkTask(document, sc.content_hash, params_json[p], seed, p * per_point + k,
-                       k * size, min(runs, (k + 1) * size), trace_below, point=p)
-             for p in range(len(points)) for k in range(per_point))
+    all_tasks = [ChunkTask(document, sc.content_hash, params_json[p], seed, p * per_point + k,
+                           k * size, min(runs, (k + 1) * size), trace_below, point=p)
+                 for p in range(len(points)) for k in range(per_point)]
+    totals = [new_aggregate(plans[i] if len(plans) == len(values) else plans[0])
+              for i in range(len(values))]
+    complete: list[int] = []
+    target = Path(out) if out is not None else None
+    writer = ResultsWriter(target, force) if target is not None else None
+    done_runs = 0
+    if old is not None and target is not None:
+        for task in all_tasks:
+            path = _chunk_file(target, sweep, task.point, task.chunk)
+            agg = _read_complete(path, task.stop - task.start) if path.is_file() else None
+            if agg is None:
+                path.unlink(missing_ok=True)  # absent, truncated or damaged: run it again
+                continue
+            totals[task.point].merge(agg)
+            complete.append(task.chunk)
+            done_runs += task.stop - task.start
+        for stale in target.rglob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+    skip = set(complete)
+    tasks = [t for t in all_tasks if t.chunk not in skip]
 
-    writer = ResultsWriter(out, force) if out is not None else None
-    manifest: dict[str, Any] = {
-        "kind": "sweep" if sweep else "batch",
-        "status": "running",
+    manifest: dict[str, Any] = dict(old) if old is not None else {
+        "kind": kind_name,
         "scenario": {"name": sc.name, "title": sc.spec.title, "path": sc.path,
                      "files": list(sc.files), "content_hash": sc.content_hash},
         "parameters": values[0] if not sweep else sc.defaults,
@@ -229,11 +317,9 @@ def execute(
         "seed": seed,
         "runs": runs,
         "chunk_size": size,
-        "chunks": {"total": n_chunks, "complete": []},
         "seeding": {"scheme": "numpy SeedSequence(seed, spawn_key=(run,)) per run; "
                               "every point reuses the same streams",
                     "bit_generator": BIT_GENERATOR},
-        "executor": {"kind": type(exe).__name__, "workers": exe.workers},
         "trace": trace_below,
         "versions": versions(),
         "command": command if command is not None else list(sys.argv),
@@ -241,23 +327,27 @@ def execute(
         "columns": [{"name": c.name, "kind": c.kind, "doc": c.doc}
                     for c in columns_of(plans[0])],
     }
-    if sweep:
+    manifest.update(status="running", chunks={"total": n_chunks, "complete": complete},
+                    executor={"kind": type(exe).__name__, "workers": exe.workers})
+    if precision is not None:
+        manifest.update(precision=precision, runs_cap=runs)
+    if old is not None:
+        manifest.setdefault("resumed", []).append(
+            {"at": _now(), "chunks_found": len(complete), "chunks_to_run": len(tasks),
+             "command": command if command is not None else list(sys.argv)})
+    if sweep and old is None:
         manifest.update(extra or {}, points=values)
     if writer is not None:
-        writer.create()
-        writer.write_json("scenario.json", sc.document)
+        if old is None:
+            writer.create()
+            writer.write_json("scenario.json", sc.document)
         writer.write_manifest(manifest)
 
-    totals = [new_aggregate(plans[i] if len(plans) == len(values) else plans[0])
-              for i in range(len(values))]
     kept: list[bytes] = []
-    done_runs = 0
+    ran: list[int] = []
+    done_now = 0
     worker_peak = 0.0
     began = last_saved = time.perf_counter()
-    complete: list[int] = manifest["chunks"]["complete"]
-
-    def folder(res: ChunkResult, kind: str) -> str:
-        return f"{kind}/point-{res.point:04d}" if sweep else kind
 
     def finish(status: str) -> list[dict[str, Any]]:
         seconds = time.perf_counter() - began
@@ -265,12 +355,16 @@ def execute(
         for v, agg in zip(values, totals, strict=True):
             summary = summarise(agg)
             summary.update(scenario=sc.name, seed=seed, parameters=v, status=status)
+            if precision is not None:
+                summary.update(precision=precision, runs_cap=runs)
             summaries.append(summary)
         if writer is not None:
             manifest.update(status=status, finished=_now(), seconds=round(seconds, 3),
-                            runs_per_second=round(done_runs / seconds, 1) if seconds else None,
+                            runs_per_second=round(done_now / seconds, 1) if seconds else None,
                             peak_memory_mib={"driver": round(peak_rss_mib(), 1),
                                              "worker": round(worker_peak, 1)})
+            if precision is not None:
+                manifest.update(runs=sum(a.runs + a.failed for a in totals))
             complete.sort()
             writer.write_manifest(manifest)
             writer.write_json("summary.json", summaries[0] if not sweep else
@@ -289,31 +383,69 @@ def execute(
             writer.write_file("timeline.parquet", sink.getvalue())
         return summaries
 
+    def accept(res: ChunkResult) -> None:
+        nonlocal done_runs, done_now, worker_peak, last_saved
+        if writer is not None:
+            if res.events is not None:  # events first: a runs file marks a complete chunk
+                writer.write_chunk(_folder(res, "events"), res.chunk, res.events)
+            writer.write_chunk(_folder(res, "runs"), res.chunk, res.runs)
+            complete.append(res.chunk)
+            if time.perf_counter() - last_saved > MANIFEST_EVERY:
+                writer.write_manifest(manifest)  # informative: the files are the truth
+                last_saved = time.perf_counter()
+        else:
+            kept.append(res.runs)
+        ran.append(res.chunk)
+        totals[res.point].merge(res.aggregate)
+        worker_peak = max(worker_peak, res.peak_rss_mib)
+        done_runs += res.stop - res.start
+        done_now += res.stop - res.start
+        if progress is not None:
+            progress(done_runs, total_runs)
+
+    def _folder(res: ChunkResult, kind: str) -> str:
+        return f"{kind}/point-{res.point:04d}" if sweep else kind
+
+    def precise(agg: Aggregate) -> bool:
+        n = agg.runs
+        return n > 0 and all((hi - lo) / 2 <= (precision or 0)
+                             for lo, hi in (wilson(int(k), n) for k in agg.outcome_counts))
+
+    if progress is not None and done_runs:
+        progress(done_runs, total_runs)
+    where = f" in {out}" if out is not None else ""
     try:
         with exe:
-            results: Iterator[ChunkResult] = exe.map_unordered(run_chunk, tasks)
-            for res in results:
-                if writer is not None:
-                    writer.write_chunk(folder(res, "runs"), res.chunk, res.runs)
-                    if res.events is not None:
-                        writer.write_chunk(folder(res, "events"), res.chunk, res.events)
-                    complete.append(res.chunk)
-                    if time.perf_counter() - last_saved > MANIFEST_EVERY:
-                        writer.write_manifest(manifest)  # informative: files are the truth
-                        last_saved = time.perf_counter()
-                else:
-                    kept.append(res.runs)
-                totals[res.point].merge(res.aggregate)
-                worker_peak = max(worker_peak, res.peak_rss_mib)
-                done_runs += res.stop - res.start
-                if progress is not None:
-                    progress(done_runs, total_runs)
+            results: Iterator[ChunkResult] = exe.map_unordered(run_chunk, iter(tasks))
+            if precision is None:
+                for res in results:
+                    accept(res)
+            else:
+                waiting: dict[int, ChunkResult] = {}
+                following = 0
+                for res in results:
+                    waiting[res.chunk] = res
+                    while following in waiting and not precise(totals[0]):
+                        accept(waiting.pop(following))
+                        following += 1
+                    if precise(totals[0]):
+                        break
+                if hasattr(results, "close"):
+                    results.close()
     except KeyboardInterrupt:
-        finish("interrupted")
-        where = f" in {out}" if out is not None else ""
+        with contextlib.suppress(SimError):
+            finish("interrupted")
         raise BatchInterrupted(
             f"interrupted: {len(complete)} of {n_chunks} chunks ({done_runs:,} runs) are "
-            f"complete{where}") from None
+            f"complete{where}" + (f"; resume with --resume {out}" if out is not None else "")
+        ) from None
+    except ResultsError as exc:
+        with contextlib.suppress(SimError):
+            finish("failed")
+        raise ResultsError(
+            f"{exc}. {len(complete)} of {n_chunks} chunks are complete and kept{where}"
+            + (f"; free space or fix the folder, then resume with --resume {out}"
+               if out is not None else "")) from None
     summaries = finish("complete")
     return Executed(values, summaries, totals, time.perf_counter() - began,
-                    Path(out) if out is not None else None, kept)
+                    target, kept, ran)
