@@ -18,7 +18,7 @@ from sim.errors import BatchInterrupted, Problem, ScenarioError, SimError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXECUTORS = ["auto", "serial", "processes"]
+EXECUTORS = ["auto", "serial", "processes", "dask"]
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -164,10 +164,20 @@ def _parse_trace(value: str | None) -> int:
     return k
 
 
+def _resume_settings(folder: Path, runs: int, seed: int) -> tuple[int, int]:
+    """Runs and seed for ``--resume``: the folder's, unless typed (then they must match)."""
+    from sim.results import load_results
+
+    manifest = load_results(folder).manifest
+    old_runs = int(manifest.get("runs_cap") or manifest.get("runs") or runs)
+    old_seed = int(manifest.get("seed", seed))
+    return (runs if _given("runs") else old_runs), (seed if _given("seed") else old_seed)
+
+
 @cli.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("-n", "--runs", default=1000, show_default=True, type=click.IntRange(min=1),
-              help="Number of runs.")
+              help="Number of runs (the cap, with --precision).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
               help="Root seed: run i uses SeedSequence(seed, spawn_key=(i,)).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
@@ -175,19 +185,29 @@ def _parse_trace(value: str | None) -> int:
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: all cores].")
 @click.option("--executor", type=click.Choice(EXECUTORS), default="auto", show_default=True)
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="A Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask).")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None,
               help="Runs per chunk (one Parquet file each).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Results folder [default: results/<scenario>-<timestamp>].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
+              metavar="DIR", help="Finish the unfinished batch in DIR (same scenario, "
+                                  "parameters and seed), running only its missing chunks.")
+@click.option("--precision", type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+              default=None, metavar="H",
+              help="Add chunks until every outcome's 95%% interval half-width is <= H "
+                   "(-n is the cap).")
 @click.option("--trace", "trace", is_flag=False, flag_value="all", default=None,
               metavar="[K]", help="Record events of the first K runs (all if K is omitted).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handled
 def run(scenario: Path, runs: int, seed: int, sets: tuple[str, ...], workers: int | None,
-        executor: str, chunk_size: int | None, out: Path | None, force: bool,
-        trace: str | None, as_json: bool, quiet: bool) -> None:
+        executor: str, scheduler: str | None, chunk_size: int | None, out: Path | None,
+        force: bool, resume: Path | None, precision: float | None, trace: str | None,
+        as_json: bool, quiet: bool) -> None:
     """Run a Monte Carlo batch of a scenario and summarise its outcomes and paths."""
     from sim.batch import default_out, run_batch
     from sim.scenario import load_scenario
@@ -196,19 +216,27 @@ def run(scenario: Path, runs: int, seed: int, sets: tuple[str, ...], workers: in
     sc = load_scenario(scenario)
     overrides = _parse_sets(sets)
     sc.resolve_parameters(overrides)  # fail before creating any folder
-    target = out or default_out(sc)
+    if resume is not None:
+        if out is not None and out != resume:
+            raise click.UsageError("--resume DIR already names the results folder; drop --out")
+        runs, seed = _resume_settings(resume, runs, seed)
+    target = resume or out or default_out(sc)
     with progress_bar(runs, disable=quiet or as_json) as advance:
         result = run_batch(sc, runs, seed, overrides, workers=workers, executor=executor,
                            chunk_size=chunk_size, out=target, force=force,
                            trace=_parse_trace(trace), progress=advance,
-                           command=["escalation", *sys.argv[1:]])
+                           command=["escalation", *sys.argv[1:]], resume=resume is not None,
+                           precision=precision, scheduler=scheduler)
     if as_json:
         click.echo(json.dumps(result.summary, indent=2, default=str))
     else:
         print_summary(sc, result, _console())
+        if precision is not None:
+            click.echo(f"precision {precision:g}: stopped after {result.runs:,} of at most "
+                       f"{runs:,} runs")
     if result.failed:
-        click.echo(f"escalation: {result.failed} of {runs} runs failed; see the 'error' column "
-                   f"in {target}/runs", err=True)
+        click.echo(f"escalation: {result.failed} of {result.runs} runs failed; see the 'error' "
+                   f"column in {target}/runs", err=True)
 
 
 def _given(name: str) -> bool:
@@ -236,15 +264,19 @@ def _given(name: str) -> bool:
               help="Fix another parameter (repeatable).")
 @click.option("--workers", type=click.IntRange(min=1), default=None)
 @click.option("--executor", type=click.Choice(EXECUTORS), default="auto", show_default=True)
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="A Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Results folder [default: results/<scenario>-sweep-<timestamp>].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
+              metavar="DIR", help="Finish the unfinished sweep in DIR (same design and seed).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handled
 def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], design: str,
           samples: int | None, runs: int, seed: int, sets: tuple[str, ...],
-          workers: int | None, executor: str, out: Path | None, force: bool,
-          quiet: bool) -> None:
+          workers: int | None, executor: str, scheduler: str | None, out: Path | None,
+          force: bool, resume: Path | None, quiet: bool) -> None:
     """Run a batch at each point of a parameter design, all on the same random streams.
 
     \b
@@ -275,12 +307,15 @@ def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], desig
     sc = load_scenario(scenario)
     fixed.update(_parse_sets(sets))
     sc.resolve_parameters(fixed)
-    target = out or default_out(sc, suffix="-sweep")
+    if resume is not None:
+        runs, seed = _resume_settings(resume, runs, seed)
+    target = resume or out or default_out(sc, suffix="-sweep")
     with progress_bar(None, disable=quiet) as advance:
         result = run_sweep(sc, factors, runs, seed, design=design, samples=samples,
                            fixed=fixed, workers=workers, executor=executor, out=target,
                            force=force, progress=advance,
-                           command=["escalation", *sys.argv[1:]])
+                           command=["escalation", *sys.argv[1:]], resume=resume is not None,
+                           scheduler=scheduler)
     print_sweep(result, _console())
 
 

@@ -80,6 +80,8 @@ def run_sweep(
     force: bool = False,
     progress: Progress | None = None,
     command: list[str] | None = None,
+    resume: bool = False,
+    scheduler: str | None = None,
 ) -> SweepResult:
     """Run ``runs`` replications at each point of a design over the ``vary`` factors
     (``NAME=LO:HI:STEPS``, ``NAME=V1,V2``, ``NAME`` for its declared range, or
@@ -90,7 +92,8 @@ def run_sweep(
     points = [{**(fixed or {}), **p} for p in expand(factors, design, samples, seed)]
     varied = [f.name for f in factors]
     done = execute(sc, points, runs, seed, workers=workers, executor=executor, out=out,
-                   force=force, progress=progress, command=command,
+                   force=force, progress=progress, command=command, resume=resume,
+                   scheduler=scheduler,
                    extra={"design": {"kind": design, "samples": samples, "varied": varied,
                                      "fixed": dict(fixed or {}),
                                      "factors": [f.__dict__ for f in factors]}})

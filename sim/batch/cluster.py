@@ -31,6 +31,7 @@ class DaskExecutor:
         self.scheduler = scheduler
         self._client: Any = None
         self._cluster: Any = None
+        self._hidden: str | None = None
 
     def __enter__(self) -> DaskExecutor:
         try:
@@ -41,7 +42,10 @@ class DaskExecutor:
         for name in ("distributed", "distributed.nanny", "distributed.scheduler",
                      "distributed.worker", "distributed.core", "distributed.http.proxy"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        from sim.batch.executors import hide_unimportable_main
+
         dist: Any = distributed  # no type annotations
+        self._hidden = hide_unimportable_main()
         try:
             if self.scheduler:
                 self._client = dist.Client(self.scheduler, timeout="30s")
@@ -53,13 +57,17 @@ class DaskExecutor:
                                              processes=True, host="127.0.0.1",
                                              dashboard_address=None)
                 self._client = dist.Client(self._cluster)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, RuntimeError) as exc:
             self.__exit__(None)
             where = self.scheduler or "a local cluster"
             raise BatchError(f"cannot connect to the Dask scheduler at {where}: {exc}") from None
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
+        from sim.batch.executors import restore_main
+
+        restore_main(self._hidden)
+        self._hidden = None
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None
         if client is not None:

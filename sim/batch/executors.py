@@ -26,6 +26,23 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def hide_unimportable_main() -> str | None:
+    """A main module that is not a file (``python -``, ``python -c``) cannot be re-imported
+    by spawned workers: hide its name from them, as for a notebook. Returns what to restore."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is not None and isinstance(path, str) and not os.path.isfile(path):
+        del main.__file__
+        return path
+    return None
+
+
+def restore_main(path: str | None) -> None:
+    main = sys.modules.get("__main__")
+    if path is not None and main is not None:
+        main.__file__ = path
+
+
 class Executor(Protocol):
     """Runs a function over tasks and yields results as they complete (any order)."""
 
@@ -70,23 +87,13 @@ class ProcessExecutor:
             ctx.set_forkserver_preload(["sim.batch.chunks"])
         else:
             ctx = multiprocessing.get_context("spawn")
-        # A main module that is not a file (``python -``, ``python -c``) cannot be
-        # re-imported by the workers; hide its name from them, as for a notebook.
-        main = sys.modules.get("__main__")
-        path = getattr(main, "__file__", None)
-        self._hidden = None
-        if main is not None and isinstance(path, str) and not os.path.isfile(path):
-            self._hidden = path
-            del main.__file__
+        self._hidden = hide_unimportable_main()
         self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
-        if self._hidden is not None:
-            main = sys.modules.get("__main__")
-            if main is not None:
-                main.__file__ = self._hidden
-            self._hidden = None
+        restore_main(self._hidden)
+        self._hidden = None
         pool, self._pool = self._pool, None
         if pool is None:
             return

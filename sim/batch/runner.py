@@ -135,6 +135,9 @@ def run_batch(
     trace: int = 0,
     progress: Progress | None = None,
     command: list[str] | None = None,
+    resume: bool = False,
+    precision: float | None = None,
+    scheduler: str | None = None,
 ) -> BatchResult:
     """Run ``runs`` replications of ``scenario`` with root ``seed``.
 
@@ -145,12 +148,20 @@ def run_batch(
     written there (never over existing results unless ``force``); ``trace=K``
     records the events of the first K runs. Failed runs are recorded with their
     error, not raised.
+
+    ``executor="dask"`` runs the chunks on a Dask cluster: a local one on 127.0.0.1, or
+    the one whose scheduler is at ``scheduler``. ``resume=True`` finishes the unfinished
+    batch in ``out`` (same scenario, parameters, seed and runs, or it is refused), running
+    only chunks without a whole file. ``precision=H`` adds chunks, in order, until every
+    outcome's 95% interval half-width is at most ``H``; ``runs`` is then the cap.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     done = execute(sc, [dict(parameters or {})], runs, seed, workers=workers,
                    executor=executor, chunk_size=chunk_size, out=out, force=force, trace=trace,
-                   progress=progress, command=command)
-    return BatchResult(sc.name, runs, seed, done.values[0], done.summaries[0],
+                   progress=progress, command=command, resume=resume, precision=precision,
+                   scheduler=scheduler)
+    used = done.aggregates[0].runs + done.aggregates[0].failed
+    return BatchResult(sc.name, used, seed, done.values[0], done.summaries[0],
                        done.aggregates[0], done.seconds, done.out, done.kept)
 
 

@@ -1,0 +1,251 @@
+"""Scale and crash safety: Dask executor, killed workers and drivers, resume, precision
+stopping, and full or read-only disks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import sim
+from sim.batch.cluster import DaskExecutor
+from sim.batch.intervals import wilson
+from sim.results import table_digest
+
+REF_RUNS, REF_SEED = 12_000, 21
+
+
+@pytest.fixture(scope="module")
+def serial_reference(reference_path_module):
+    res = sim.run_batch(reference_path_module, REF_RUNS, REF_SEED, executor="serial")
+    return table_digest(res.runs_table())
+
+
+@pytest.fixture(scope="module")
+def reference_path_module():
+    from conftest import ROOT
+
+    return ROOT / "scenarios" / "reference" / "tit_for_tat.yaml"
+
+
+def _escalation(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "sim", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _wait_for_chunks(folder: Path, n: int, proc: subprocess.Popen, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(list((folder / "runs").glob("chunk-*.parquet"))) >= n:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"finished before it could be stopped: {proc.stderr.read()}")
+        time.sleep(0.02)
+    raise AssertionError("no chunks appeared")
+
+
+def test_dask_local_cluster_equals_serial(reference_path_module, serial_reference, tmp_path):
+    res = sim.run_batch(reference_path_module, REF_RUNS, REF_SEED, executor="dask", workers=2,
+                        chunk_size=1000, out=tmp_path / "d")
+    assert table_digest(res.runs_table()) == serial_reference
+    manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())
+    assert manifest["executor"]["kind"] == "DaskExecutor"
+
+
+def test_a_worker_killed_mid_batch_costs_nothing(reference_path_module, serial_reference):
+    exe = DaskExecutor(workers=2)
+    killed: list[int] = []
+
+    def kill_one(done: int, total: int) -> None:
+        if not killed and done >= 2000:
+            pids = sorted(exe.client.run(os.getpid).values())
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    res = sim.run_batch(reference_path_module, REF_RUNS, REF_SEED, executor=exe,
+                        chunk_size=250, progress=kill_one)
+    assert killed, "the worker was never killed"
+    table = res.runs_table()
+    runs = table.column("run").to_numpy()
+    assert table.num_rows == REF_RUNS and len(np.unique(runs)) == REF_RUNS
+    assert table_digest(table) == serial_reference
+
+
+def _uninterrupted(path: Path, runs: int, seed: int) -> str:
+    return table_digest(sim.run_batch(path, runs, seed, executor="serial").runs_table())
+
+
+def test_driver_killed_then_resumed(reference_path_module, tmp_path):
+    out = tmp_path / "k"
+    proc = _escalation("run", str(reference_path_module), "-n", "20000", "--seed", "4",
+                       "--chunk-size", "200", "--executor", "serial", "--out", str(out), "-q")
+    _wait_for_chunks(out, 10, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("chunk-*.parquet")}
+    assert 10 <= len(before) < 100
+    done = subprocess.run([sys.executable, "-m", "sim", "run", str(reference_path_module),
+                           "--resume", str(out), "-q", "--workers", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["resumed"][-1]["chunks_found"] == len(before)
+    assert manifest["resumed"][-1]["chunks_to_run"] == 100 - len(before)
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("chunk-*.parquet")}
+    assert len(after) == 100
+    assert all(after[name] == mtime for name, mtime in before.items())  # not rewritten
+    assert table_digest(sim.load_results(out).runs) == _uninterrupted(reference_path_module,
+                                                                       20000, 4)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["runs"] == 20000
+
+
+def test_ctrl_c_keeps_chunks_and_says_how_to_resume(reference_path_module, tmp_path):
+    out = tmp_path / "c"
+    proc = _escalation("run", str(reference_path_module), "-n", "40000", "--seed", "4",
+                       "--chunk-size", "200", "--workers", "2", "--out", str(out), "-q")
+    _wait_for_chunks(out, 6, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"resume with --resume {out}" in err and "Traceback" not in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    files = sorted((out / "runs").glob("chunk-*.parquet"))
+    assert len(files) == len(manifest["chunks"]["complete"]) >= 6
+    assert all(pq.read_metadata(f).num_rows == 200 for f in files)
+
+
+def test_resume_refuses_another_scenario_seed_or_parameters(reference_path_module, tmp_path):
+    scenario = tmp_path / "s.yaml"
+    shutil.copy(reference_path_module, scenario)
+    out = tmp_path / "r"
+    sim.run_batch(scenario, 400, 1, executor="serial", chunk_size=100, out=out)
+    scenario.write_text(scenario.read_text().replace("value: 0.83", "value: 0.8"))
+    for extra, message in (([], "the scenario's content differs"),):
+        done = subprocess.run([sys.executable, "-m", "sim", "run", str(scenario), "--resume",
+                               str(out), *extra], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    shutil.copy(reference_path_module, scenario)
+    for extra, message in ((["--seed", "2"], "the seed differs"),
+                           (["--set", "cut_prob=0.9"], "the parameter values differ"),
+                           (["-n", "500"], "the number of runs differs")):
+        done = subprocess.run([sys.executable, "-m", "sim", "run", str(scenario), "--resume",
+                               str(out), *extra], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_truncated_chunk_is_detected_and_recomputed(reference_path_module, tmp_path):
+    out = tmp_path / "t"
+    first = sim.run_batch(reference_path_module, 1000, 8, executor="serial", chunk_size=100,
+                          out=out)
+    digest = table_digest(first.runs_table())
+    victim = out / "runs" / "chunk-000003.parquet"
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) // 2])
+    (out / "runs" / "chunk-000007.parquet").unlink()
+    again = sim.run_batch(reference_path_module, 1000, 8, executor="serial", out=out,
+                          resume=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["resumed"][-1] == {**manifest["resumed"][-1], "chunks_found": 8,
+                                       "chunks_to_run": 2}
+    assert table_digest(again.runs_table()) == digest
+    assert again.summary["outcomes"] == first.summary["outcomes"]
+
+
+def test_precision_stopping_meets_h_and_depends_only_on_the_seed(tmp_path):
+    from conftest import ROOT
+
+    base = ROOT / "scenarios" / "bryansk_atacms_2024.yaml"
+    h = 0.02
+    a = sim.run_batch(base, 20_000, 9, executor="serial", chunk_size=250, precision=h)
+    b = sim.run_batch(base, 20_000, 9, executor="processes", workers=2, chunk_size=250,
+                      precision=h, out=tmp_path / "p")
+    assert a.runs == b.runs < 20_000 and a.runs % 250 == 0
+    assert table_digest(a.runs_table()) == table_digest(b.runs_table())
+    for o in a.summary["outcomes"].values():
+        assert (o["hi"] - o["lo"]) / 2 <= h
+    # one chunk fewer would not have been precise enough
+    counts = a.aggregate.outcome_counts
+    table = a.runs_table().to_pandas()
+    short = table[table.run < a.runs - 250]
+    widths = [(hi - lo) / 2 for lo, hi in
+              (wilson(int((short.outcome == o).sum()), len(short)) for o in a.aggregate.outcomes)]
+    assert max(widths) > h and counts.sum() == a.runs
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert manifest["runs"] == a.runs and manifest["runs_cap"] == 20_000
+
+
+def _mount_tmpfs(path: Path, size: str, read_only: bool = False) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    opts = f"size={size}" + (",ro" if read_only else "")
+    if shutil.which("mount") is None:
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)],
+                          capture_output=True).returncode == 0
+
+
+def test_a_full_disk_is_a_clear_error_and_keeps_completed_chunks(reference_path_module,
+                                                                  tmp_path):
+    disk = tmp_path / "small"
+    if not _mount_tmpfs(disk, "200k"):
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        out = disk / "r"
+        done = subprocess.run([sys.executable, "-m", "sim", "run", str(reference_path_module),
+                               "-n", "200000", "--chunk-size", "2000", "--executor", "serial",
+                               "--out", str(out), "-q"],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2, done.stderr
+        assert "the disk is full" in done.stderr and "Traceback" not in done.stderr
+        assert "chunks are complete and kept" in done.stderr and "--resume" in done.stderr
+        files = sorted((out / "runs").glob("chunk-*.parquet"))
+        assert files, "no chunk was completed before the disk filled"
+        for f in files:
+            assert pq.read_metadata(f).num_rows == 2000  # every kept chunk is whole
+        assert not list((out / "runs").glob(".*.tmp"))
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_read_only_folder_is_a_clear_error(reference_path_module, tmp_path):
+    disk = tmp_path / "ro"
+    if not _mount_tmpfs(disk, "1m", read_only=True):
+        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    try:
+        done = subprocess.run([sys.executable, "-m", "sim", "run", str(reference_path_module),
+                               "-n", "100", "--out", str(disk / "r"), "-q"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2
+        assert "cannot create the results folder" in done.stderr
+        assert "Read-only file system" in done.stderr and "Traceback" not in done.stderr
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_sweeps_resume_too(tmp_path):
+    from conftest import ROOT
+
+    base = ROOT / "scenarios" / "bryansk_atacms_2024.yaml"
+    out = tmp_path / "s"
+    full = sim.run_sweep(base, ["intercept_prob=0.6,0.9"], runs=300, seed=2,
+                         executor="serial", out=out)
+    victim = sorted((out / "runs" / "point-0001").glob("chunk-*.parquet"))[0]
+    victim.unlink()
+    again = sim.run_sweep(base, ["intercept_prob=0.6,0.9"], runs=300, seed=2,
+                          executor="serial", out=out, resume=True)
+    assert victim.is_file()
+    assert again.summaries[1]["outcomes"] == full.summaries[1]["outcomes"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["resumed"][-1]["chunks_to_run"] == 1
