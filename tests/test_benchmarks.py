@@ -48,33 +48,45 @@ def test_engine_against_handwritten_simpy(reference_path):
 
 
 @pytest.mark.parametrize("scenario", ["reference/tit_for_tat.yaml", "bryansk_atacms_2024.yaml"])
-def test_batch_workers(scenario, tmp_path):
-    """Batch runs/s with 1 and 2 worker processes, and their ratio (target >= 1.8)."""
+def test_batch_executors(scenario, tmp_path):
+    """Batch runs/s: serial, 2 worker processes, Dask with 2 local workers; ratios to serial
+    (target >= 1.8 for two workers on two free cores). Same digest for all three."""
     from conftest import ROOT
 
+    from sim.results import table_digest
+
     sc = sim.load_scenario(ROOT / "scenarios" / scenario)
-    runs = 40_000
-    one = sim.run_batch(sc, runs, seed=1, executor="serial", out=tmp_path / "one")
-    two = sim.run_batch(sc, runs, seed=1, workers=2, executor="processes", out=tmp_path / "two")
-    print(f"\n{scenario}: {runs:,} runs, serial {one.runs_per_second:,.0f} runs/s, "
-          f"2 processes {two.runs_per_second:,.0f} runs/s, ratio "
-          f"{two.runs_per_second / one.runs_per_second:.2f} (target >= 1.8 on 2 free cores)")
-    assert two.runs_per_second > 0
+    runs = int(os.environ.get("BENCH_RUNS", "40000"))
+    rates, digests = {}, {}
+    for name, kw in (("serial", {"executor": "serial"}),
+                     ("processes(2)", {"executor": "processes", "workers": 2}),
+                     ("dask(2)", {"executor": "dask", "workers": 2})):
+        t0 = time.perf_counter()
+        res = sim.run_batch(sc, runs, seed=1, out=tmp_path / name, **kw)
+        rates[name] = runs / (time.perf_counter() - t0)  # including start-up
+        digests[name] = table_digest(res.runs_table())
+    base = rates["serial"]
+    print(f"\n{scenario}: {runs:,} runs; " + "; ".join(
+        f"{k} {v:,.0f} runs/s ({v / base:.2f}x)" for k, v in rates.items())
+        + " (wall clock, start-up included)")
+    assert len(set(digests.values())) == 1
 
 
+@pytest.mark.parametrize("executor", ["processes", "dask"])
 @pytest.mark.parametrize("scenario", ["reference/tit_for_tat.yaml", "bryansk_atacms_2024.yaml"])
-def test_million_runs_peak_memory(scenario, tmp_path):
+def test_million_runs_peak_memory(scenario, executor, tmp_path):
     """Peak memory of a 1,000,000-run batch (target < 1 GiB), measured in a child process."""
     from conftest import ROOT
 
     runs = int(os.environ.get("BENCH_MILLION", "1000000"))
     out = tmp_path / "m"
     subprocess.run([sys.executable, "-m", "sim", "run", str(ROOT / "scenarios" / scenario),
-                    "-n", str(runs), "--seed", "1", "--workers", "2", "--out", str(out), "-q"],
+                    "-n", str(runs), "--seed", "1", "--workers", "2", "--executor", executor,
+                    "--out", str(out), "-q"],
                    check=True, capture_output=True)
     manifest = json.loads((out / "manifest.json").read_text())
     peak = manifest["peak_memory_mib"]
-    print(f"\n{scenario}: {runs:,} runs at {manifest['runs_per_second']:,.0f} runs/s; peak RSS "
-          f"driver {peak['driver']:,.0f} MiB, largest worker {peak['worker']:,.0f} MiB "
-          f"(target < 1 GiB each)")
+    print(f"\n{scenario}, {executor}: {runs:,} runs at {manifest['runs_per_second']:,.0f} "
+          f"runs/s; peak RSS driver {peak['driver']:,.0f} MiB, largest worker "
+          f"{peak['worker']:,.0f} MiB (target < 1 GiB each)")
     assert max(peak.values()) < 1024
