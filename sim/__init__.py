@@ -27,6 +27,7 @@ from sim.errors import (
 )
 
 if TYPE_CHECKING:
+    from sim import plots
     from sim.analysis.compare import compare
     from sim.analysis.discovery import discover
     from sim.analysis.sensitivity import sensitivity
@@ -53,6 +54,7 @@ __all__ = [
     "load_scenario",
     "load_scenario_text",
     "make_plan",
+    "plots",
     "run_batch",
     "run_one",
     "run_sweep",
@@ -80,7 +82,14 @@ _LAZY = {
 }
 
 
+_SUBMODULES = {"plots", "analysis", "report"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"sim.{name}")
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sim' has no attribute '{name}'")
