@@ -139,6 +139,14 @@ def schema() -> None:
     click.echo(json.dumps(ScenarioSpec.model_json_schema(by_alias=True), indent=2))
 
 
+def _emit(as_json: bool, data: Callable[[], Any], render: Callable[[], None]) -> None:
+    """Print ``data()`` as JSON for machines, or ``render()`` a table for people."""
+    if as_json:
+        click.echo(json.dumps(data(), indent=2, default=str))
+    else:
+        render()
+
+
 def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in values:
@@ -361,10 +369,7 @@ def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...]
                                  runs=runs, seed=seed, fixed=fixed, workers=workers,
                                  executor=executor, out=target, force=force, progress=advance,
                                  command=["escalation", *sys.argv[1:]])
-    if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
-    else:
-        print_sensitivity(result, _console())
+    _emit(as_json, result.as_dict, lambda: print_sensitivity(result, _console()))
 
 
 @cli.command()
@@ -383,10 +388,7 @@ def discover(sweep_dir: Path, outcome: str, threshold: float | None, min_coverag
     from sim.show import print_discovery
 
     found = run_discover(sweep_dir, outcome, threshold, min_coverage=min_coverage)
-    if as_json:
-        click.echo(json.dumps(found.as_dict(), indent=2, default=str))
-    else:
-        print_discovery(found, _console())
+    _emit(as_json, found.as_dict, lambda: print_discovery(found, _console()))
 
 
 @cli.command()
@@ -416,10 +418,7 @@ def compare(results: tuple[str, ...], as_json: bool) -> None:
     from sim.show import print_comparison
 
     cmp = run_compare(list(results))
-    if as_json:
-        click.echo(json.dumps(cmp.as_dict(), indent=2, default=str))
-    else:
-        print_comparison(cmp, _console())
+    _emit(as_json, cmp.as_dict, lambda: print_comparison(cmp, _console()))
 
 
 @cli.command()
