@@ -139,6 +139,21 @@ def schema() -> None:
     click.echo(json.dumps(ScenarioSpec.model_json_schema(by_alias=True), indent=2))
 
 
+def _execution_options(fn: F) -> F:
+    """``--workers``, ``--executor`` and ``--scheduler``, shared by every command that runs."""
+    for option in reversed((
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Worker processes [default: all cores]."),
+        click.option("--executor", type=click.Choice(EXECUTORS), default="auto",
+                     show_default=True),
+        click.option("--scheduler", metavar="ADDRESS", default=None,
+                     help="A Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor "
+                          "dask)."),
+    )):
+        fn = option(fn)
+    return fn
+
+
 def _emit(as_json: bool, data: Callable[[], Any], render: Callable[[], None]) -> None:
     """Print ``data()`` as JSON for machines, or ``render()`` a table for people."""
     if as_json:
@@ -190,11 +205,7 @@ def _resume_settings(folder: Path, runs: int, seed: int) -> tuple[int, int]:
               help="Root seed: run i uses SeedSequence(seed, spawn_key=(i,)).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Override a parameter (repeatable).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes [default: all cores].")
-@click.option("--executor", type=click.Choice(EXECUTORS), default="auto", show_default=True)
-@click.option("--scheduler", metavar="ADDRESS", default=None,
-              help="A Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask).")
+@_execution_options
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None,
               help="Runs per chunk (one Parquet file each).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
@@ -270,10 +281,7 @@ def _given(name: str) -> bool:
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Fix another parameter (repeatable).")
-@click.option("--workers", type=click.IntRange(min=1), default=None)
-@click.option("--executor", type=click.Choice(EXECUTORS), default="auto", show_default=True)
-@click.option("--scheduler", metavar="ADDRESS", default=None,
-              help="A Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask).")
+@_execution_options
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Results folder [default: results/<scenario>-sweep-<timestamp>].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
@@ -342,8 +350,7 @@ def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], desig
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Fix another parameter (repeatable).")
-@click.option("--workers", type=click.IntRange(min=1), default=None)
-@click.option("--executor", type=click.Choice(EXECUTORS), default="auto", show_default=True)
+@_execution_options
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Results folder [default: results/<scenario>-sensitivity-<timestamp>].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
@@ -352,8 +359,8 @@ def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], desig
 @_handled
 def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...],
                 samples: int, runs: int, seed: int, sets: tuple[str, ...],
-                workers: int | None, executor: str, out: Path | None, force: bool,
-                as_json: bool, quiet: bool) -> None:
+                workers: int | None, executor: str, scheduler: str | None, out: Path | None,
+                force: bool, as_json: bool, quiet: bool) -> None:
     """Rank parameters by their influence on an outcome's probability (Sobol' or Morris)."""
     from sim.analysis.sensitivity import sensitivity as run_sensitivity
     from sim.batch import default_out
@@ -368,7 +375,7 @@ def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...]
         result = run_sensitivity(sc, outcome, method, list(vary) or None, samples=samples,
                                  runs=runs, seed=seed, fixed=fixed, workers=workers,
                                  executor=executor, out=target, force=force, progress=advance,
-                                 command=["escalation", *sys.argv[1:]])
+                                 command=["escalation", *sys.argv[1:]], scheduler=scheduler)
     _emit(as_json, result.as_dict, lambda: print_sensitivity(result, _console()))
 
 

@@ -92,6 +92,7 @@ def sensitivity(
     force: bool = False,
     progress: Progress | None = None,
     command: list[str] | None = None,
+    scheduler: str | None = None,
 ) -> Sensitivity:
     """Sobol' (Saltelli design, ``samples * (d + 2)`` points) or Morris (``samples``
     trajectories, ``samples * (d + 1)`` points) indices of ``P(outcome)`` over
@@ -114,7 +115,7 @@ def sensitivity(
     points = [{**(fixed or {}), **p} for p in points_from_unit(factors, unit)]
     names = [f.name for f in factors]
     done = execute(sc, points, runs, seed, workers=workers, executor=executor, out=out,
-                   force=force, progress=progress, command=command,
+                   force=force, progress=progress, command=command, scheduler=scheduler,
                    extra={"design": {"kind": f"{method} sensitivity", "samples": samples,
                                      "varied": names, "fixed": dict(fixed or {}),
                                      "outcome": outcome,
