@@ -104,3 +104,22 @@ def test_reference_scenario_matches_the_handwritten_program(reference_path):
         p2 = hand[outcome] / runs
         se = math.sqrt(p1 * (1 - p1) / runs + p2 * (1 - p2) / runs)
         assert abs(p1 - p2) <= 4 * se, (outcome, p1, p2, se)
+
+
+@pytest.mark.parametrize("runs", [3, 10, 13])
+def test_summary_intervals_hold_outcomes_that_never_or_always_occur(runs):
+    """An outcome that never occurs has lo == 0 exactly, one that always occurs hi == 1
+    (these run counts used to round the bounds past the estimate)."""
+    res = batch("""
+name: edges
+clock: {horizon: 10}
+ladder: [a, b]
+outcomes:
+  - {id: never, when: level > 5}
+  - {id: always, default: true}
+""", runs)
+    never, always = res.summary["outcomes"]["never"], res.summary["outcomes"]["always"]
+    assert never["p"] == 0.0 and never["lo"] == 0.0 and never["hi"] > 0.0
+    assert always["p"] == 1.0 and always["hi"] == 1.0 and always["lo"] < 1.0
+    for level in res.summary["levels"].values():
+        assert 0.0 <= level["lo"] <= level["p"] <= level["hi"] <= 1.0
