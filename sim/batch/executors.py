@@ -12,10 +12,45 @@ from typing import Any, Protocol, TypeVar
 
 from sim.errors import BatchError
 
-__all__ = ["Executor", "ProcessExecutor", "SerialExecutor", "default_workers", "make_executor"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "EXECUTORS",
+    "MAX_WORKERS",
+    "WORKERS_PER_CORE",
+    "Executor",
+    "ExecutorStartError",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "check_local_workers",
+    "default_workers",
+    "make_executor",
+    "max_local_workers",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+EXECUTORS = ("auto", "serial", "processes", "dask")
+#: Local worker processes (plain or in a local Dask cluster) per core this process may use:
+#: beyond a few per core they only compete for the cores and cost memory (~100 MB each).
+WORKERS_PER_CORE = 4
+#: Local worker processes at most, whatever the core count.
+MAX_WORKERS = 256
+#: Seconds to reach a Dask scheduler and complete its handshake.
+CONNECT_TIMEOUT = 10.0
+
+
+class ExecutorStartError(BatchError):
+    """An executor could not start (a scheduler that cannot be reached or does not speak
+    Dask, worker processes that cannot be started): no chunk has run on it.
+
+    ``executor`` names the kind (``"dask"``, ``"processes"``); ``address`` is the scheduler
+    address, if any."""
+
+    def __init__(self, message: str, executor: str, address: str | None = None) -> None:
+        super().__init__(message)
+        self.executor = executor
+        self.address = address
 
 
 def default_workers() -> int:
@@ -24,6 +59,27 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def max_local_workers() -> int:
+    """The most local worker processes allowed here: ``WORKERS_PER_CORE`` per core this
+    process may use, and never more than ``MAX_WORKERS``."""
+    return min(MAX_WORKERS, WORKERS_PER_CORE * default_workers())
+
+
+def check_local_workers(workers: object) -> int:
+    """``workers`` as a count of local worker processes, or a :class:`BatchError` naming
+    the limit and the core count."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise BatchError(f"workers must be a whole number >= 1, got {workers!r}")
+    limit = max_local_workers()
+    if workers > limit:
+        cores = default_workers()
+        raise BatchError(
+            f"{workers} local workers is too many: at most {limit} here ({WORKERS_PER_CORE} "
+            f"per core, {cores} core{'s' if cores != 1 else ''} available, never more than "
+            f"{MAX_WORKERS}); use a Dask scheduler (--scheduler) for more")
+    return workers
 
 
 def hide_unimportable_main() -> str | None:
@@ -75,7 +131,8 @@ class ProcessExecutor:
     """Runs tasks on local worker processes, a bounded number in flight."""
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or default_workers()
+        self.workers = (min(default_workers(), max_local_workers()) if workers is None
+                        else check_local_workers(workers))
         self._pool: ProcessPoolExecutor | None = None
         self._hidden: str | None = None
 
@@ -88,7 +145,13 @@ class ProcessExecutor:
         else:
             ctx = multiprocessing.get_context("spawn")
         self._hidden = hide_unimportable_main()
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+        try:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+        except (OSError, ValueError) as exc:
+            restore_main(self._hidden)
+            self._hidden = None
+            raise ExecutorStartError(f"cannot start {self.workers} worker processes: {exc}",
+                                     "processes") from None
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
@@ -134,16 +197,26 @@ class ProcessExecutor:
 
 
 def make_executor(kind: str = "auto", workers: int | None = None,
-                  scheduler: str | None = None) -> Executor:
+                  scheduler: str | None = None,
+                  connect_timeout: float = CONNECT_TIMEOUT) -> Executor:
     """``serial``, ``processes``, ``dask`` (a local cluster, or the one at ``scheduler``),
-    or ``auto`` (processes when more than one worker)."""
-    n = workers or default_workers()
-    if kind == "dask" or scheduler:
+    or ``auto`` (processes when more than one worker).
+
+    Local workers are capped by :func:`max_local_workers`; a scheduler's cluster reports
+    its own workers. ``connect_timeout`` bounds reaching the scheduler, handshake included.
+    Every refusal is a :class:`BatchError`; nothing starts until the ``with`` block."""
+    if kind not in EXECUTORS:
+        raise BatchError(f"unknown executor '{kind}': use {', '.join(EXECUTORS)}")
+    if scheduler is not None:
         from sim.batch.cluster import DaskExecutor
 
-        return DaskExecutor(n, scheduler)
+        return DaskExecutor(workers, scheduler, connect_timeout=connect_timeout)
+    n = (min(default_workers(), max_local_workers()) if workers is None
+         else check_local_workers(workers))
+    if kind == "dask":
+        from sim.batch.cluster import DaskExecutor
+
+        return DaskExecutor(n, connect_timeout=connect_timeout)
     if kind == "serial" or (kind == "auto" and n == 1):
         return SerialExecutor()
-    if kind in ("processes", "auto"):
-        return ProcessExecutor(n)
-    raise ValueError(f"unknown executor '{kind}': use serial, processes or dask")
+    return ProcessExecutor(n)
