@@ -21,6 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXECUTORS = ["auto", "serial", "processes", "dask"]
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_ALL_FAILED = 3  # a batch in which every run failed
 
 
 def _console(stderr: bool = False) -> Any:
@@ -139,6 +140,15 @@ def schema() -> None:
     click.echo(json.dumps(ScenarioSpec.model_json_schema(by_alias=True), indent=2))
 
 
+def _execution(workers: int | None, executor: str, scheduler: str | None,
+               progress: Callable[[int, int], None] | None = None,
+               chunk_size: int | None = None) -> Any:
+    from sim.batch import Execution
+
+    return Execution(workers=workers, executor=executor, scheduler=scheduler,
+                     chunk_size=chunk_size, progress=progress)
+
+
 def _execution_options(fn: F) -> F:
     """``--workers``, ``--executor`` and ``--scheduler``, shared by every command that runs."""
     for option in reversed((
@@ -157,7 +167,9 @@ def _execution_options(fn: F) -> F:
 def _emit(as_json: bool, data: Callable[[], Any], render: Callable[[], None]) -> None:
     """Print ``data()`` as JSON for machines, or ``render()`` a table for people."""
     if as_json:
-        click.echo(json.dumps(data(), indent=2, default=str))
+        from sim.results import clean_json
+
+        click.echo(json.dumps(clean_json(data()), indent=2, default=str, allow_nan=False))
     else:
         render()
 
@@ -168,8 +180,20 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise click.BadParameter(f"expected NAME=VALUE, got '{item}'", param_hint="--set")
+        if name.strip() in out:
+            raise click.BadParameter(f"'{name.strip()}' is set twice; set each parameter once",
+                                     param_hint="--set")
         out[name.strip()] = value
     return out
+
+
+def _out_path(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """``--out``: a folder name; an empty one is refused (it would mean this folder)."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter("is empty; give a folder name")
+    return Path(value)
 
 
 def _parse_trace(value: str | None) -> int:
@@ -192,62 +216,91 @@ def _resume_settings(folder: Path, runs: int, seed: int) -> tuple[int, int]:
     from sim.results import load_results
 
     manifest = load_results(folder).manifest
-    old_runs = int(manifest.get("runs_cap") or manifest.get("runs") or runs)
-    old_seed = int(manifest.get("seed", seed))
-    return (runs if _given("runs") else old_runs), (seed if _given("seed") else old_seed)
+    old_runs = manifest.runs_cap or manifest.runs
+    return (runs if _given("runs") else old_runs), (seed if _given("seed") else manifest.seed)
 
 
 @cli.command()
-@click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("-n", "--runs", default=1000, show_default=True, type=click.IntRange(min=1),
+@click.argument("scenario", type=click.Path(path_type=Path), required=False)
+@click.option("-n", "--runs", default=1000, show_default=True,
+              type=click.IntRange(min=1, max=1_000_000_000),
               help="Number of runs (the cap, with --precision).")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0, max=2**63 - 1),
               help="Root seed: run i uses SeedSequence(seed, spawn_key=(i,)).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
-              help="Override a parameter (repeatable).")
+              help="Override a parameter (repeatable, once per parameter).")
 @_execution_options
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None,
               help="Runs per chunk (one Parquet file each).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_path,
               help="Results folder [default: results/<scenario>-<timestamp>].")
-@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing results folder (only one this program wrote).")
 @click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
-              metavar="DIR", help="Finish the unfinished batch in DIR (same scenario, "
-                                  "parameters and seed), running only its missing chunks.")
+              metavar="DIR", help="Finish the interrupted batch in DIR, running only its "
+                                  "missing chunks; the folder holds everything else.")
 @click.option("--precision", type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
               default=None, metavar="H",
-              help="Add chunks until every outcome's 95%% interval half-width is <= H "
+              help="Add chunks until every outcome's 95% interval half-width is <= H "
                    "(-n is the cap).")
 @click.option("--trace", "trace", is_flag=False, flag_value="all", default=None,
               metavar="[K]", help="Record events of the first K runs (all if K is omitted).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as JSON (with the results folder's path).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handled
-def run(scenario: Path, runs: int, seed: int, sets: tuple[str, ...], workers: int | None,
-        executor: str, scheduler: str | None, chunk_size: int | None, out: Path | None,
-        force: bool, resume: Path | None, precision: float | None, trace: str | None,
-        as_json: bool, quiet: bool) -> None:
-    """Run a Monte Carlo batch of a scenario and summarise its outcomes and paths."""
-    from sim.batch import default_out, run_batch
+def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
+        workers: int | None, executor: str, scheduler: str | None, chunk_size: int | None,
+        out: Path | None, force: bool, resume: Path | None, precision: float | None,
+        trace: str | None, as_json: bool, quiet: bool) -> None:
+    """Run a Monte Carlo batch of a scenario and summarise its outcomes and paths.
+
+    \b
+    escalation run scenarios/bryansk_atacms_2024.yaml -n 20000 --seed 7
+    escalation run --resume results/base      # finish an interrupted batch
+    """
+    from sim.batch import default_out, resume_batch, run_batch
     from sim.scenario import load_scenario
     from sim.show import print_summary, progress_bar
 
-    sc = load_scenario(scenario)
-    overrides = _parse_sets(sets)
-    sc.resolve_parameters(overrides)  # fail before creating any folder
+    command = ["escalation", *sys.argv[1:]]
     if resume is not None:
-        if out is not None and out != resume:
-            raise click.UsageError("--resume DIR already names the results folder; drop --out")
+        given = [f"--{n.replace('_', '-')}" for n in ("precision", "trace", "chunk_size",
+                                                      "out", "force") if _given(n)]
+        if given:
+            raise click.UsageError("--resume DIR takes these from the folder; drop "
+                                   + ", ".join(given))
         runs, seed = _resume_settings(resume, runs, seed)
-    target = resume or out or default_out(sc)
-    with progress_bar(runs, disable=quiet or as_json) as advance:
-        result = run_batch(sc, runs, seed, overrides, workers=workers, executor=executor,
-                           chunk_size=chunk_size, out=target, force=force,
-                           trace=_parse_trace(trace), progress=advance,
-                           command=["escalation", *sys.argv[1:]], resume=resume is not None,
-                           precision=precision, scheduler=scheduler)
+        with progress_bar(runs, disable=quiet or as_json) as advance:
+            execution = _execution(workers, executor, scheduler, advance)
+            if scenario is None and not sets and not _given("runs") and not _given("seed"):
+                result = resume_batch(resume, execution, command=command)
+                sc = load_scenario_from(resume)
+            else:  # also given: they must match the folder's, or resuming is refused
+                if scenario is None:
+                    sc = load_scenario_from(resume)
+                    overrides: dict[str, Any] = {
+                        **load_results_overrides(resume), **_parse_sets(sets)}
+                else:
+                    sc = load_scenario(scenario)
+                    overrides = dict(_parse_sets(sets))
+                result = run_batch(sc, runs, seed, overrides, execution=execution, out=resume,
+                                   command=command, resume=True)
+    else:
+        if scenario is None:
+            raise click.UsageError("give a SCENARIO file (or --resume DIR)")
+        sc = load_scenario(scenario)
+        overrides = _parse_sets(sets)
+        sc.resolve_parameters(overrides)  # fail before creating any folder
+        target = out or default_out(sc)
+        with progress_bar(runs, disable=quiet or as_json) as advance:
+            result = run_batch(sc, runs, seed, overrides,
+                               execution=_execution(workers, executor, scheduler, advance,
+                                                    chunk_size),
+                               out=target, force=force, trace=_parse_trace(trace),
+                               command=command, precision=precision)
     if as_json:
-        click.echo(json.dumps(result.summary, indent=2, default=str))
+        _emit(True, result.as_dict, lambda: None)
     else:
         print_summary(sc, result, _console())
         if precision is not None:
@@ -255,7 +308,27 @@ def run(scenario: Path, runs: int, seed: int, sets: tuple[str, ...], workers: in
                        f"{runs:,} runs")
     if result.failed:
         click.echo(f"escalation: {result.failed} of {result.runs} runs failed; see the 'error' "
-                   f"column in {target}/runs", err=True)
+                   f"column in {result.out}/runs" + (f"; e.g. {result.summary.errors[0].error}"
+                                                     if result.summary.errors else ""),
+                   err=True)
+        if result.summary.runs == 0:
+            sys.exit(EXIT_ALL_FAILED)
+
+
+def load_results_overrides(folder: Path) -> dict[str, Any]:
+    from sim.results import load_results
+
+    return dict(load_results(folder).manifest.overrides)
+
+
+def load_scenario_from(folder: Path) -> Any:
+    """The scenario a results folder ran (as its file had it)."""
+    from sim.results import load_results
+    from sim.results.provenance import original_document
+    from sim.scenario import Scenario
+
+    res = load_results(folder)
+    return Scenario.from_document(original_document(res.scenario), path=res.manifest.scenario.path)
 
 
 def _given(name: str) -> bool:
@@ -282,17 +355,19 @@ def _given(name: str) -> bool:
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Fix another parameter (repeatable).")
 @_execution_options
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_path,
               help="Results folder [default: results/<scenario>-sweep-<timestamp>].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
 @click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
               metavar="DIR", help="Finish the unfinished sweep in DIR (same design and seed).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print each point's outcome probabilities as JSON (with the folder's path).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handled
 def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], design: str,
           samples: int | None, runs: int, seed: int, sets: tuple[str, ...],
           workers: int | None, executor: str, scheduler: str | None, out: Path | None,
-          force: bool, resume: Path | None, quiet: bool) -> None:
+          force: bool, resume: Path | None, as_json: bool, quiet: bool) -> None:
     """Run a batch at each point of a parameter design, all on the same random streams.
 
     \b
@@ -326,13 +401,13 @@ def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], desig
     if resume is not None:
         runs, seed = _resume_settings(resume, runs, seed)
     target = resume or out or default_out(sc, suffix="-sweep")
-    with progress_bar(None, disable=quiet) as advance:
+    with progress_bar(None, disable=quiet or as_json) as advance:
         result = run_sweep(sc, factors, runs, seed, design=design, samples=samples,
-                           fixed=fixed, workers=workers, executor=executor, out=target,
-                           force=force, progress=advance,
-                           command=["escalation", *sys.argv[1:]], resume=resume is not None,
-                           scheduler=scheduler)
-    print_sweep(result, _console())
+                           fixed=fixed, execution=_execution(workers, executor, scheduler,
+                                                             advance),
+                           out=target, force=force, command=["escalation", *sys.argv[1:]],
+                           resume=resume is not None)
+    _emit(as_json, result.as_dict, lambda: print_sweep(result, _console()))
 
 
 @cli.command()
@@ -351,7 +426,7 @@ def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], desig
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Fix another parameter (repeatable).")
 @_execution_options
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_path,
               help="Results folder [default: results/<scenario>-sensitivity-<timestamp>].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the indices as JSON.")
@@ -373,18 +448,20 @@ def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...]
     target = out or default_out(sc, suffix="-sensitivity")
     with progress_bar(None, disable=quiet or as_json) as advance:
         result = run_sensitivity(sc, outcome, method, list(vary) or None, samples=samples,
-                                 runs=runs, seed=seed, fixed=fixed, workers=workers,
-                                 executor=executor, out=target, force=force, progress=advance,
-                                 command=["escalation", *sys.argv[1:]], scheduler=scheduler)
+                                 runs=runs, seed=seed, fixed=fixed,
+                                 execution=_execution(workers, executor, scheduler, advance),
+                                 out=target, force=force, command=["escalation", *sys.argv[1:]])
     _emit(as_json, result.as_dict, lambda: print_sensitivity(result, _console()))
 
 
 @cli.command()
 @click.argument("sweep_dir", metavar="SWEEP", type=click.Path(path_type=Path))
 @click.option("--outcome", required=True, help="The outcome to explain.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None, callback=lambda c, p, v:
+              _finite(v, "--threshold"),
               help="Points with P(outcome) >= this are of interest [default: upper quartile].")
 @click.option("--min-coverage", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              callback=lambda c, p, v: _finite(v, "--min-coverage"),
               help="The densest box on the peeling trajectory with at least this coverage.")
 @click.option("--json", "as_json", is_flag=True, help="Print the box as JSON.")
 @_handled
@@ -417,19 +494,30 @@ def export(sweep_dir: Path, ema: Path, force: bool) -> None:
 
 @cli.command()
 @click.argument("results", nargs=-1, required=True)
+@click.option("--allow-different", is_flag=True,
+              help="Compare results of scenarios with different outcomes (missing ones count "
+                   "as 0).")
+@click.option("--out", "out_file", type=click.Path(path_type=Path), default=None,
+              help="Also write the table to this .csv, .parquet or .json file.")
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @_handled
-def compare(results: tuple[str, ...], as_json: bool) -> None:
+def compare(results: tuple[str, ...], allow_different: bool, out_file: Path | None,
+            force: bool, as_json: bool) -> None:
     """Compare outcome probabilities of result folders (or sweep points, as DIR@3)."""
     from sim.analysis.compare import compare as run_compare
     from sim.show import print_comparison
 
-    cmp = run_compare(list(results))
+    cmp = run_compare(list(results), allow_different=allow_different)
+    for note in cmp.notes:
+        click.echo(f"escalation: note: {note}", err=True)
     _emit(as_json, cmp.as_dict, lambda: print_comparison(cmp, _console()))
+    if out_file is not None:
+        click.echo(f"wrote {cmp.write(out_file, force)}", err=as_json)
 
 
 @cli.command()
-@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("results", nargs=-1, required=True)
 @click.option("--kind", "kinds", multiple=True,
               type=click.Choice(["outcomes", "occupancy", "reach", "paths", "run", "sweep",
                                  "sensitivity"]),
@@ -440,23 +528,31 @@ def compare(results: tuple[str, ...], as_json: bool) -> None:
               show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for the figures [default: RESULTS/plots].")
+@click.option("--force", is_flag=True, help="Replace figures that already exist.")
+@click.option("--allow-different", is_flag=True,
+              help="With several results: compare scenarios with different outcomes.")
 @_handled
-def plot(results: tuple[Path, ...], kinds: tuple[str, ...], run: int | None, fmt: str,
-         out: Path | None) -> None:
+def plot(results: tuple[str, ...], kinds: tuple[str, ...], run: int | None, fmt: str,
+         out: Path | None, force: bool, allow_different: bool) -> None:
     """Draw figures from results folders (never re-running anything).
 
     \b
     One folder: its figures (outcomes, occupancy, reach, paths; sweep; sensitivity).
-    Several folders: their outcome probabilities side by side (compare.png).
+    Several folders or sweep points (DIR@k): outcome probabilities side by side and their
+    differences from the first (compare.png).
     """
     from sim.plots import compare_bars, figures_for, save_figures
 
+    first = Path(results[0].rpartition("@")[0] if "@" in results[0]
+                 and not Path(results[0]).exists() else results[0])
     if len(results) > 1:
-        figures = {"compare": compare_bars(list(results))}
+        figures = {"compare": compare_bars(list(results), allow_different)}
+    elif first != Path(results[0]):
+        raise click.UsageError("a single sweep point has no figures of its own; compare two "
+                               "points (DIR@0 DIR@3) or plot the sweep (DIR)")
     else:
-        figures = figures_for(results[0], list(kinds) or None, run=run)
-    target = out or results[0] / "plots"
-    for path in save_figures(figures, target, fmt):
+        figures = figures_for(first, list(kinds) or None, run=run)
+    for path in save_figures(figures, out or first / "plots", fmt, force=force):
         click.echo(f"wrote {path}")
 
 
@@ -466,12 +562,21 @@ def plot(results: tuple[Path, ...], kinds: tuple[str, ...], run: int | None, fmt
               help="Include this traced run's timeline.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="The HTML file [default: RESULTS/report.html].")
+@click.option("--force", is_flag=True, help="Replace an existing report.")
 @_handled
-def report(results: Path, run: int | None, out: Path | None) -> None:
+def report(results: Path, run: int | None, out: Path | None, force: bool) -> None:
     """Write a self-contained HTML report: scenario, cited assumptions, tables, figures."""
     from sim.report import write_report
 
-    click.echo(f"wrote {write_report(results, out, run=run)}")
+    click.echo(f"wrote {write_report(results, out, run=run, force=force)}")
+
+
+def _finite(value: float | None, flag: str) -> float | None:
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, got {value}", param_hint=flag)
+    return value
 
 
 def main() -> None:

@@ -6,14 +6,16 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import math
 from pathlib import Path
 from typing import Any
 
 from sim.errors import ResultsError
+from sim.formatting import ClockInfo, fmt_interval, fmt_num, fmt_p
 from sim.plots import figures_for
 from sim.plots.context import FolderContext, context_of
-from sim.results import Results, write_atomic
+from sim.results import Results, ResultsFolder, write_output
+from sim.results.folder import PARAM
+from sim.results.provenance import describe_value, override_label
 
 __all__ = ["build_report", "write_report"]
 
@@ -40,7 +42,7 @@ th,td{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;text-align:lef
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f2f2f2}
 figure{margin:1.2em 0}img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-size:.9em;color:#444}.meta{color:#555;font-size:.9em}
-.assumption{background:#fff6df}code{font-size:.95em}
+.assumption{background:#fff6df}.overridden{background:#e8f0ff}code{font-size:.95em}
 """
 
 
@@ -48,10 +50,7 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _p(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return f"{float(x):.3f}"
+_p = fmt_p
 
 
 def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None,
@@ -96,46 +95,49 @@ def _assumptions(doc: dict[str, Any], titles: dict[str, str]) -> str:
         else:
             basis = f"<strong>assumption</strong>: {_e(p.get('assumption', ''))}"
             classes.append("assumption")
-        rows.append([f"<code>{_e(name)}</code>", _e(p.get("value")),
+        if isinstance(p.get("overridden"), dict):
+            classes[-1] = "overridden"
+        rows.append([f"<code>{_e(name)}</code>", _e(describe_value(p)),
                      _e(f"{rng[0]:g} - {rng[1]:g}") if isinstance(rng, list) and len(rng) == 2
                      else "", _e(p.get("unit") or ""), _e(p.get("doc") or ""), basis])
     if not rows:
         return "<p>No parameters.</p>"
-    return _table(["parameter", "value", "range", "unit", "meaning", "source or assumption"],
-                  rows, {1}, classes)
+    return _table(["parameter", "value as run", "range", "unit", "meaning",
+                   "source or assumption (of the scenario's value)"], rows, {1}, classes)
 
 
 def _batch_tables(ctx: FolderContext) -> str:
-    s = ctx.results.summary
-    parts = ["<h3>Outcomes</h3>", _table(
+    s = ctx.results.batch_summary()
+    clock = ClockInfo.of_document(ctx.results.scenario)
+    parts = []
+    if s.failed:
+        parts.append(f"<p><strong>{s.failed:,} runs failed</strong> and are left out; e.g. "
+                     f"{_e(s.errors[0].error if s.errors else '')}</p>")
+    parts += ["<h3>Outcomes</h3>", _table(
         ["outcome", "runs", "probability", "95% interval"],
-        [[_e(o), f"{v['count']:,}", _p(v["p"]), f"{_p(v['lo'])} - {_p(v['hi'])}"]
-         for o, v in s.get("outcomes", {}).items()], {1, 2, 3})]
+        [[_e(o), f"{v.count:,}", _p(v.p), fmt_interval(v.lo, v.hi)]
+         for o, v in s.outcomes.items()], {1, 2, 3})]
     parts += ["<h3>Escalation ladder</h3>", _table(
         ["level", "P(reached)", "95% interval", "median time", "90th percentile"],
-        [[_e(lv), _p(v["p"]), f"{_p(v['lo'])} - {_p(v['hi'])}", _time(ctx, v["time_median"]),
-          _time(ctx, v["time_p90"])] for lv, v in s.get("levels", {}).items()], {1, 2, 3, 4})]
-    parts += [f"<h3>Most common paths ({s.get('distinct_paths', 0):,} distinct)</h3>", _table(
+        [[_e(lv), _p(v.p), fmt_interval(v.lo, v.hi), _e(clock.time(v.time_median)),
+          _e(clock.time(v.time_p90))] for lv, v in s.levels.items()], {1, 2, 3, 4})]
+    if s.metrics:
+        parts += ["<h3>Metrics at the end of a run</h3>", _table(
+            ["metric", "mean", "sd", "min", "max", "runs"],
+            [[_e(m), fmt_num(v.mean, ".4g"), fmt_num(v.sd, ".4g"), fmt_num(v.min, ".4g"),
+              fmt_num(v.max, ".4g"), f"{v.n:,}"] for m, v in s.metrics.items()],
+            {1, 2, 3, 4, 5})]
+    parts += [f"<h3>Most common paths ({s.distinct_paths:,} distinct)</h3>", _table(
         ["share", "runs", "path"],
-        [[f"{p['share']:.3f}", f"{p['count']:,}", _e(p["path"])] for p in s.get("paths", [])[:15]],
-        {0, 1})]
+        [[_p(p.share), f"{p.count:,}", _e(p.path)] for p in s.paths[:15]], {0, 1})]
     return "".join(parts)
 
 
-def _time(ctx: FolderContext, t: Any) -> str:
-    if t is None or (isinstance(t, float) and math.isnan(t)):
-        return "-"
-    if ctx.dated:
-        return f"{float(t):,.0f} d ({_e(str(ctx.to_axis([t])[0].astype('datetime64[D]')))})"
-    return f"{float(t):,.1f}"
-
-
 def _design_tables(ctx: FolderContext) -> str:
-    sens = ctx.path / "sensitivity.json"
-    if sens.is_file():
+    if ctx.results.has_sensitivity:
         from sim.analysis.sensitivity import load_sensitivity
 
-        res = load_sensitivity(ctx.path)
+        res = load_sensitivity(ctx.results)
         if res.method == "sobol":
             head = ["parameter", "total (ST)", "first (S1)", "source or assumption"]
             rows = [[f"<code>{_e(r['parameter'])}</code>",
@@ -149,16 +151,13 @@ def _design_tables(ctx: FolderContext) -> str:
                      _e(r["source"])] for r in res.rows]
         return (f"<h3>Sensitivity of P({_e(res.outcome)}) ({_e(res.method)})</h3>"
                 + _table(head, rows, {1, 2}))
-    import pandas as pd
-
-    df = pd.read_parquet(ctx.path / "sweep.parquet")
-    varied = [c for c in df.columns if c not in ("point", "outcome", "count", "runs", "p", "lo",
-                                                 "hi")]
+    df = ctx.results.sweep_frame()
+    varied = ctx.results.varied
     outcomes = list(dict.fromkeys(df["outcome"]))
     rows = []
     for point, sub in df.groupby("point", sort=True):
         first = sub.iloc[0]
-        cells = [str(point), *(f"{first[v]:g}" for v in varied)]
+        cells = [str(point), *(f"{first[PARAM + v]:g}" for v in varied)]
         by = sub.set_index("outcome")
         cells += [f"{_p(by.loc[o, 'p'])} [{_p(by.loc[o, 'lo'])}, {_p(by.loc[o, 'hi'])}]"
                   for o in outcomes]
@@ -181,14 +180,20 @@ def build_report(results: Results | str | Path, run: int | None = None) -> str:
     sources_html, titles = _sources(doc)
     body = [f"<h1>{_e(ctx.title)}</h1>",
             f'<p class="meta">Scenario <code>{_e(ctx.name)}</code> (content hash '
-            f"<code>{_e(str(manifest.get('scenario', {}).get('content_hash', ''))[:16])}"
+            f"<code>{_e(manifest.scenario.content_hash[:16])}"
             f"</code>) &middot; {ctx.runs:,} runs &middot; seed {ctx.seed} &middot; "
-            f"{_e(manifest.get('kind', 'batch'))} finished "
-            f"{_e(manifest.get('finished', manifest.get('started', '?')))} &middot; "
-            f"status {_e(manifest.get('status', '?'))}</p>"]
+            f"{_e(manifest.kind)} finished {_e(manifest.finished or manifest.started)} "
+            f"&middot; status {_e(manifest.status)}</p>"]
+    if manifest.overrides:
+        body.append("<p><strong>Parameters set for this run</strong> (they differ from the "
+                    "scenario file, and the table below shows the values used): "
+                    f"<code>{_e(override_label(manifest.overrides))}</code></p>")
+    if manifest.status != "complete":
+        body.append(f"<p><strong>This folder is {_e(manifest.status)}</strong>: its figures "
+                    "and tables cover only the runs that finished.</p>")
     if doc.get("description"):
         body.append(f"<p>{_e(str(doc['description']).strip())}</p>")
-    body.append(f"<p class=\"meta\">Command: <code>{_e(' '.join(manifest.get('command', [])))}"
+    body.append(f"<p class=\"meta\">Command: <code>{_e(' '.join(manifest.command))}"
                 f"</code></p>")
     body += ["<h2>Sources</h2>", sources_html,
              "<h2>Parameters and assumptions</h2>",
@@ -213,10 +218,11 @@ def build_report(results: Results | str | Path, run: int | None = None) -> str:
 
 
 def write_report(results: Results | str | Path, out: str | Path | None = None,
-                 run: int | None = None) -> Path:
-    """Write the report (default ``<results>/report.html``) atomically; returns its path."""
+                 run: int | None = None, force: bool = False) -> Path:
+    """Write the report (default ``<results>/report.html``); an existing file is replaced
+    only with ``force``. Returns its path."""
     ctx_path = results.path if isinstance(results, Results) else Path(results)
-    target = Path(out) if out is not None else ctx_path / "report.html"
+    target = ResultsFolder(ctx_path).report_path() if out is None else Path(out)
     text = build_report(results, run=run)
-    write_atomic(target, text.encode("utf-8"))
+    write_output(target, text.encode("utf-8"), force)
     return target

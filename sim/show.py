@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from sim.batch import BatchResult
+from sim.formatting import ClockInfo, fmt_interval, fmt_num, fmt_p, title_with_overrides
 from sim.scenario import Scenario
 from sim.scenario.describe import (
     citation,
@@ -68,52 +67,52 @@ def _row(table: Table, *cells: str) -> None:
     table.add_row(*(escape(c) for c in cells))
 
 
-def _fmt_p(p: float) -> str:
-    return "-" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.3f}"
-
-
-def _fmt_time(sc: Scenario, t: float | None) -> str:
-    if t is None or (isinstance(t, float) and math.isnan(t)):
-        return "-"
-    clock = sc.spec.clock
-    if clock.start is not None and clock.unit in ("day", "days"):
-        return f"{t:,.0f} d, {(clock.start + dt.timedelta(days=t)).strftime('%d %b %Y')}"
-    return f"{t:,.1f} {clock.unit}s" if clock.unit else f"{t:,.1f}"
-
-
 def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
-    """Outcome probabilities, ladder reach and timing, and the most common paths."""
+    """Outcome probabilities, ladder reach and timing, metrics and the most common paths."""
     s = result.summary
+    clock = ClockInfo(str(sc.spec.clock.unit or ""), sc.spec.clock.start)
+    title = title_with_overrides(sc.spec.title or sc.name, result.overrides)
     console.print(
-        f"[bold]{escape(sc.spec.title or sc.name)}[/bold]: {s['runs']:,} runs, seed {result.seed}, "
+        f"[bold]{escape(title)}[/bold]: {s.runs:,} runs, seed {result.seed}, "
         f"{result.seconds:.1f} s ({result.runs_per_second:,.0f} runs/s)"
-        + (f", [red]{s['failed']} failed[/red]" if s["failed"] else "")
+        + (f", [red]{s.failed} failed[/red]" if s.failed else "")
     )
+    for name, value in result.overrides.items():
+        p = sc.spec.parameters[name]
+        console.print(escape(f"  {name} = {value} (set on the command line; scenario: "
+                             f"{p.value}{', ' + citation(p) if citation(p) else ''})"))
     outcomes = Table(title="Outcomes (95% Wilson interval)", title_justify="left")
     for col in ("outcome", "runs", "probability", "95% interval"):
         outcomes.add_column(col, justify="left" if col == "outcome" else "right")
-    for name, o in s["outcomes"].items():
-        _row(outcomes, name, f"{o['count']:,}", _fmt_p(o["p"]),
-                         f"{_fmt_p(o['lo'])} - {_fmt_p(o['hi'])}")
+    for name, o in s.outcomes.items():
+        _row(outcomes, name, f"{o.count:,}", fmt_p(o.p), fmt_interval(o.lo, o.hi))
     console.print(outcomes)
     ladder = Table(title="Escalation ladder: probability of ever reaching each level, and when",
                    title_justify="left")
     for col in ("level", "P(reached)", "95% interval", "median time", "90th percentile"):
         ladder.add_column(col, justify="left" if col == "level" else "right", no_wrap=True)
-    for name, lv in s["levels"].items():
-        _row(ladder, name, _fmt_p(lv["p"]), f"{_fmt_p(lv['lo'])} - {_fmt_p(lv['hi'])}",
-                       _fmt_time(sc, lv["time_median"]), _fmt_time(sc, lv["time_p90"]))
+    for name, lv in s.levels.items():
+        _row(ladder, name, fmt_p(lv.p), fmt_interval(lv.lo, lv.hi), clock.time(lv.time_median),
+             clock.time(lv.time_p90))
     console.print(ladder)
-    paths = Table(title=f"Most common paths ({s['distinct_paths']:,} distinct)",
+    if s.metrics:
+        metrics = Table(title="Metrics at the end of a run", title_justify="left")
+        for col in ("metric", "mean", "sd", "min", "max", "runs"):
+            metrics.add_column(col, justify="left" if col == "metric" else "right")
+        for name, m in s.metrics.items():
+            _row(metrics, name, fmt_num(m.mean, ".4g"), fmt_num(m.sd, ".4g"),
+                 fmt_num(m.min, ".4g"), fmt_num(m.max, ".4g"), f"{m.n:,}")
+        console.print(metrics)
+    paths = Table(title=f"Most common paths ({s.distinct_paths:,} distinct)",
                   title_justify="left")
     paths.add_column("share", justify="right")
     paths.add_column("runs", justify="right")
     paths.add_column("path")
-    for p in s["paths"][:10]:
-        _row(paths, f"{p['share']:.3f}", f"{p['count']:,}", p["path"])
+    for share in s.paths[:10]:
+        _row(paths, fmt_p(share.share), f"{share.count:,}", share.path)
     console.print(paths)
     if result.out is not None:
-        console.print(f"results: {result.out}")
+        console.print(f"results: {escape(str(result.out))}")
 
 
 def render_scenario(sc: Scenario, console: Console) -> None:
@@ -197,7 +196,7 @@ def render_scenario(sc: Scenario, console: Console) -> None:
 
 def _short(p: float) -> str:
     """A probability in three decimals without the leading zero: ``.057``."""
-    text = _fmt_p(p)
+    text = fmt_p(p)
     return text[1:] if text.startswith("0.") else text
 
 
@@ -205,7 +204,7 @@ def print_sweep(result: Any, console: Console) -> None:
     """Outcome probabilities at each point of a sweep."""
     console.print(f"[bold]{result.scenario}[/bold]: sweep of {len(result.points)} points over "
                   f"{', '.join(result.varied)}, {result.seconds:.1f} s")
-    outcomes = list(result.summaries[0]["outcomes"]) if result.summaries else []
+    outcomes = list(result.summaries[0].outcomes) if result.summaries else []
     table = Table(title="Outcome probability at each point (95% Wilson interval)",
                   title_justify="left")
     table.add_column("point", justify="right")
@@ -216,8 +215,8 @@ def print_sweep(result: Any, console: Console) -> None:
     for i, (point, summary) in enumerate(zip(result.points, result.summaries, strict=True)):
         cells = [str(i), *(f"{point[v]:g}" for v in result.varied)]
         for o in outcomes:
-            s = summary["outcomes"][o]
-            cells.append(f"{_short(s['p'])} [{_short(s['lo'])}-{_short(s['hi'])}]")
+            s = summary.outcomes[o]
+            cells.append(f"{_short(s.p)} [{_short(s.lo)}-{_short(s.hi)}]")
         _row(table, *cells)
     console.print(table)
     if result.out is not None:
@@ -249,10 +248,6 @@ def print_comparison(cmp: Any, console: Console) -> None:
         console.print(f"{label}: {method} - {why}")
 
 
-def _num(x: Any, fmt: str = ".3f") -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
-
-
 def print_sensitivity(result: Any, console: Console) -> None:
     """Indices per parameter, most influential first, with each parameter's source."""
     sobol = result.method == "sobol"
@@ -273,11 +268,11 @@ def print_sensitivity(result: Any, console: Console) -> None:
     table.add_column("source", overflow="fold", max_width=60)
     for i, row in enumerate(result.rows, 1):
         if sobol:
-            a = f"{_num(row['total'])} +/- {_num(row['total_conf'])}"
-            b = f"{_num(row['first'])} +/- {_num(row['first_conf'])}"
+            a = f"{fmt_num(row['total'])} +/- {fmt_num(row['total_conf'])}"
+            b = f"{fmt_num(row['first'])} +/- {fmt_num(row['first_conf'])}"
         else:
-            a = f"{_num(row['mu_star'], '.4f')} +/- {_num(row['mu_star_conf'], '.4f')}"
-            b = _num(row["sigma"], ".4f")
+            a = f"{fmt_num(row['mu_star'], '.4f')} +/- {fmt_num(row['mu_star_conf'], '.4f')}"
+            b = fmt_num(row["sigma"], ".4f")
         _row(table, str(i), row["parameter"], a, b, row["source"])
     console.print(table)
     if result.failed:

@@ -82,7 +82,7 @@ def test_outcome_bars(folders):
     ax = fig.axes[0]
     bars = [p for p in ax.patches if isinstance(p, Rectangle)]
     assert len(bars) == len(base.spec.outcomes)
-    summary = sim.load_results(root / "base").summary
+    summary = sim.load_results(root / "base").batch_summary().as_dict()
     assert sorted(b.get_height() for b in bars) == pytest.approx(
         sorted(o["p"] for o in summary["outcomes"].values()))
     assert any(isinstance(c, ErrorbarContainer) for c in ax.containers)
@@ -113,7 +113,7 @@ def test_reach_curves_one_line_per_level_above_start(folders):
     above = levels[levels.index(base.spec.start_level) + 1:]
     ax = fig.axes[0]
     assert len(ax.lines) == len(above)
-    summary = sim.load_results(root / "base").summary
+    summary = sim.load_results(root / "base").batch_summary().as_dict()
     for line, lv in zip(ax.lines, above, strict=True):
         y = line.get_ydata()
         assert np.all(np.diff(y) >= 0)  # cumulative

@@ -161,7 +161,7 @@ def test_a_truncated_chunk_is_detected_and_recomputed(reference_path_module, tmp
     assert manifest["resumed"][-1] == {**manifest["resumed"][-1], "chunks_found": 8,
                                        "chunks_to_run": 2}
     assert table_digest(again.runs_table()) == digest
-    assert again.summary["outcomes"] == first.summary["outcomes"]
+    assert again.summary.as_dict()["outcomes"] == first.summary.as_dict()["outcomes"]
 
 
 def test_precision_stopping_meets_h_and_depends_only_on_the_seed(tmp_path):
@@ -174,7 +174,7 @@ def test_precision_stopping_meets_h_and_depends_only_on_the_seed(tmp_path):
                       precision=h, out=tmp_path / "p")
     assert a.runs == b.runs < 20_000 and a.runs % 250 == 0
     assert table_digest(a.runs_table()) == table_digest(b.runs_table())
-    for o in a.summary["outcomes"].values():
+    for o in a.summary.as_dict()["outcomes"].values():
         assert (o["hi"] - o["lo"]) / 2 <= h
     # one chunk fewer would not have been precise enough
     counts = a.aggregate.outcome_counts
@@ -285,6 +285,6 @@ def test_sweeps_resume_too(tmp_path):
     again = sim.run_sweep(base, ["intercept_prob=0.6,0.9"], runs=300, seed=2,
                           executor="serial", out=out, resume=True)
     assert victim.is_file()
-    assert again.summaries[1]["outcomes"] == full.summaries[1]["outcomes"]
+    assert again.summaries[1].outcomes == full.summaries[1].outcomes
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["resumed"][-1]["chunks_to_run"] == 1

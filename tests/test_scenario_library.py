@@ -23,8 +23,8 @@ RUNS, SEED = 2000, 2024
 @cache
 def outcomes(path: Path) -> tuple[np.ndarray, dict]:
     res = sim.run_batch(path, RUNS, SEED, workers=2)
-    assert res.failed == 0, res.summary["errors"]
-    return res.runs_table().column("outcome").to_numpy(zero_copy_only=False), res.summary
+    assert res.failed == 0, res.summary.as_dict()["errors"]
+    return res.runs_table().column("outcome").to_numpy(zero_copy_only=False), res.summary.as_dict()
 
 
 def test_library_has_base_variants_and_another_case():

@@ -148,7 +148,7 @@ def test_cli_sweep_spec_sensitivity_discover_export(write, tmp_path):
     assert res.exit_code == 0, res.output
     manifest = json.loads((tmp_path / "sw" / "manifest.json").read_text())
     assert manifest["seed"] == 4 and manifest["runs"] == 100  # option beats file, file fills in
-    assert len(manifest["points"]) == 5
+    assert manifest["points"] == 5
     res = runner.invoke(cli, ["discover", "sw", "--outcome", "hit", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["limits"][0]["parameter"] == "a"

@@ -37,7 +37,7 @@ outcomes:
     mean, sd = 6 * 0.17, math.sqrt(6 * 0.17 * 0.83)
     assert abs(hits.mean() - mean) <= 4 * sd / math.sqrt(runs)
     p0 = 0.83**6
-    assert within(res.summary["outcomes"]["none_hit"]["p"], p0, runs)
+    assert within(res.summary.as_dict()["outcomes"]["none_hit"]["p"], p0, runs)
 
 
 def test_exponential_race_matches_rate_ratio():
@@ -57,8 +57,8 @@ outcomes:
   - {id: neither, default: true}
 """, runs)
     p_red = 0.2 / (0.2 + 0.4)
-    assert within(res.summary["outcomes"]["red_first"]["p"], p_red, runs)
-    assert res.summary["outcomes"]["neither"]["count"] == 0
+    assert within(res.summary.as_dict()["outcomes"]["red_first"]["p"], p_red, runs)
+    assert res.summary.as_dict()["outcomes"]["neither"]["count"] == 0
     # the race ends at the minimum of the two: exponential with rate 0.6
     end = res.runs_table().column("end_time").to_numpy()
     assert abs(end.mean() - 1 / 0.6) <= 4 * (1 / 0.6) / math.sqrt(runs)
@@ -85,7 +85,7 @@ outcomes:
     Q = np.array([[stay, up], [down, stay]])
     R = np.array([[down, 0.0], [0.0, up]])
     B = np.linalg.solve(np.eye(2) - Q, R)
-    assert within(res.summary["outcomes"]["top"]["p"], B[0, 1], runs)
+    assert within(res.summary.as_dict()["outcomes"]["top"]["p"], B[0, 1], runs)
     steps = np.linalg.solve(np.eye(2) - Q, np.ones(2))[0]  # expected steps to absorption
     end = res.runs_table().column("end_time").to_numpy()
     assert abs(end.mean() - steps) <= 4 * end.std(ddof=1) / math.sqrt(runs)
@@ -100,7 +100,7 @@ def test_reference_scenario_matches_the_handwritten_program(reference_path):
     res = sim.run_batch(reference_path, runs, seed=5, workers=2)
     hand = Counter(run(99, i) for i in range(runs))
     for outcome in ("direct_clash", "ceasefire", "prolonged"):
-        p1 = res.summary["outcomes"][outcome]["p"]
+        p1 = res.summary.as_dict()["outcomes"][outcome]["p"]
         p2 = hand[outcome] / runs
         se = math.sqrt(p1 * (1 - p1) / runs + p2 * (1 - p2) / runs)
         assert abs(p1 - p2) <= 4 * se, (outcome, p1, p2, se)
@@ -118,8 +118,9 @@ outcomes:
   - {id: never, when: level > 5}
   - {id: always, default: true}
 """, runs)
-    never, always = res.summary["outcomes"]["never"], res.summary["outcomes"]["always"]
+    outcomes = res.summary.as_dict()["outcomes"]
+    never, always = outcomes["never"], outcomes["always"]
     assert never["p"] == 0.0 and never["lo"] == 0.0 and never["hi"] > 0.0
     assert always["p"] == 1.0 and always["hi"] == 1.0 and always["lo"] < 1.0
-    for level in res.summary["levels"].values():
+    for level in res.summary.as_dict()["levels"].values():
         assert 0.0 <= level["lo"] <= level["p"] <= level["hi"] <= 1.0

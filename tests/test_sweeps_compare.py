@@ -54,7 +54,7 @@ def test_sweep_is_monotone_within_intervals_and_shares_streams(base, tmp_path):
     res = run_sweep(base, ["intercept_prob=0.5,0.95"], runs=1500, seed=4, workers=2,
                     out=tmp_path / "s")
     df = res.table.to_pandas()
-    clash = df[df.outcome == "nato_russia_clash"].sort_values("intercept_prob")
+    clash = df[df.outcome == "nato_russia_clash"].sort_values("param.intercept_prob")
     assert clash.p.iloc[0] > clash.p.iloc[1]
     assert clash.lo.iloc[0] > clash.hi.iloc[1]
     runs = sim.load_results(tmp_path / "s").runs.to_pandas()

@@ -19,23 +19,22 @@ import numpy as np
 
 from sim.batch.intervals import wilson
 from sim.errors import ResultsError
-from sim.results import load_results
+from sim.results import Manifest, load_results
+from sim.results.folder import PARAM
 from sim.scenario.expressions import did_you_mean
 
 __all__ = ["Discovery", "discover", "export_ema", "to_ema"]
 
 
-def _sweep(folder: str | Path) -> tuple[Any, Any, list[str], dict[str, Any]]:
-    import pandas as pd
-
-    root = Path(folder)
-    res = load_results(root)
-    if not (root / "sweep.parquet").is_file() or not (root / "points.parquet").is_file():
-        raise ResultsError(f"{folder}: not a sweep (no sweep.parquet and points.parquet); "
-                           f"run 'escalation sweep' or 'escalation sensitivity' first")
-    points = pd.read_parquet(root / "points.parquet").sort_values("point")
-    table = pd.read_parquet(root / "sweep.parquet")
-    varied = [str(c) for c in points.columns if c != "point"]
+def _sweep(folder: str | Path) -> tuple[Any, Any, list[str], Manifest]:
+    res = load_results(Path(folder))
+    if not res.is_sweep:
+        raise ResultsError(f"{folder}: not a sweep; run 'escalation sweep' or 'escalation "
+                           f"sensitivity' first")
+    points = res.points.to_pandas().sort_values("point")
+    points.columns = [c.removeprefix(PARAM) for c in points.columns]
+    table = res.sweep.to_pandas()
+    varied = res.varied
     return points, table, varied, res.manifest
 
 
@@ -47,7 +46,7 @@ def to_ema(folder: str | Path) -> tuple[Any, dict[str, np.ndarray]]:
     experiments = points[varied].astype(float).reset_index(drop=True)
     experiments["scenario"] = points["point"].astype(int).to_numpy()
     experiments["policy"] = "none"
-    experiments["model"] = str(manifest.get("scenario", {}).get("name", "model"))
+    experiments["model"] = manifest.scenario.name
     outcomes: dict[str, np.ndarray] = {}
     for outcome, rows in table.groupby("outcome", sort=False):
         rows = rows.set_index("point").reindex(points["point"])

@@ -7,7 +7,6 @@ are computed by SALib from those probabilities.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,9 @@ from typing import Any
 import numpy as np
 
 from sim.analysis.designs import Factor, morris, points_from_unit, saltelli, sweepable
-from sim.analysis.sweeps import sweep_table, write_design_tables
-from sim.batch.runner import Progress, execute
+from sim.batch.runner import Execution, execute
 from sim.errors import BatchError, ResultsError, ScenarioError
-from sim.results import dump_json, write_atomic
+from sim.results import Results, ResultsFolder, load_results
 from sim.scenario import Scenario, load_scenario
 from sim.scenario.describe import citation
 from sim.scenario.expressions import did_you_mean
@@ -52,7 +50,8 @@ class Sensitivity:
     def as_dict(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "outcome": self.outcome, "method": self.method,
                 "samples": self.samples, "runs_per_point": self.runs, "seed": self.seed,
-                "points": self.points, "failed_runs": self.failed, "rows": self.rows}
+                "points": self.points, "failed_runs": self.failed, "rows": self.rows,
+                "results": str(self.out) if self.out else None}
 
 
 def _finite(x: Any) -> float:
@@ -86,13 +85,11 @@ def sensitivity(
     runs: int = 200,
     seed: int = 0,
     fixed: dict[str, Any] | None = None,
-    workers: int | None = None,
-    executor: str = "auto",
+    execution: Execution | None = None,
     out: str | Path | None = None,
     force: bool = False,
-    progress: Progress | None = None,
     command: list[str] | None = None,
-    scheduler: str | None = None,
+    **options: Any,
 ) -> Sensitivity:
     """Sobol' (Saltelli design, ``samples * (d + 2)`` points) or Morris (``samples``
     trajectories, ``samples * (d + 1)`` points) indices of ``P(outcome)`` over
@@ -110,25 +107,28 @@ def sensitivity(
         raise ScenarioError(f"{sc.name} has no parameter with a range to analyse")
     if samples < 2:
         raise ScenarioError("samples must be >= 2")
+    names = [f.name for f in factors]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ScenarioError(f"parameter {', '.join(repeated)} is named more than once; name "
+                            f"each parameter once")
     unit = saltelli(factors, samples, seed) if method == "sobol" else morris(factors, samples,
                                                                             seed)
     points = [{**(fixed or {}), **p} for p in points_from_unit(factors, unit)]
-    names = [f.name for f in factors]
-    done = execute(sc, points, runs, seed, workers=workers, executor=executor, out=out,
-                   force=force, progress=progress, command=command, scheduler=scheduler,
-                   extra={"design": {"kind": f"{method} sensitivity", "samples": samples,
-                                     "varied": names, "fixed": dict(fixed or {}),
-                                     "outcome": outcome,
-                                     "factors": [f.__dict__ for f in factors]}})
-    y = np.array([s["outcomes"][outcome]["p"] for s in done.summaries], dtype=float)
-    failed = sum(int(s["failed"]) for s in done.summaries)
+    done = execute(sc, points, runs, seed, execution=execution or Execution(**options),
+                   out=out, force=force, command=command, overrides_by="set for the analysis",
+                   design={"kind": f"{method} sensitivity", "samples": samples,
+                           "varied": names, "fixed": dict(fixed or {}), "outcome": outcome,
+                           "factors": [f.__dict__ for f in factors]})
+    y = np.array([s.outcomes[outcome].p for s in done.summaries], dtype=float)
+    failed = sum(s.failed for s in done.summaries)
     if np.isnan(y).any():
         first = int(np.flatnonzero(np.isnan(y))[0])
-        errors = done.summaries[first]["errors"]
+        errors = done.summaries[first].errors
         raise BatchError(
             f"every run failed at {int(np.isnan(y).sum())} of {len(y)} points, e.g. point "
             f"{first} ({', '.join(f'{n}={done.values[first][n]:g}' for n in names)}): "
-            f"{errors[0]['error'] if errors else 'unknown error'}; narrow the ranges with "
+            f"{errors[0].error if errors else 'unknown error'}; narrow the ranges with "
             f"--vary/--set or fix the scenario" + (f" (results kept in {done.out})"
                                                    if done.out else ""))
     problem = {"num_vars": len(factors), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
@@ -148,18 +148,20 @@ def sensitivity(
     result = Sensitivity(sc.name, outcome, method, samples, runs, seed, len(points), rows,
                          done.out, failed)
     if done.out is not None:
-        write_design_tables(done.out, names, done.values,
-                            sweep_table(names, done.values, done.summaries))
-        write_atomic(done.out / "sensitivity.json", dump_json(result.as_dict()))
+        with ResultsFolder(done.out) as folder:
+            folder.open_existing()
+            folder.write_sensitivity(result.as_dict())
     return result
 
 
-def load_sensitivity(folder: str | Path) -> Sensitivity:
+def load_sensitivity(folder: str | Path | Results) -> Sensitivity:
     """Read the indices a sensitivity run wrote to its results folder."""
-    path = Path(folder) / "sensitivity.json"
-    if not path.is_file():
-        raise ResultsError(f"{folder}: no sensitivity.json (not a sensitivity results folder)")
-    data = json.loads(path.read_text())
-    return Sensitivity(data["scenario"], data["outcome"], data["method"], data["samples"],
-                       data["runs_per_point"], data["seed"], data["points"], data["rows"],
-                       Path(folder), int(data.get("failed_runs", 0)))
+    res = folder if isinstance(folder, Results) else load_results(folder)
+    data = res.sensitivity()
+    try:
+        return Sensitivity(str(data["scenario"]), str(data["outcome"]), str(data["method"]),
+                           int(data["samples"]), int(data["runs_per_point"]),
+                           int(data["seed"]), int(data["points"]), list(data["rows"]),
+                           res.path, int(data.get("failed_runs", 0)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ResultsError(f"{res.path}: damaged sensitivity file: {exc}") from None

@@ -9,11 +9,19 @@ from sim.batch.executors import (
     make_executor,
 )
 from sim.batch.intervals import newcombe_diff, paired_diff, wilson
-from sim.batch.runner import BatchResult, default_chunk_size, default_out, run_batch
+from sim.batch.runner import (
+    BatchResult,
+    Execution,
+    default_chunk_size,
+    default_out,
+    resume_batch,
+    run_batch,
+)
 
 __all__ = [
     "Aggregate",
     "BatchResult",
+    "Execution",
     "Executor",
     "ProcessExecutor",
     "SerialExecutor",
@@ -23,6 +31,7 @@ __all__ = [
     "make_executor",
     "newcombe_diff",
     "paired_diff",
+    "resume_batch",
     "run_batch",
     "summarise",
     "wilson",

@@ -12,6 +12,14 @@ from typing import Any
 import numpy as np
 
 from sim.batch.intervals import wilson
+from sim.results.summary import (
+    LevelReach,
+    MetricStats,
+    OutcomeEstimate,
+    PathShare,
+    RunErrorSample,
+    Summary,
+)
 
 __all__ = ["TIME_BINS", "Aggregate", "occupancy_times", "summarise", "timeline_columns"]
 
@@ -90,7 +98,8 @@ class Aggregate:
     def add_columns(self, cols: dict[str, Any]) -> None:
         """Add a chunk of runs given as columns of the runs table."""
         outcome = np.asarray(cols["outcome"], dtype=object)
-        ok = np.asarray(cols["error"], dtype=object) == ""
+        errors = np.asarray(cols["error"], dtype=object)
+        ok = np.array([e is None or e == "" for e in errors], dtype=bool)
         self.runs += int(ok.sum())
         self.failed += int((~ok).sum())
         for idx in np.flatnonzero(~ok)[:5]:
@@ -225,43 +234,32 @@ def timeline_columns(agg: Aggregate, point: int = 0) -> dict[str, np.ndarray]:
     return cols
 
 
-def summarise(agg: Aggregate, top_paths: int = 20) -> dict[str, Any]:
-    """The ``summary.json`` content of a batch."""
+def summarise(agg: Aggregate, top_paths: int = 20) -> Summary:
+    """The summary of a set of runs (``summary.json``)."""
     n = agg.runs
     outcomes = {}
     for i, name in enumerate(agg.outcomes):
         k = int(agg.outcome_counts[i])
         lo, hi = wilson(k, n)
-        outcomes[name] = {"count": k, "p": k / n if n else math.nan, "lo": lo, "hi": hi}
+        outcomes[name] = OutcomeEstimate(k, k / n if n else math.nan, lo, hi)
     levels = {}
     for i, lv in enumerate(agg.levels):
         k = int(agg.reach_counts[i])
         lo, hi = wilson(k, n)
-        levels[lv] = {
-            "reached": k, "p": k / n if n else math.nan, "lo": lo, "hi": hi,
-            "time_median": agg.time_quantile(i, 0.5), "time_p90": agg.time_quantile(i, 0.9),
-        }
-    paths = [{"path": p, "count": c, "share": c / n if n else math.nan}
+        levels[lv] = LevelReach(k, k / n if n else math.nan, lo, hi,
+                                agg.time_quantile(i, 0.5), agg.time_quantile(i, 0.9))
+    paths = [PathShare(p, c, c / n if n else math.nan)
              for p, c in agg.paths.most_common(top_paths)]
     metrics = {}
     for i, m in enumerate(agg.metrics):
         cnt, s, ss, mn, mx = agg.metric_stats[i]
         mean = s / cnt if cnt else math.nan
         var = (ss - cnt * mean * mean) / (cnt - 1) if cnt > 1 else math.nan
-        metrics[m] = {"n": int(cnt), "mean": mean, "sd": math.sqrt(max(var, 0.0))
-                      if cnt > 1 else math.nan, "min": mn if cnt else math.nan,
-                      "max": mx if cnt else math.nan}
-    return {
-        "runs": n,
-        "failed": agg.failed,
-        "errors": [{"run": r, "error": e} for r, e in agg.errors],
-        "interval": "95% Wilson score",
-        "outcomes": outcomes,
-        "levels": levels,
-        "time_quantiles": f"histogram of {TIME_BINS} bins over the horizon, "
-                          f"among runs that reached the level",
-        "paths": paths,
-        "distinct_paths": len(agg.paths),
-        "mean_end_time": agg.end_time_sum / n if n else math.nan,
-        "metrics": metrics,
-    }
+        metrics[m] = MetricStats(int(cnt), mean, math.sqrt(max(var, 0.0)) if cnt > 1
+                                 else math.nan, mn if cnt else math.nan, mx if cnt else math.nan)
+    return Summary(
+        runs=n, failed=agg.failed, outcomes=outcomes, levels=levels, paths=paths,
+        distinct_paths=len(agg.paths), mean_end_time=agg.end_time_sum / n if n else math.nan,
+        metrics=metrics, errors=[RunErrorSample(r, e) for r, e in agg.errors],
+        time_quantiles=f"histogram of {TIME_BINS} bins over the horizon, among runs that "
+                       f"reached the level")

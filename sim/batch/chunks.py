@@ -2,57 +2,72 @@
 
 from __future__ import annotations
 
-import io
+import datetime as dt
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sim.batch.aggregate import Aggregate
 from sim.engine import Plan, columns_of, make_plan, run_one
 from sim.engine import failed_row as _failed_row
 from sim.errors import RunError
+from sim.results.chunkfile import ChunkIdentity, encode_chunk
 from sim.scenario import Scenario
 
-__all__ = ["AGGREGATE_KEY", "EVENT_COLUMNS", "ChunkResult", "ChunkTask", "plan_for", "run_chunk"]
+__all__ = ["ChunkResult", "ChunkTask", "new_aggregate", "plan_for", "run_chunk", "schema_of"]
 
-AGGREGATE_KEY = b"sim.aggregate"
-_ARROW = {"int": pa.int64(), "float": pa.float64(), "str": pa.string()}
-EVENT_COLUMNS = ("run", "time", "kind", "name", "level", "detail")
+_ARROW = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
 _PLANS: dict[tuple[str, str], Plan] = {}
 _MAX_PLANS = 16
+_DAYS_PER_UNIT = {"day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0, "hour": 1 / 24,
+                  "hours": 1 / 24}
 
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """Runs ``start`` to ``stop - 1`` of a batch; picklable, so any executor can take it."""
+    """Runs ``identity.start`` to ``identity.stop - 1`` of a batch at one parameter point;
+    picklable, so any executor can take it."""
 
-    document: str  # the resolved scenario as JSON
-    content_hash: str
-    parameters: str  # resolved parameter values as JSON
-    seed: int
-    chunk: int
-    start: int
-    stop: int
+    document: str  # the scenario document as JSON
+    parameters: str  # effective parameter values as JSON
+    identity: ChunkIdentity
     trace_below: int = 0  # record events of runs with index below this
-    point: int = 0
+
+    @property
+    def chunk(self) -> int:
+        return self.identity.chunk
+
+    @property
+    def point(self) -> int:
+        return self.identity.point
+
+    @property
+    def runs(self) -> int:
+        return self.identity.rows
 
 
 @dataclass
 class ChunkResult:
-    chunk: int
-    start: int
-    stop: int
-    point: int
-    runs: bytes  # Parquet file
+    identity: ChunkIdentity
+    runs: bytes  # the chunk file (Parquet, identity and aggregate inside)
     events: bytes | None
     aggregate: Aggregate
     seconds: float
     peak_rss_mib: float = 0.0  # of the process that ran the chunk, so far
+
+    @property
+    def chunk(self) -> int:
+        return self.identity.chunk
+
+    @property
+    def point(self) -> int:
+        return self.identity.point
 
 
 def plan_for(document: str, content_hash: str, parameters: str) -> Plan:
@@ -68,17 +83,33 @@ def plan_for(document: str, content_hash: str, parameters: str) -> Plan:
     return plan
 
 
-def schema_of(plan: Plan, point: bool = True) -> pa.Schema:
-    fields = [pa.field(c.name, _ARROW[c.kind]) for c in columns_of(plan)]
-    if point:
-        fields.insert(1, pa.field("point", pa.int64()))
+def _bool_columns(plan: Plan) -> set[str]:
+    return {name for name, slot in plan.var_slots if isinstance(plan.initial[slot], bool)}
+
+
+def _clock(plan: Plan) -> tuple[str, dt.date | None]:
+    clock = plan.scenario.spec.clock
+    return str(clock.unit or ""), clock.start
+
+
+def schema_of(plan: Plan) -> pa.Schema:
+    """The runs table's schema: typed columns, times with their clock unit, and an
+    ``end_date`` when the clock has a start date."""
+    flags = _bool_columns(plan)
+    unit, start = _clock(plan)
+    fields = []
+    for c in columns_of(plan):
+        kind = "bool" if c.name in flags else c.kind
+        meta = {b"doc": c.doc.encode()}
+        if c.name == "end_time" or c.name.startswith("time_to."):
+            meta[b"unit"] = unit.encode()
+        fields.append(pa.field(c.name, _ARROW[kind], metadata=meta))
+    fields.insert(1, pa.field("point", pa.int64(), metadata={b"doc": b"sweep point (0 in a "
+                                                                       b"batch)"}))
+    if start is not None and unit in _DAYS_PER_UNIT:
+        fields.insert(4, pa.field("end_date", pa.date32(),
+                                  metadata={b"doc": b"calendar date the run ended"}))
     return pa.schema(fields)
-
-
-def _parquet(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue()
 
 
 def new_aggregate(plan: Plan) -> Aggregate:
@@ -90,20 +121,38 @@ def new_aggregate(plan: Plan) -> Aggregate:
     )
 
 
+def _typed(columns: dict[str, list[Any]], plan: Plan, schema: pa.Schema) -> pa.Table:
+    """The chunk's columns as the schema's types: flags as booleans, no error as null."""
+    for name in _bool_columns(plan):
+        columns[name] = [None if v is None or (isinstance(v, float) and math.isnan(v))
+                         else bool(v) for v in columns[name]]
+    columns["error"] = [e or None for e in columns["error"]]
+    if "end_date" in schema.names:
+        unit, start = _clock(plan)
+        assert start is not None
+        base = np.datetime64(start.isoformat(), "D")
+        days = np.asarray(columns["end_time"], dtype=float) * _DAYS_PER_UNIT[unit]
+        dates = base + np.floor(np.nan_to_num(days, nan=0.0)).astype("timedelta64[D]")
+        columns["end_date"] = [None if math.isnan(x) else d
+                               for x, d in zip(days, dates.tolist(), strict=True)]
+    return pa.Table.from_pydict({f.name: columns[f.name] for f in schema}, schema=schema)
+
+
 def run_chunk(task: ChunkTask) -> ChunkResult:
     """Run one chunk; failed runs are recorded with their error, not raised."""
     began = time.perf_counter()
-    plan = plan_for(task.document, task.content_hash, task.parameters)
+    ident = task.identity
+    plan = plan_for(task.document, ident.scenario_hash, task.parameters)
     rows: list[list[Any]] = []
     events: list[tuple[Any, ...]] = []
     levels = plan.levels
     outcome_index = {o.id: i for i, o in enumerate(plan.outcomes)}
     histories: list[tuple[list[tuple[float, int]], float, int]] = []
-    for index in range(task.start, task.stop):
+    for index in range(ident.start, ident.stop):
         trace = index < task.trace_below
         history: list[tuple[float, int]] = []
         try:
-            row, trail = run_one(plan, task.seed, index, trace=trace, history=history)
+            row, trail = run_one(plan, ident.seed, index, trace=trace, history=history)
             histories.append((history, row[2], outcome_index[row[1]]))
         except RunError as exc:
             row, trail = _failed_row(plan, index, exc), []
@@ -111,29 +160,37 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         for t, kind, name, level, detail in trail:
             events.append((index, t, kind, name, levels[level], detail))
     schema = schema_of(plan)
-    names = [f.name for f in schema if f.name != "point"]
+    names = [c.name for c in columns_of(plan)]
     columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)) if rows else {
         n: [] for n in names}
     agg = new_aggregate(plan)
     agg.add_columns(columns)
     agg.add_histories(histories)
-    columns["point"] = [task.point] * len(rows)
-    table = pa.Table.from_pydict({f.name: columns[f.name] for f in schema}, schema=schema)
-    # The chunk's aggregates travel inside its Parquet file, so a resumed batch can rebuild
-    # its totals from the files alone: a readable file is a complete chunk.
-    table = table.replace_schema_metadata({AGGREGATE_KEY: agg.dumps(),
-                                           b"sim.chunk": str(task.chunk).encode()})
+    columns["point"] = [ident.point] * len(rows)
+    table = _typed(columns, plan, schema)
     events_bytes = None
-    if task.trace_below > task.start:
-        ev_cols = dict(zip(EVENT_COLUMNS, map(list, zip(*events, strict=True)), strict=True)) \
-            if events else {c: [] for c in EVENT_COLUMNS}
-        ev_schema = pa.schema([("run", pa.int64()), ("time", pa.float64()),
-                               ("kind", pa.string()), ("name", pa.string()),
-                               ("level", pa.string()), ("detail", pa.string())])
-        events_bytes = _parquet(pa.Table.from_pydict(ev_cols, schema=ev_schema))
-    return ChunkResult(task.chunk, task.start, task.stop, task.point, _parquet(table),
-                       events_bytes, agg,
+    if task.trace_below > ident.start:
+        events_bytes = _events_file(events, ident)
+    return ChunkResult(ident, encode_chunk(table, ident, agg.dumps()), events_bytes, agg,
                        time.perf_counter() - began, peak_rss_mib())
+
+
+EVENT_SCHEMA = pa.schema([("run", pa.int64()), ("time", pa.float64()), ("kind", pa.string()),
+                          ("name", pa.string()), ("level", pa.string()),
+                          ("detail", pa.string())])
+
+
+def _events_file(events: list[tuple[Any, ...]], ident: ChunkIdentity) -> bytes:
+    import io
+
+    import pyarrow.parquet as pq
+
+    cols = dict(zip(EVENT_SCHEMA.names, map(list, zip(*events, strict=True)), strict=True)) \
+        if events else {c: [] for c in EVENT_SCHEMA.names}
+    table = pa.Table.from_pydict(cols, schema=EVENT_SCHEMA)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
 
 
 def peak_rss_mib() -> float:

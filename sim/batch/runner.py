@@ -1,10 +1,11 @@
-"""Monte Carlo batches: N runs of one scenario at one parameter point.
+"""Monte Carlo batches: N runs of one scenario at one or more parameter points.
 
-Run ``i`` draws only from ``SeedSequence(seed, spawn_key=(i,))``, so the runs
-table is the same for any executor, worker count or chunk size. Chunks are
-aggregated as they arrive (memory stays flat in the number of runs) and, with an
-output folder, written as one Parquet file each, atomically, with the manifest
-recording which chunks are complete.
+Run ``i`` draws only from ``SeedSequence(seed, spawn_key=(i,))``, so the runs table is
+the same for any executor, worker count or chunk size, and every point of a sweep reuses
+the same streams (common random numbers). Chunks are aggregated as they arrive; a point's
+aggregate is summarised and dropped as soon as its last chunk is in, so memory stays flat
+in the number of runs and of points. With an output folder, every chunk is written as one
+file that states its identity (see :mod:`sim.results`).
 """
 
 from __future__ import annotations
@@ -27,28 +28,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.batch.aggregate import Aggregate, summarise, timeline_columns
-from sim.batch.chunks import (
-    AGGREGATE_KEY,
-    ChunkResult,
-    ChunkTask,
-    new_aggregate,
-    peak_rss_mib,
-    plan_for,
-    run_chunk,
-)
+from sim.batch.chunks import ChunkResult, ChunkTask, new_aggregate, peak_rss_mib, plan_for
+from sim.batch.chunks import run_chunk as _run_chunk
 from sim.batch.executors import Executor, default_workers, make_executor
 from sim.batch.intervals import wilson
 from sim.engine import BIT_GENERATOR, columns_of
 from sim.errors import BatchError, BatchInterrupted, ResultsError, SimError
-from sim.results import ResultsWriter, chunk_name
+from sim.results import ResultsFolder, Summary, SweepSummary
+from sim.results.chunkfile import ChunkIdentity, parameters_hash
+from sim.results.folder import TimelineWriter
+from sim.results.manifest import FORMAT, MAX_RUNS, Manifest
+from sim.results.provenance import effective_document, original_document
 from sim.scenario import Scenario, load_scenario
 
 __all__ = [
+    "MAX_POINTS",
     "BatchResult",
     "Executed",
+    "Execution",
     "default_chunk_size",
     "default_out",
     "execute",
+    "resume_batch",
     "run_batch",
     "versions",
 ]
@@ -56,6 +57,36 @@ __all__ = [
 Progress = Callable[[int, int], None]
 MANIFEST_EVERY = 1.0  # seconds between manifest rewrites during a batch
 SERIAL_BELOW = 2000  # "auto" runs smaller batches in this process: no start-up cost
+MAX_POINTS = 100_000  # points of a sweep
+MAX_TOTAL_RUNS = 10_000_000_000  # runs of a whole sweep
+SWEEP_PATHS = 5  # most common paths kept in a sweep point's summary
+
+
+@dataclass
+class Execution:
+    """Where and how chunks run; shared by batches, sweeps, sensitivity and the CLI.
+
+    ``executor``: ``"auto"`` (in-process below 2,000 runs, else local processes),
+    ``"serial"``, ``"processes"``, ``"dask"`` (a local cluster, or the one at
+    ``scheduler``) or an :class:`~sim.batch.executors.Executor`. ``workers`` defaults to
+    all cores. ``progress(done, total)`` is called as runs complete."""
+
+    workers: int | None = None
+    executor: str | Executor = "auto"
+    scheduler: str | None = None
+    chunk_size: int | None = None
+    progress: Progress | None = None
+
+    def make(self, total_runs: int) -> Executor:
+        if not isinstance(self.executor, str):
+            return self.executor
+        kind = self.executor
+        if kind == "auto" and total_runs < SERIAL_BELOW and not self.scheduler:
+            kind = "serial"
+        try:
+            return make_executor(kind, self.workers or default_workers(), self.scheduler)
+        except ValueError as exc:
+            raise BatchError(str(exc)) from None
 
 
 @dataclass
@@ -66,10 +97,11 @@ class BatchResult:
     runs: int
     seed: int
     parameters: dict[str, Any]
-    summary: dict[str, Any]
+    summary: Summary
     aggregate: Aggregate
     seconds: float
     out: Path | None
+    overrides: dict[str, Any] = field(default_factory=dict)
     _chunks: list[bytes] = field(default_factory=list, repr=False)
 
     @property
@@ -87,7 +119,11 @@ class BatchResult:
 
             return load_results(self.out).runs
         tables = [pq.read_table(io.BytesIO(b)) for b in self._chunks]
-        return pa.concat_tables(tables).sort_by("run")
+        return pa.concat_tables(tables).sort_by("run").replace_schema_metadata(None)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain data, with where the results are."""
+        return {**self.summary.as_dict(), "results": str(self.out) if self.out else None}
 
 
 def versions() -> dict[str, str]:
@@ -127,336 +163,513 @@ def run_batch(
     seed: int = 0,
     parameters: Mapping[str, Any] | None = None,
     *,
-    workers: int | None = None,
-    executor: str | Executor = "auto",
-    chunk_size: int | None = None,
+    execution: Execution | None = None,
     out: str | Path | None = None,
     force: bool = False,
     trace: int = 0,
-    progress: Progress | None = None,
     command: list[str] | None = None,
-    resume: bool = False,
     precision: float | None = None,
-    scheduler: str | None = None,
+    **options: Any,
 ) -> BatchResult:
     """Run ``runs`` replications of ``scenario`` with root ``seed``.
 
-    ``parameters`` overrides parameter defaults (checked against their ranges).
-    ``workers`` defaults to all cores; ``executor`` is ``"auto"`` (in-process below
-    2,000 runs, else local processes), ``"serial"``, ``"processes"`` or an
-    :class:`~sim.batch.executors.Executor`. With ``out`` the results folder is
-    written there (never over existing results unless ``force``); ``trace=K``
-    records the events of the first K runs. Failed runs are recorded with their
-    error, not raised.
-
-    ``executor="dask"`` runs the chunks on a Dask cluster: a local one on 127.0.0.1, or
-    the one whose scheduler is at ``scheduler``. ``resume=True`` finishes the unfinished
-    batch in ``out`` (same scenario, parameters, seed and runs, or it is refused), running
-    only chunks without a whole file. ``precision=H`` adds chunks, in order, until every
-    outcome's 95% interval half-width is at most ``H``; ``runs`` is then the cap.
-    """
+    ``parameters`` overrides parameter defaults (checked against their ranges);
+    ``execution`` says where chunks run (or pass its fields, e.g. ``workers=2,
+    executor="serial"``). With ``out`` the results folder is written there (never over
+    existing results unless ``force``, and only over a folder of ours); ``trace=K``
+    records the events of the first K runs. Failed runs are recorded with their error,
+    not raised. ``precision=H`` adds chunks, in order, until every outcome's 95% interval
+    half-width is at most ``H``; ``runs`` is then the cap. To finish an interrupted batch
+    use :func:`resume_batch`."""
+    resume = bool(options.pop("resume", False))
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    done = execute(sc, [dict(parameters or {})], runs, seed, workers=workers,
-                   executor=executor, chunk_size=chunk_size, out=out, force=force, trace=trace,
-                   progress=progress, command=command, resume=resume, precision=precision,
-                   scheduler=scheduler)
-    used = done.aggregates[0].runs + done.aggregates[0].failed
-    return BatchResult(sc.name, used, seed, done.values[0], done.summaries[0],
-                       done.aggregates[0], done.seconds, done.out, done.kept)
+    job = Job(sc, [dict(parameters or {})], runs, seed, trace=trace, precision=precision,
+              command=command)
+    done = job.execute(execution or Execution(**options), out, force, resume=resume)
+    return job.batch_result(done)
+
+
+def resume_batch(folder: str | Path, execution: Execution | None = None,
+                 command: list[str] | None = None) -> BatchResult:
+    """Finish the interrupted (or damaged) batch in ``folder``: the scenario, parameters,
+    seed and size are the folder's; only chunks without a whole, verified file are run."""
+    job = Job.from_folder(Path(folder), command)
+    if job.sweep:
+        raise BatchError(f"{folder} holds a sweep; resume it with escalation sweep --resume")
+    done = job.execute(execution or Execution(), folder, False, resume=True)
+    return job.batch_result(done)
 
 
 @dataclass
 class Executed:
-    """What :func:`execute` produced, per point."""
+    """What a job produced, per point (aggregates are kept for a single batch only)."""
 
     values: list[dict[str, Any]]
-    summaries: list[dict[str, Any]]
-    aggregates: list[Aggregate]
+    summaries: list[Summary]
+    aggregate: Aggregate | None
     seconds: float
     out: Path | None
     kept: list[bytes]
     ran_chunks: list[int] = field(default_factory=list)  # chunks computed by this call
 
 
-def _chunk_file(out: Path, sweep: bool, point: int, chunk: int, kind: str = "runs") -> Path:
-    folder = out / (f"{kind}/point-{point:04d}" if sweep else kind)
-    return folder / chunk_name(chunk)
+class _Point:
+    """A point's running aggregate, until its last chunk is in."""
+
+    def __init__(self, aggregate: Aggregate, chunks: int) -> None:
+        self.aggregate = aggregate
+        self.remaining = chunks
 
 
-def _read_complete(path: Path, rows: int) -> Aggregate | None:
-    """The aggregate stored in a chunk file if the file is whole and has ``rows`` rows."""
-    try:
-        meta = pq.read_metadata(path)
-        stored = (meta.metadata or {}).get(AGGREGATE_KEY)
-        if meta.num_rows != rows or stored is None:
-            return None
-        return Aggregate.loads(stored)
-    except (OSError, ValueError, pa.ArrowException):
-        return None
+class Job:
+    """A batch or a sweep: validated settings, the expected chunks, and their results."""
 
+    def __init__(self, sc: Scenario, points: list[dict[str, Any]], runs: int, seed: int, *,
+                 trace: int = 0, precision: float | None = None,
+                 command: list[str] | None = None, design: dict[str, Any] | None = None,
+                 chunk_size: int | None = None, overrides_by: str = "set on the command line"
+                 ) -> None:
+        _check_sizes(runs, seed, len(points), precision, design is not None)
+        self.sc, self.runs, self.seed, self.precision = sc, runs, seed, precision
+        self.design = design
+        self.sweep = design is not None or len(points) > 1
+        self.points = points
+        self.values = [sc.resolve_parameters(p) for p in points]
+        self.overrides = {k: v for k, v in self.values[0].items()
+                          if k in points[0] and v != sc.defaults.get(k)} if not self.sweep \
+            else {k: v for k, v in self.values[0].items()
+                  if k in (design or {}).get("fixed", {})}
+        self.overrides_by = overrides_by
+        self.trace = trace
+        self.command = command if command is not None else list(sys.argv)
+        self.chunk_size = chunk_size
+        self.document = json.dumps(sc.document)
+        self.params_json = [json.dumps(v, sort_keys=True) for v in self.values]
+        self.params_hash = [parameters_hash(v) for v in self.values]
+        self.resumed_from: Manifest | None = None
 
-def _check_resume(out: Path, manifest: dict[str, Any], sc: Scenario, seed: int, runs: int,
-                  values: list[dict[str, Any]], kind: str) -> None:
-    """Refuse to resume a folder made by a different scenario, parameters, seed or size."""
-    problems = []
-    old_hash = manifest.get("scenario", {}).get("content_hash")
-    if old_hash != sc.content_hash:
-        problems.append(f"the scenario's content differs (hash {str(old_hash)[:12]} in the "
-                        f"folder, {sc.content_hash[:12]} now)")
-    if manifest.get("seed") != seed:
-        problems.append(f"the seed differs ({manifest.get('seed')} in the folder, {seed} now)")
-    if manifest.get("runs") != runs and manifest.get("runs_cap") != runs:
-        problems.append(f"the number of runs differs ({manifest.get('runs')} in the folder, "
-                        f"{runs} now)")
-    old_values = manifest.get("points") if kind == "sweep" else [manifest.get("parameters")]
-    if json.dumps(old_values, sort_keys=True) != json.dumps(values, sort_keys=True):
-        problems.append("the parameter values differ")
-    if manifest.get("kind") != kind:
-        problems.append(f"it holds a {manifest.get('kind')}, not a {kind}")
-    if problems:
-        raise BatchError(f"cannot resume {out}: " + "; ".join(problems)
-                         + ". Resume with the same command, or start a new folder.")
-
-
-def execute(
-    sc: Scenario,
-    points: list[dict[str, Any]],
-    runs: int,
-    seed: int,
-    *,
-    workers: int | None = None,
-    executor: str | Executor = "auto",
-    chunk_size: int | None = None,
-    out: str | Path | None = None,
-    force: bool = False,
-    trace: int = 0,
-    progress: Progress | None = None,
-    command: list[str] | None = None,
-    extra: dict[str, Any] | None = None,
-    resume: bool = False,
-    precision: float | None = None,
-    scheduler: str | None = None,
-) -> Executed:
-    """Run ``runs`` replications at each parameter point (one point: a batch; several: a
-    sweep). Every point uses the same streams: run ``i`` of every point draws from
-    ``SeedSequence(seed, spawn_key=(i,))`` (common random numbers).
-
-    ``resume``: ``out`` holds an unfinished run of the same scenario, parameters, seed and
-    size; only the chunks without a whole file there are run. ``precision=H``: chunks are
-    taken in order until every outcome's 95% interval half-width is at most ``H`` (``runs``
-    is then the cap); the chunks used depend only on the data, never on timing."""
-    if not isinstance(runs, int) or runs < 1:
-        raise BatchError(f"runs must be a whole number >= 1, got {runs!r}")
-    if not isinstance(seed, int) or seed < 0:
-        raise BatchError(f"seed must be a whole number >= 0, got {seed!r}")
-    if workers is not None and workers < 1:
-        raise BatchError(f"workers must be >= 1, got {workers}")
-    if not points:
-        raise BatchError("no parameter points to run")
-    values = [sc.resolve_parameters(p) for p in points]
-    sweep = len(points) > 1 or extra is not None
-    kind_name = "sweep" if sweep else "batch"
-    if precision is not None:
-        if not 0 < precision < 0.5:
-            raise BatchError(f"precision is an interval half-width in (0, 0.5), got {precision}")
-        if sweep:
-            raise BatchError("precision stopping applies to a single batch, not a sweep")
-        if resume:
-            raise BatchError("precision stopping cannot be resumed; rerun the batch")
-    if resume and out is None:
-        raise BatchError("resuming needs the results folder (--resume DIR)")
-    old: dict[str, Any] | None = None
-    if resume:
+    @classmethod
+    def from_folder(cls, folder: Path, command: list[str] | None = None) -> Job:
+        """The job an interrupted batch folder was running."""
         from sim.results import load_results
 
-        old = load_results(Path(out)).manifest  # type: ignore[arg-type]
-        _check_resume(Path(out), old, sc, seed, runs, values, kind_name)  # type: ignore[arg-type]
-        chunk_size = int(old["chunk_size"])
-        trace = int(old.get("trace", 0))
-    total_runs = runs * len(points)
-    n_workers = workers or default_workers()
-    if isinstance(executor, str):
-        kind = "serial" if executor == "auto" and total_runs < SERIAL_BELOW else executor
+        res = load_results(folder)
+        m = res.manifest
+        if not res.scenario:
+            raise BatchError(f"{folder}: no scenario file; cannot resume")
+        sc = Scenario.from_document(original_document(res.scenario), path=m.scenario.path)
+        job = cls(sc, [dict(m.overrides)], m.runs_cap or m.runs, m.seed,
+                  trace=m.trace, command=command, chunk_size=m.chunk_size)
+        job.resumed_from = m
+        return job
+
+    # --- plan ----------------------------------------------------------------------------
+
+    def _size(self, workers: int) -> int:
+        total = self.runs * len(self.points)
+        size = self.chunk_size or default_chunk_size(total, workers)
+        return max(1, min(size, self.runs))
+
+    def identities(self, size: int) -> list[ChunkIdentity]:
+        per_point = math.ceil(self.runs / size)
+        return [ChunkIdentity(self.sc.content_hash, self.params_hash[p], self.seed, p,
+                              p * per_point + k, k * size, min(self.runs, (k + 1) * size))
+                for p in range(len(self.points)) for k in range(per_point)]
+
+    def _check_plans(self) -> None:
+        """Compile plans now to fail fast (large designs check a sample of points)."""
+        pj = self.params_json
+        for p in pj if len(pj) <= 64 else pj[:: len(pj) // 64]:
+            plan_for(self.document, self.sc.content_hash, p)
+
+    # --- run -----------------------------------------------------------------------------
+
+    def execute(self, execution: Execution, out: str | Path | None, force: bool,
+                resume: bool = False) -> Executed:
+        """Build the chunks, open the folder, run what is missing, finish."""
+        if resume:
+            if out is None:
+                raise BatchError("resuming needs the results folder")
+            from sim.results import load_results
+
+            old = load_results(out).manifest
+            self.chunk_size, self.trace = old.chunk_size, old.trace
+        self.chunk_size = self.chunk_size or execution.chunk_size
+        self._check_plans()
+        exe = execution.make(self.runs * len(self.points))
+        size = self._size(exe.workers)
+        expected = self.identities(size)
+        run = _Run(self, expected, execution.progress)
+        folder = run.open_folder(out, force, resume, exe)
         try:
-            exe: Executor = make_executor(kind, n_workers, scheduler)
-        except ValueError as exc:
-            raise BatchError(str(exc)) from None
-    else:
-        exe = executor
-    size = chunk_size or default_chunk_size(total_runs, exe.workers)
-    size = min(size, runs)
-    if size < 1:
-        raise BatchError(f"chunk size must be >= 1, got {size}")
-    document = json.dumps(sc.document)
-    params_json = [json.dumps(v, sort_keys=True) for v in values]
-    # Compile here to fail fast (a plan takes ~10 ms: large designs check a sample of points).
-    checked = params_json if len(params_json) <= 64 else params_json[:: len(params_json) // 64]
-    plans = [plan_for(document, sc.content_hash, pj) for pj in checked]
-    per_point = math.ceil(runs / size)
-    n_chunks = per_point * len(points)
-    trace_below = runs if trace < 0 else min(trace, runs)
-    all_tasks = [ChunkTask(document, sc.content_hash, params_json[p], seed, p * per_point + k,
-                           k * size, min(runs, (k + 1) * size), trace_below, point=p)
-                 for p in range(len(points)) for k in range(per_point)]
-    totals = [new_aggregate(plans[i] if len(plans) == len(values) else plans[0])
-              for i in range(len(values))]
-    complete: list[int] = []
-    target = Path(out) if out is not None else None
-    writer = ResultsWriter(target, force) if target is not None else None
-    done_runs = 0
-    if old is not None and target is not None:
-        for task in all_tasks:
-            path = _chunk_file(target, sweep, task.point, task.chunk)
-            agg = _read_complete(path, task.stop - task.start) if path.is_file() else None
-            if agg is None:
-                path.unlink(missing_ok=True)  # absent, truncated or damaged: run it again
-                continue
-            totals[task.point].merge(agg)
-            complete.append(task.chunk)
-            done_runs += task.stop - task.start
-        for stale in target.rglob(".*.tmp"):
-            stale.unlink(missing_ok=True)
-    skip = set(complete)
-    tasks = [t for t in all_tasks if t.chunk not in skip]
+            run.start(exe)
+            status = run.drain(exe, [t for t in expected if t.chunk not in run.found])
+        finally:
+            if folder is not None:
+                folder.close()
+        return run.executed(status)
 
-    manifest: dict[str, Any] = dict(old) if old is not None else {
-        "kind": kind_name,
-        "scenario": {"name": sc.name, "title": sc.spec.title, "path": sc.path,
-                     "files": list(sc.files), "content_hash": sc.content_hash},
-        "parameters": values[0] if not sweep else sc.defaults,
-        "overrides": dict(points[0]) if not sweep else {},
-        "seed": seed,
-        "runs": runs,
-        "chunk_size": size,
-        "seeding": {"scheme": "numpy SeedSequence(seed, spawn_key=(run,)) per run; "
-                              "every point reuses the same streams",
-                    "bit_generator": BIT_GENERATOR},
-        "trace": trace_below,
-        "versions": versions(),
-        "command": command if command is not None else list(sys.argv),
-        "started": _now(),
-        "columns": [{"name": c.name, "kind": c.kind, "doc": c.doc}
-                    for c in columns_of(plans[0])],
-    }
-    manifest.update(status="running", chunks={"total": n_chunks, "complete": complete},
-                    executor={"kind": type(exe).__name__, "workers": exe.workers})
+    def batch_result(self, done: Executed) -> BatchResult:
+        assert done.aggregate is not None
+        agg = done.aggregate
+        return BatchResult(self.sc.name, agg.runs + agg.failed, self.seed, done.values[0],
+                           done.summaries[0], agg, done.seconds, done.out, self.overrides,
+                           done.kept)
+
+    def new_manifest(self, size: int, chunks: int, exe: Executor) -> Manifest:
+        plan = plan_for(self.document, self.sc.content_hash, self.params_json[0])
+        sc = self.sc
+        return Manifest.model_validate(dict(
+            format=FORMAT, kind="sweep" if self.sweep else "batch", status="running",
+            scenario={"name": sc.name, "title": sc.spec.title, "path": sc.path,
+                      "files": list(sc.files), "content_hash": sc.content_hash},
+            parameters=self.values[0] if not self.sweep else
+            {**sc.defaults, **self.overrides},
+            overrides=self.overrides, parameters_hash=self.params_hash[0], seed=self.seed,
+            runs=self.runs, chunk_size=size,
+            seeding={"scheme": "numpy SeedSequence(seed, spawn_key=(run,)) per run; every "
+                               "point reuses the same streams",
+                     "bit_generator": BIT_GENERATOR},
+            trace=self.trace_below(), versions=versions(), command=self.command,
+            started=_now(), chunks={"total": chunks, "complete": []},
+            executor={"kind": type(exe).__name__, "workers": exe.workers},
+            precision=self.precision, runs_cap=self.runs if self.precision else None,
+            design=self.design, points=len(self.points),
+            points_hash=parameters_hash({"points": self.values}) if self.sweep else None,
+            columns=[{"name": c.name, "kind": c.kind, "doc": c.doc}
+                     for c in columns_of(plan)]))
+
+    def trace_below(self) -> int:
+        return self.runs if self.trace < 0 else min(self.trace, self.runs)
+
+    def check_resume(self, old: Manifest, folder: Path) -> None:
+        """Refuse to resume a folder made by a different scenario, parameters, seed or size."""
+        problems = []
+        if old.scenario.content_hash != self.sc.content_hash:
+            problems.append(f"the scenario's content differs (hash "
+                            f"{old.scenario.content_hash[:12]} in the folder, "
+                            f"{self.sc.content_hash[:12]} now)")
+        if old.seed != self.seed:
+            problems.append(f"the seed differs ({old.seed} in the folder, {self.seed} now)")
+        if (old.runs_cap or old.runs) != self.runs:
+            problems.append(f"the number of runs differs ({old.runs} in the folder, "
+                            f"{self.runs} now)")
+        if old.precision is not None:
+            problems.append("it was a --precision batch, which cannot be resumed")
+        points_hash = parameters_hash({"points": self.values}) if self.sweep else None
+        if old.parameters_hash != self.params_hash[0] or old.points_hash != points_hash \
+                or old.points != len(self.points):
+            problems.append("the parameter values differ")
+        if old.kind != ("sweep" if self.sweep else "batch"):
+            problems.append(f"it holds a {old.kind}, not a {'sweep' if self.sweep else 'batch'}")
+        if problems:
+            raise BatchError(f"cannot resume {folder}: " + "; ".join(problems)
+                             + ". Resume with the same command, or start a new folder.")
+
+
+def _check_sizes(runs: int, seed: int, points: int, precision: float | None,
+                 sweep: bool) -> None:
+    if not isinstance(runs, int) or isinstance(runs, bool) or not 1 <= runs <= MAX_RUNS:
+        raise BatchError(f"runs must be a whole number from 1 to {MAX_RUNS:,} per point, "
+                         f"got {runs!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise BatchError(f"seed must be a whole number from 0 to 2**63-1, got {seed!r}")
+    if points < 1:
+        raise BatchError("no parameter points to run")
+    if points > MAX_POINTS:
+        raise BatchError(f"{points:,} points is more than the {MAX_POINTS:,} a sweep may have")
+    if runs * points > MAX_TOTAL_RUNS:
+        raise BatchError(f"{points:,} points x {runs:,} runs is more than the "
+                         f"{MAX_TOTAL_RUNS:,} runs a sweep may have")
     if precision is not None:
-        manifest.update(precision=precision, runs_cap=runs)
-    if old is not None:
-        manifest.setdefault("resumed", []).append(
-            {"at": _now(), "chunks_found": len(complete), "chunks_to_run": len(tasks),
-             "command": command if command is not None else list(sys.argv)})
-    if sweep and old is None:
-        manifest.update(extra or {}, points=values)
-    if writer is not None:
-        if old is None:
-            writer.create()
-            writer.write_json("scenario.json", sc.document)
-        writer.write_manifest(manifest)
+        if not (isinstance(precision, float | int) and 0 < precision < 0.5):
+            raise BatchError(f"precision is an interval half-width in (0, 0.5), got "
+                             f"{precision}")
+        if sweep or points > 1:
+            raise BatchError("precision stopping applies to a single batch, not a sweep")
 
-    kept: list[bytes] = []
-    ran: list[int] = []
-    done_now = 0
-    worker_peak = 0.0
-    began = last_saved = time.perf_counter()
 
-    def finish(status: str) -> list[dict[str, Any]]:
-        seconds = time.perf_counter() - began
-        summaries = []
-        for v, agg in zip(values, totals, strict=True):
-            summary = summarise(agg)
-            summary.update(scenario=sc.name, seed=seed, parameters=v, status=status)
-            if precision is not None:
-                summary.update(precision=precision, runs_cap=runs)
-            summaries.append(summary)
-        if writer is not None:
-            manifest.update(status=status, finished=_now(), seconds=round(seconds, 3),
-                            runs_per_second=round(done_now / seconds, 1) if seconds else None,
-                            peak_memory_mib={"driver": round(peak_rss_mib(), 1),
-                                             "worker": round(worker_peak, 1)})
-            if precision is not None:
-                manifest.update(runs=sum(a.runs + a.failed for a in totals))
-            complete.sort()
-            writer.write_manifest(manifest)
-            writer.write_json("summary.json", summaries[0] if not sweep else
-                              {"points": summaries})
-            if not sweep:
-                counts = totals[0].paths.most_common()
-                sink = io.BytesIO()
-                pq.write_table(pa.table({"path": [p for p, _ in counts],
-                                         "count": [c for _, c in counts]}), sink,
-                               compression="zstd")
-                writer.write_file("paths.parquet", sink.getvalue())
-            timeline = pa.concat_tables([pa.table(timeline_columns(agg, i))
-                                         for i, agg in enumerate(totals)])
-            sink = io.BytesIO()
-            pq.write_table(timeline, sink, compression="zstd")
-            writer.write_file("timeline.parquet", sink.getvalue())
-        return summaries
+class _Run:
+    """One execution of a job: folder, executor, chunk acceptance and the end files."""
 
-    def accept(res: ChunkResult) -> None:
-        nonlocal done_runs, done_now, worker_peak, last_saved
-        if writer is not None:
-            if res.events is not None:  # events first: a runs file marks a complete chunk
-                writer.write_chunk(_folder(res, "events"), res.chunk, res.events)
-            writer.write_chunk(_folder(res, "runs"), res.chunk, res.runs)
-            complete.append(res.chunk)
-            if time.perf_counter() - last_saved > MANIFEST_EVERY:
-                writer.write_manifest(manifest)  # informative: the files are the truth
-                last_saved = time.perf_counter()
+    def __init__(self, job: Job, expected: list[ChunkIdentity],
+                 progress: Progress | None) -> None:
+        self.job = job
+        self.expected = expected
+        self.progress = progress
+        self.per_point = len(expected) // len(job.points)
+        self.open: dict[int, _Point] = {}
+        self.summaries: list[Summary | None] = [None] * len(job.points)
+        self.kept_aggregate: Aggregate | None = None
+        self.found: set[int] = set()
+        self.folder: ResultsFolder | None = None
+        self.manifest: Manifest | None = None
+        self.complete: list[int] = []
+        self.kept: list[bytes] = []
+        self.ran: list[int] = []
+        self.done_runs = self.done_now = 0
+        self.worker_peak = 0.0
+        self.began = self.last_saved = time.perf_counter()
+        self.timeline: TimelineWriter | None = None
+
+    # --- folder ----------------------------------------------------------------------
+
+    def open_folder(self, out: str | Path | None, force: bool, resume: bool,
+                    exe: Executor) -> ResultsFolder | None:
+        job = self.job
+        if out is None:
+            if resume:
+                raise BatchError("resuming needs the results folder")
+            return None
+        folder = self.folder = ResultsFolder(out)
+        size = self.expected[0].rows if self.expected else 1
+        if resume:
+            old = folder.open_existing()
+            try:
+                job.check_resume(old, folder.path)
+                if old.chunk_size != size:
+                    raise BatchError(f"cannot resume {folder.path}: its chunk size "
+                                     f"{old.chunk_size} does not match")
+                self._take_found(folder)
+            except SimError:
+                folder.close()
+                raise
+            manifest = old.model_copy(deep=True)
+            manifest.resumed.append({"at": _now(), "chunks_found": len(self.found),  # type: ignore[arg-type]
+                                     "chunks_to_run": len(self.expected) - len(self.found),
+                                     "command": job.command})
+            manifest = Manifest.model_validate(manifest.model_dump())
         else:
-            kept.append(res.runs)
-        ran.append(res.chunk)
-        totals[res.point].merge(res.aggregate)
-        worker_peak = max(worker_peak, res.peak_rss_mib)
-        done_runs += res.stop - res.start
-        done_now += res.stop - res.start
-        if progress is not None:
-            progress(done_runs, total_runs)
+            folder.create(force)
+            manifest = job.new_manifest(size, len(self.expected), exe)
+            folder.write_scenario(effective_document(
+                job.sc.document, job.overrides, job.overrides_by,
+                (job.design or {}).get("varied")))
+            if job.sweep:
+                folder.write_points(list((job.design or {}).get("varied") or []), job.values)
+        manifest.status = "running"
+        manifest.chunks.complete = sorted(self.found)
+        manifest.executor.kind, manifest.executor.workers = type(exe).__name__, exe.workers
+        self.manifest = manifest
+        self.complete = sorted(self.found)
+        folder.write_manifest(manifest)
+        return folder
 
-    def _folder(res: ChunkResult, kind: str) -> str:
-        return f"{kind}/point-{res.point:04d}" if sweep else kind
+    def _take_found(self, folder: ResultsFolder) -> None:
+        good, _notes = folder.scan(self.expected, self.job.sweep)
+        for ident in self.expected:
+            if ident.chunk not in good:
+                continue
+            found, data = good[ident.chunk]
+            try:
+                agg = Aggregate.loads(data)
+            except ValueError:
+                folder.chunk_path(ident.point if self.job.sweep else None,
+                                  ident.chunk).unlink(missing_ok=True)
+                continue
+            if agg.runs + agg.failed != ident.rows or \
+                    agg.failed != found.counts.get("error", 0) or any(
+                        int(agg.outcome_counts[i]) != found.counts.get(o, 0)
+                        for i, o in enumerate(agg.outcomes)):
+                raise ResultsError(
+                    f"cannot resume {folder.path}: the aggregate stored in chunk "
+                    f"{ident.chunk} disagrees with its rows; the file was edited")
+            self.found.add(ident.chunk)
+            self._merge(ident, agg)
+            self.done_runs += ident.rows
 
-    def precise(agg: Aggregate) -> bool:
-        n = agg.runs
-        return n > 0 and all((hi - lo) / 2 <= (precision or 0)
-                             for lo, hi in (wilson(int(k), n) for k in agg.outcome_counts))
+    # --- accepting chunks --------------------------------------------------------------
 
-    if progress is not None and done_runs:
-        progress(done_runs, total_runs)
-    where = f" in {out}" if out is not None else ""
-    try:
-        with exe:
-            results: Iterator[ChunkResult] = exe.map_unordered(run_chunk, iter(tasks))
-            if precision is None:
+    def _merge(self, ident: ChunkIdentity, agg: Aggregate) -> None:
+        point = self.open.get(ident.point)
+        if point is None:
+            plan = plan_for(self.job.document, self.job.sc.content_hash,
+                            self.job.params_json[ident.point])
+            point = self.open[ident.point] = _Point(new_aggregate(plan), self.per_point)
+        point.aggregate.merge(agg)
+        point.remaining -= 1
+        if point.remaining == 0 and self.job.sweep:
+            self._close_point(ident.point)
+
+    def _close_point(self, p: int) -> None:
+        agg = self.open.pop(p).aggregate
+        self.summaries[p] = self._summary(p, agg, SWEEP_PATHS)
+        if self.folder is not None:
+            if self.timeline is None:
+                self.timeline = self.folder.timeline_writer()
+            self.timeline.write(pa.table(timeline_columns(agg, p)))
+
+    def _summary(self, p: int, agg: Aggregate, top_paths: int = 20) -> Summary:
+        job = self.job
+        s = summarise(agg, top_paths)
+        s.scenario, s.seed, s.parameters = job.sc.name, job.seed, job.values[p]
+        s.overrides, s.point = dict(job.overrides), p
+        if job.precision is not None:
+            s.precision, s.runs_cap = job.precision, job.runs
+        return s
+
+    def accept(self, res: ChunkResult) -> None:
+        ident = res.identity
+        if self.folder is not None:
+            self.folder.write_chunk(ident.point if self.job.sweep else None, ident.chunk,
+                                    res.runs, res.events)
+            self.complete.append(ident.chunk)
+            if time.perf_counter() - self.last_saved > MANIFEST_EVERY:
+                self._save_manifest()
+        else:
+            self.kept.append(res.runs)
+        self.ran.append(ident.chunk)
+        self._merge(ident, res.aggregate)
+        self.worker_peak = max(self.worker_peak, res.peak_rss_mib)
+        self.done_runs += ident.rows
+        self.done_now += ident.rows
+        if self.progress is not None:
+            self.progress(self.done_runs, self.job.runs * len(self.job.points))
+
+    def _save_manifest(self) -> None:
+        assert self.folder is not None and self.manifest is not None
+        self.manifest.chunks.complete = sorted(self.complete)
+        self.folder.write_manifest(self.manifest)  # informative: the files are the truth
+        self.last_saved = time.perf_counter()
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def start(self, exe: Executor) -> None:
+        try:
+            exe.__enter__()
+        except BaseException as exc:
+            if self.folder is not None and self.manifest is not None:
+                self.manifest.status = "failed to start"
+                self.manifest.error = str(exc)[:2000]
+                with contextlib.suppress(SimError):
+                    self.folder.write_manifest(self.manifest)
+            raise
+
+    def drain(self, exe: Executor, todo: list[ChunkIdentity]) -> str:
+        """Run the missing chunks and accept their results; returns the final status."""
+        job = self.job
+        tasks = (ChunkTask(job.document, job.params_json[i.point], i, job.trace_below())
+                 for i in todo)
+        where = f" in {self.folder.path}" if self.folder is not None else ""
+        failed = True
+        try:
+            results: Iterator[ChunkResult] = exe.map_unordered(_run_chunk, tasks)
+            if job.precision is None:
                 for res in results:
-                    accept(res)
+                    self.accept(res)
             else:
-                waiting: dict[int, ChunkResult] = {}
-                following = 0
-                for res in results:
-                    waiting[res.chunk] = res
-                    while following in waiting and not precise(totals[0]):
-                        accept(waiting.pop(following))
-                        following += 1
-                    if precise(totals[0]):
-                        break
-                if hasattr(results, "close"):
-                    results.close()
-    except KeyboardInterrupt:
+                self._precise(results)
+            failed = False
+        except KeyboardInterrupt:
+            self._end_quietly(exe, "interrupted")
+            raise BatchInterrupted(
+                f"interrupted: {len(self.complete)} of {len(self.expected)} chunks "
+                f"({self.done_runs:,} runs) are complete{where}"
+                + (f"; resume with --resume {self.folder.path}" if self.folder else "")
+            ) from None
+        except ResultsError as exc:
+            self._end_quietly(exe, "failed")
+            raise ResultsError(
+                f"{exc}. {len(self.complete)} of {len(self.expected)} chunks are complete "
+                f"and kept{where}" + (f"; free space or fix the folder, then resume with "
+                                      f"--resume {self.folder.path}" if self.folder else "")
+            ) from None
+        except BaseException:
+            self._end_quietly(exe, "failed")
+            raise
+        finally:
+            if not failed:
+                exe.__exit__(None, None, None)
+        self.finish("complete")
+        return "complete"
+
+    def _end_quietly(self, exe: Executor, status: str) -> None:
+        with contextlib.suppress(Exception):
+            exe.__exit__(KeyboardInterrupt, None, None)
         with contextlib.suppress(SimError):
-            finish("interrupted")
-        raise BatchInterrupted(
-            f"interrupted: {len(complete)} of {n_chunks} chunks ({done_runs:,} runs) are "
-            f"complete{where}" + (f"; resume with --resume {out}" if out is not None else "")
-        ) from None
-    except ResultsError as exc:
-        with contextlib.suppress(SimError):
-            finish("failed")
-        raise ResultsError(
-            f"{exc}. {len(complete)} of {n_chunks} chunks are complete and kept{where}"
-            + (f"; free space or fix the folder, then resume with --resume {out}"
-               if out is not None else "")) from None
-    summaries = finish("complete")
-    return Executed(values, summaries, totals, time.perf_counter() - began,
-                    target, kept, ran)
+            self.finish(status)
+
+    def _precise(self, results: Iterator[ChunkResult]) -> None:
+        """Accept chunks strictly in index order until every outcome is precise enough."""
+        waiting: dict[int, ChunkResult] = {}
+        following = 0
+        for res in results:
+            waiting[res.chunk] = res
+            while following in waiting and not self._is_precise():
+                self.accept(waiting.pop(following))
+                following += 1
+            if self._is_precise():
+                break
+        if hasattr(results, "close"):
+            results.close()
+
+    def _is_precise(self) -> bool:
+        point = self.open.get(0)
+        if point is None:
+            return False
+        agg = point.aggregate
+        n, h = agg.runs, self.job.precision or 0
+        return n > 0 and all((hi - lo) / 2 <= h for lo, hi in
+                             (wilson(int(k), n) for k in agg.outcome_counts))
+
+    # --- the end -------------------------------------------------------------------------
+
+    def finish(self, status: str) -> None:
+        """Summaries of every point, and the end-of-batch files."""
+        job = self.job
+        if not job.sweep:
+            point = self.open.get(0)
+            agg = point.aggregate if point is not None else new_aggregate(
+                plan_for(job.document, job.sc.content_hash, job.params_json[0]))
+            self.kept_aggregate = agg
+            self.summaries[0] = self._summary(0, agg)
+        else:
+            for p in sorted(self.open):
+                if status != "complete":
+                    self._close_point(p)
+        folder, manifest = self.folder, self.manifest
+        if folder is None or manifest is None:
+            return
+        seconds = time.perf_counter() - self.began
+        manifest.status = status  # type: ignore[assignment]
+        manifest.finished = _now()
+        manifest.seconds = round(seconds, 3)
+        manifest.runs_per_second = round(self.done_now / seconds, 1) if seconds else None
+        manifest.peak_memory_mib = {"driver": round(peak_rss_mib(), 1),
+                                    "worker": round(self.worker_peak, 1)}
+        if job.precision is not None and self.kept_aggregate is not None:
+            manifest.runs = max(1, self.kept_aggregate.runs + self.kept_aggregate.failed)
+        if status == "complete" and job.precision is None:
+            folder.check_complete(self.expected, job.sweep)
+        manifest.chunks.complete = sorted(self.complete)
+        folder.write_manifest(manifest)
+        if job.sweep:
+            done = [s for s in self.summaries if s is not None]
+            folder.write_summary(SweepSummary(done))
+            folder.write_sweep_table(done)
+            if self.timeline is not None:
+                self.timeline.commit()
+        else:
+            assert self.summaries[0] is not None and self.kept_aggregate is not None
+            folder.write_summary(self.summaries[0])
+            folder.write_paths(self.kept_aggregate.paths.most_common())
+            folder.write_timeline(pa.table(timeline_columns(self.kept_aggregate, 0)))
+
+    def executed(self, status: str) -> Executed:
+        summaries = [s for s in self.summaries if s is not None]
+        return Executed(self.job.values, summaries, self.kept_aggregate,
+                        time.perf_counter() - self.began,
+                        self.folder.path if self.folder else None, self.kept, self.ran)
+
+
+def execute(sc: Scenario, points: list[dict[str, Any]], runs: int, seed: int, *,
+            execution: Execution | None = None, out: str | Path | None = None,
+            force: bool = False, command: list[str] | None = None,
+            design: dict[str, Any] | None = None, resume: bool = False,
+            overrides_by: str = "set on the command line") -> Executed:
+    """Run ``runs`` replications at each parameter point of a design (a sweep), all on
+    the same random streams. ``resume``: ``out`` holds an unfinished sweep of the same
+    scenario, design and seed; only chunks without a whole file there are run."""
+    job = Job(sc, points, runs, seed, command=command, design=design or {},
+              overrides_by=overrides_by)
+    return job.execute(execution or Execution(), out, force, resume)

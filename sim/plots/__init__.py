@@ -19,7 +19,7 @@ from sim.plots.design import sensitivity_bars, sweep_figure
 from sim.plots.outcomes import compare_bars, outcome_bars
 from sim.plots.paths import path_icicle
 from sim.plots.timeline import occupancy_bands, reach_curves, run_timeline
-from sim.results import Results, write_atomic
+from sim.results import Results, write_output
 
 __all__ = [
     "FORMATS",
@@ -44,7 +44,7 @@ FORMATS = ("png", "svg", "pdf")
 
 def default_kinds(ctx: FolderContext, run: int | None = None) -> list[str]:
     """Every figure that fits the folder."""
-    if (ctx.path / "sensitivity.json").is_file():
+    if ctx.results.has_sensitivity:
         return ["sensitivity"]
     if ctx.kind == "sweep":
         return ["sweep"]
@@ -86,18 +86,21 @@ def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 150) -> bytes:
 
 
 def save_figures(figures: dict[str, Figure], out: str | Path, fmt: str = "png",
-                 force: bool = True) -> list[Path]:
-    """Write figures as ``<out>/<name>.<fmt>`` (atomically); returns the paths."""
+                 force: bool = False) -> list[Path]:
+    """Write figures as ``<out>/<name>.<fmt>``; returns the paths. Existing files are
+    replaced only with ``force`` (and then none is written unless all can be)."""
     folder = Path(out)
+    targets = {name: folder / f"{name}.{fmt}" for name in figures}
+    existing = [p for p in targets.values() if p.exists() or p.is_symlink()]
+    if existing and not force:
+        raise ResultsError(f"{', '.join(str(p) for p in existing[:3])} already "
+                           f"exist{'s' if len(existing) == 1 else ''}; pass --force to replace")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ResultsError(f"{folder}: cannot create: {exc.strerror or exc}") from None
     written = []
     for name, fig in figures.items():
-        path = folder / f"{name}.{fmt}"
-        if path.exists() and not force:
-            raise ResultsError(f"{path} exists; pass --force to replace it")
-        write_atomic(path, figure_bytes(fig, fmt))
-        written.append(path)
+        write_output(targets[name], figure_bytes(fig, fmt), force)
+        written.append(targets[name])
     return written

@@ -9,12 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from sim.errors import ResultsError
+from sim.formatting import DAYS_PER_UNIT, title_with_overrides
 from sim.results import Results, load_results
 
 __all__ = ["FolderContext", "context_of"]
 
-_UNIT_DAYS = {"day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0, "hour": 1 / 24,
-              "hours": 1 / 24}
+_UNIT_DAYS = DAYS_PER_UNIT
 
 
 @dataclass
@@ -67,11 +68,10 @@ class FolderContext:
 
 
 def _runs(res: Results) -> int:
-    s = res.summary
-    if "runs" in s:
-        return int(s["runs"])
-    points = s.get("points") or []
-    return int(sum(int(p.get("runs", 0)) for p in points))
+    if res.summary is None:
+        raise ResultsError(f"{res.path}: no summary yet (status {res.manifest.status}); "
+                           f"finish or resume the batch first")
+    return sum(s.runs for s in res.point_summaries())
 
 
 def context_of(results: Results | str | Path) -> FolderContext:
@@ -89,13 +89,14 @@ def context_of(results: Results | str | Path) -> FolderContext:
     terminal = {o["id"] for o in doc.get("outcomes", [])
                 if isinstance(o, dict) and o.get("terminal")}
     manifest = res.manifest
+    title = str(doc.get("title") or doc.get("name") or manifest.scenario.name)
     return FolderContext(
         results=res,
-        name=str(doc.get("name", manifest.get("scenario", {}).get("name", "scenario"))),
-        title=str(doc.get("title") or doc.get("name") or "scenario"),
+        name=manifest.scenario.name,
+        title=title_with_overrides(title, dict(manifest.overrides)),
         runs=_runs(res),
-        seed=int(manifest.get("seed", 0)),
-        kind=str(manifest.get("kind", "batch")),
+        seed=manifest.seed,
+        kind=manifest.kind,
         unit=str(clock.get("unit", "") or ""),
         start=start_date,
         horizon=float(clock.get("horizon", 0) or 0),

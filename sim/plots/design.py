@@ -12,18 +12,18 @@ from sim.errors import ResultsError
 from sim.plots.context import FolderContext, context_of
 from sim.plots.style import new_figure, outcome_style
 from sim.results import Results
+from sim.results.folder import PARAM
 
 __all__ = ["sensitivity_bars", "sweep_figure"]
 
 
 def _sweep_frame(ctx: FolderContext) -> tuple[object, list[str]]:
-    import pandas as pd
-
-    path = ctx.path / "sweep.parquet"
-    if not path.is_file():
-        raise ResultsError(f"{ctx.path}: not a sweep (no sweep.parquet)")
-    df = pd.read_parquet(path)
-    varied = [str(v) for v in ctx.results.manifest.get("design", {}).get("varied", [])]
+    if ctx.kind != "sweep":
+        raise ResultsError(f"{ctx.path}: not a sweep")
+    df = ctx.results.sweep_frame()
+    if df.empty or not (df["runs"] > 0).any():
+        raise ResultsError(f"{ctx.path}: no run of the sweep completed")
+    varied = [str(v) for v in (ctx.results.manifest.design or {}).get("varied", [])]
     return df, varied
 
 
@@ -37,17 +37,18 @@ def sweep_figure(results: Results | FolderContext | str | Path,
     runs = int(df["runs"].iloc[0])  # type: ignore[index]
     points = int(df["point"].nunique())  # type: ignore[index]
     head = f"{ctx.title}\n{points} points x {runs:,} runs, seed {ctx.seed} (common streams)"
-    grid = ctx.results.manifest.get("design", {}).get("kind") == "grid"
+    grid = (ctx.results.manifest.design or {}).get("kind") == "grid"
     if len(varied) == 1:
         v = varied[0]
+        k = PARAM + v
         fig = new_figure(9.5, 5.2)
         ax = fig.add_subplot()
         for i, o in enumerate(names):
-            rows = df[df["outcome"] == o].sort_values(v)  # type: ignore[index]
+            rows = df[df["outcome"] == o].sort_values(k)  # type: ignore[index]
             st = outcome_style(i)
-            ax.fill_between(rows[v], rows["lo"], rows["hi"], color=st["color"], alpha=0.2,
+            ax.fill_between(rows[k], rows["lo"], rows["hi"], color=st["color"], alpha=0.2,
                             linewidth=0)
-            ax.plot(rows[v], rows["p"], color=st["color"], linestyle=st["linestyle"],
+            ax.plot(rows[k], rows["p"], color=st["color"], linestyle=st["linestyle"],
                     marker=st["marker"], linewidth=2, label=o.replace("_", " "))
         ax.set_xlabel(_label(ctx, v))
         ax.set_ylabel("probability, 95% interval band")
@@ -65,7 +66,7 @@ def sweep_figure(results: Results | FolderContext | str | Path,
         axes = np.atleast_1d(fig.subplots(rows_n, cols, squeeze=False)).ravel()
         for ax, o in zip(axes, names, strict=False):
             sub = df[df["outcome"] == o]  # type: ignore[index]
-            table = sub.pivot_table(index=b, columns=a, values="p")
+            table = sub.pivot_table(index=PARAM + b, columns=PARAM + a, values="p")
             im = ax.imshow(table.to_numpy(), origin="lower", aspect="auto", cmap="cividis",
                            vmin=0, vmax=max(float(table.to_numpy().max()), 1e-9))
             ax.set_xticks(range(len(table.columns)), [f"{c:g}" for c in table.columns],
@@ -86,7 +87,7 @@ def sweep_figure(results: Results | FolderContext | str | Path,
         for i, o in enumerate(names):
             rows = df[df["outcome"] == o]  # type: ignore[index]
             st = outcome_style(i)
-            ax.scatter(rows[v], rows["p"], color=st["color"], marker=st["marker"], s=14,
+            ax.scatter(rows[PARAM + v], rows["p"], color=st["color"], marker=st["marker"], s=14,
                        label=o.replace("_", " "), edgecolors="black", linewidths=0.3)
         ax.set_xlabel(_label(ctx, v))
         ax.yaxis.set_major_formatter("{x:.0%}")

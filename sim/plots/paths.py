@@ -20,21 +20,17 @@ OTHER = "other paths"
 
 def _counts(ctx: FolderContext) -> tuple[list[tuple[list[str], int]], int, int]:
     """Every distinct path and its runs (``paths.parquet``), or the summary's top ones."""
-    summary = ctx.results.summary
-    if not summary.get("paths"):
-        raise ResultsError(f"{ctx.path}: no path summary (is it a sweep?)")
-    total = int(summary["runs"]) or 1
-    file = ctx.path / "paths.parquet"
-    if file.is_file():
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(file)
-        pairs: Any = zip(table.column("path").to_pylist(), table.column("count").to_pylist(),
-                    strict=True)
-    else:
-        pairs = ((p["path"], p["count"]) for p in summary["paths"])
+    if ctx.kind == "sweep":
+        raise ResultsError(f"{ctx.path}: a sweep has no path figure; plot it with --kind sweep")
+    summary = ctx.results.batch_summary()
+    if not summary.paths:
+        raise ResultsError(f"{ctx.path}: no path completed ({summary.failed:,} runs failed)")
+    total = summary.runs or 1
+    table = ctx.results.paths
+    pairs: Any = zip(table.column("path").to_pylist(), table.column("count").to_pylist(),
+                     strict=True)
     listed = [(str(p).split(" > "), int(c)) for p, c in pairs if p != "(other paths)"]
-    return listed, total, int(summary.get("distinct_paths", len(listed)))
+    return listed, total, summary.distinct_paths
 
 
 def path_icicle(results: Results | FolderContext | str | Path, min_share: float = 0.01,

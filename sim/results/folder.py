@@ -1,154 +1,592 @@
-"""Results folders: writing a batch's files, and reading them back.
+"""A results folder: the one owner of its layout, manifest, lock, chunks and readers.
 
-A folder holds ``manifest.json`` (provenance and completed chunks),
-``scenario.json`` (the resolved scenario), ``runs/`` (Parquet, one file per
-chunk), ``summary.json`` and, when traced, ``events/``. Every file is written
-atomically; an existing folder is never overwritten unless asked.
+Layout (format :data:`~sim.results.manifest.FORMAT`)::
+
+    manifest.json      provenance, settings, progress (validated on read)
+    scenario.json      the scenario as run: effective parameter values, overrides marked
+    runs/              one Parquet file per chunk (runs/point-NNNN/ in a sweep); each
+                       states its identity and checksum (see sim.results.chunkfile)
+    events/            traced events, the same chunking (with --trace)
+    summary.json       typed summary (a sweep: one per point)
+    paths.parquet      every distinct path and its count (a batch)
+    timeline.parquet   level occupancy, ended outcomes and level reach over time
+    points.parquet     a sweep's design: point -> varied values
+    sweep.parquet      a sweep's point x outcome table
+    sensitivity.json   sensitivity indices (a sensitivity run)
+    plots/, report.html  figures and the report, made from the files above
+    .lock              held by the process writing the folder
+
+No other module names these files: everything reads and writes through
+:class:`ResultsFolder` (writing) and :class:`Results` (reading).
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import io
+import os
+import re
 import shutil
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from sim.errors import ResultsError
-from sim.results.files import dump_json, write_atomic
+from sim.results.chunkfile import ChunkIdentity, ChunkProblem, read_chunk, read_identity
+from sim.results.files import dump_json, read_json, write_atomic, write_new
+from sim.results.lock import FolderLock
+from sim.results.manifest import FORMAT, Manifest
+from sim.results.summary import Summary, SweepSummary
 
-__all__ = ["Results", "ResultsWriter", "chunk_name", "load_results"]
+__all__ = ["Results", "ResultsFolder", "load_results"]
 
-FORMAT = 1
+MANIFEST = "manifest.json"
+SCENARIO = "scenario.json"
+SUMMARY = "summary.json"
+RUNS = "runs"
+EVENTS = "events"
+PATHS = "paths.parquet"
+TIMELINE = "timeline.parquet"
+POINTS = "points.parquet"
+SWEEP = "sweep.parquet"
+SENSITIVITY = "sensitivity.json"
+PLOTS = "plots"
+REPORT = "report.html"
+LOCK = ".lock"
+PARAM = "param."  # prefix of a varied parameter's column in points.parquet and sweep frames
+
+_FILES = {MANIFEST, SCENARIO, SUMMARY, PATHS, TIMELINE, POINTS, SWEEP, SENSITIVITY, REPORT,
+          LOCK}
+_CHUNK = re.compile(r"^chunk-(\d{6,})\.parquet$")
+_POINT = re.compile(r"^point-(\d{4,})$")
+_TEMP = re.compile(r"^\..+\.\d+\.tmp$")
+_FIGURE = re.compile(r"^[\w.-]+\.(png|svg|pdf)$")
 
 
 def chunk_name(chunk: int) -> str:
     return f"chunk-{chunk:06d}.parquet"
 
 
-class ResultsWriter:
-    """Writes one results folder."""
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
 
-    def __init__(self, path: str | Path, force: bool = False) -> None:
+
+def _read_manifest(path: Path) -> Manifest:
+    data = read_json(path / MANIFEST)
+    version = data.get("format")
+    if version != FORMAT:
+        raise ResultsError(
+            f"{path}: results format {version!r}, but this version reads format {FORMAT}"
+            + (" (written before chunks recorded their identity); run the batch again"
+               if version == 1 else ""))
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ResultsError(f"{path / MANIFEST}: {where}: {first['msg']} "
+                           f"({exc.error_count()} problem(s)); the file was edited or "
+                           f"damaged") from None
+
+
+class ResultsFolder:
+    """Writes one results folder: create (or take over with ``force``), lock, write."""
+
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.force = force
-        self.manifest: dict[str, Any] = {}
+        self.lock = FolderLock(self.path, LOCK)
 
-    def create(self) -> None:
-        """Make the folder; refuse an existing non-empty one unless ``force``."""
+    # --- the folder itself -------------------------------------------------------------
+
+    def _foreign_entries(self) -> list[str]:
+        """Entries that this program never writes (empty for a folder of ours)."""
+        out: list[str] = []
+
+        def check_chunks(folder: Path, allow_points: bool) -> None:
+            for entry in folder.iterdir():
+                rel = str(entry.relative_to(self.path))
+                if entry.is_symlink():
+                    out.append(rel)
+                elif entry.is_dir() and allow_points and _POINT.match(entry.name):
+                    check_chunks(entry, False)
+                elif not (entry.is_file() and (_CHUNK.match(entry.name)
+                                               or _TEMP.match(entry.name))):
+                    out.append(rel)
+
+        for entry in self.path.iterdir():
+            name = entry.name
+            if entry.is_symlink():
+                out.append(name)
+            elif entry.is_file() and (name in _FILES or _TEMP.match(name)):
+                continue
+            elif entry.is_dir() and name in (RUNS, EVENTS):
+                check_chunks(entry, True)
+            elif entry.is_dir() and name == PLOTS:
+                out += [f"{PLOTS}/{f.name}" for f in entry.iterdir()
+                        if f.is_symlink() or not f.is_file() or not _FIGURE.match(f.name)]
+            else:
+                out.append(name)
+        return sorted(out)
+
+    def _check_replaceable(self) -> None:
+        """Refuse ``--force`` on a folder that is not provably a results folder of ours."""
         p = self.path
+        if not (p / MANIFEST).is_file():
+            raise ResultsError(f"{p} is not empty and is not a results folder (no {MANIFEST}): "
+                               f"refusing to replace it, even with --force")
+        try:
+            _read_manifest(p)
+        except ResultsError as exc:
+            raise ResultsError(f"{exc}; refusing to replace {p}, even with --force") from None
+        foreign = self._foreign_entries()
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more"
+                                             if len(foreign) > 5 else "")
+            raise ResultsError(f"{p} holds files this program does not write ({shown}): "
+                               f"refusing to replace it, even with --force")
+
+    def _clear(self) -> None:
+        """Remove this program's files (the lock file stays: it is held)."""
+        for entry in self.path.iterdir():
+            if entry.name == LOCK:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    def create(self, force: bool = False) -> None:
+        """Make the folder and lock it. An existing non-empty folder is refused, unless
+        ``force`` and it is one of ours, which is then emptied (under the lock)."""
+        p = self.path
+        if str(p) in ("", "."):
+            raise ResultsError("the results folder cannot be the current folder; give --out")
+        if p.is_symlink():
+            raise ResultsError(f"{p} is a symbolic link; give the folder itself")
         if p.exists() and not p.is_dir():
             raise ResultsError(f"{p} exists and is not a folder")
         if p.is_dir() and any(p.iterdir()):
-            if not self.force:
-                raise ResultsError(
-                    f"{p} already holds results; choose another --out, or pass --force to "
-                    f"replace them")
-            if not (p / "manifest.json").is_file():
-                raise ResultsError(f"{p} is not empty and not a results folder: "
-                                   f"refusing to delete it even with --force")
-            shutil.rmtree(p)
+            if not force:
+                if (p / MANIFEST).is_file():
+                    raise ResultsError(f"{p} already holds results; choose another --out, or "
+                                       f"pass --force to replace them")
+                raise ResultsError(f"{p} is not empty and is not a results folder; choose "
+                                   f"another --out")
+            self._check_replaceable()
         try:
-            (p / "runs").mkdir(parents=True, exist_ok=True)
+            p.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ResultsError(f"{p}: cannot create the results folder: "
                                f"{exc.strerror or exc}") from None
+        self.lock.acquire()
+        try:
+            if force:
+                if (p / MANIFEST).exists():
+                    self._check_replaceable()  # again, now that no one else can write
+                self._clear()
+            (p / RUNS).mkdir(exist_ok=True)
+        except OSError as exc:
+            self.lock.release()
+            raise ResultsError(f"{p}: cannot prepare the results folder: "
+                               f"{exc.strerror or exc}") from None
+        except ResultsError:
+            self.lock.release()
+            raise
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        self.manifest = manifest
-        write_atomic(self.path / "manifest.json", dump_json({"format": FORMAT, **manifest}))
+    def open_existing(self) -> Manifest:
+        """Lock an existing results folder (to resume it) and return its manifest."""
+        p = self.path
+        if p.is_symlink():
+            raise ResultsError(f"{p} is a symbolic link; give the folder itself")
+        if not p.is_dir():
+            raise ResultsError(f"{p}: no such results folder")
+        if not (p / MANIFEST).is_file():
+            raise ResultsError(f"{p}: not a results folder (no {MANIFEST})")
+        self.lock.acquire()
+        try:
+            return _read_manifest(p)
+        except ResultsError:
+            self.lock.release()
+            raise
 
-    def write_json(self, name: str, value: Any) -> None:
-        write_atomic(self.path / name, dump_json(value))
+    def close(self) -> None:
+        self.lock.release()
 
-    def write_file(self, name: str, data: bytes) -> None:
-        write_atomic(self.path / name, data)
+    def __enter__(self) -> ResultsFolder:
+        return self
 
-    def write_chunk(self, kind: str, chunk: int, data: bytes) -> None:
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- files ---------------------------------------------------------------------------
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        write_atomic(self.path / MANIFEST, dump_json(manifest.model_dump(exclude_none=True)))
+
+    def write_scenario(self, document: dict[str, Any]) -> None:
+        write_atomic(self.path / SCENARIO, dump_json(document))
+
+    def write_summary(self, summary: Summary | SweepSummary) -> None:
+        write_atomic(self.path / SUMMARY, dump_json(summary.as_dict()))
+
+    def write_paths(self, counts: list[tuple[str, int]]) -> None:
+        table = pa.table({"path": pa.array([p for p, _ in counts], pa.string()),
+                          "count": pa.array([c for _, c in counts], pa.int64())})
+        write_atomic(self.path / PATHS, _parquet_bytes(table))
+
+    def write_timeline(self, table: pa.Table) -> None:
+        write_atomic(self.path / TIMELINE, _parquet_bytes(table))
+
+    def timeline_writer(self) -> TimelineWriter:
+        """Streams a sweep's timeline point by point; ``commit`` puts it in place."""
+        return TimelineWriter(self.path / TIMELINE)
+
+    def write_points(self, varied: list[str], values: list[dict[str, Any]]) -> None:
+        """``points.parquet``: one row per point, ``param.<name>`` per varied parameter."""
+        table = pa.table({"point": pa.array(range(len(values)), pa.int64()),
+                          **{PARAM + v: pa.array([float(p[v]) for p in values], pa.float64())
+                             for v in varied}})
+        write_atomic(self.path / POINTS, _parquet_bytes(table))
+
+    def write_sweep_table(self, summaries: list[Summary]) -> None:
+        """``sweep.parquet``: one row per point and outcome (join ``points.parquet`` on
+        ``point`` for the values)."""
+        write_atomic(self.path / SWEEP, _parquet_bytes(sweep_table(summaries)))
+
+    def write_sensitivity(self, data: dict[str, Any]) -> None:
+        write_atomic(self.path / SENSITIVITY, dump_json(data))
+
+    def chunk_path(self, point: int | None, chunk: int, kind: str = RUNS) -> Path:
         folder = self.path / kind
-        if not folder.is_dir():
+        if point is not None:
+            folder = folder / f"point-{point:04d}"
+        return folder / chunk_name(chunk)
+
+    def write_chunk(self, point: int | None, chunk: int, runs: bytes,
+                    events: bytes | None = None) -> None:
+        """Write a chunk's files; the runs file last, since it marks the chunk complete."""
+        for kind, data in ((EVENTS, events), (RUNS, runs)):
+            if data is None:
+                continue
+            path = self.chunk_path(point, chunk, kind)
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise ResultsError(f"{folder}: cannot create: {exc.strerror or exc}") from None
-        write_atomic(folder / chunk_name(chunk), data)
+                raise ResultsError(f"{path.parent}: cannot create: "
+                                   f"{exc.strerror or exc}") from None
+            write_atomic(path, data)
+
+    # --- resume --------------------------------------------------------------------------
+
+    def _chunk_files(self, kind: str = RUNS) -> Iterator[Path]:
+        root = self.path / kind
+        if root.is_dir():
+            yield from (f for f in root.rglob("*") if not f.is_dir() or f.is_symlink())
+
+    def scan(self, expected: Iterable[ChunkIdentity], sweep: bool
+             ) -> tuple[dict[int, tuple[ChunkIdentity, bytes]], list[str]]:
+        """Verify the chunk files against the batch's expected chunks.
+
+        Returns the aggregate bytes of every whole, verified chunk (by chunk index) and
+        notes on the files that were damaged and removed (to be computed again). A file
+        that is whole but of another batch, or a file that is no chunk of this batch, is
+        refused (nothing is deleted that might be someone's results)."""
+        wanted = {self.chunk_path(e.point if sweep else None, e.chunk): e for e in expected}
+        stray = [f for f in self._chunk_files() if f not in wanted and not _TEMP.match(f.name)]
+        if stray:
+            shown = ", ".join(str(f.relative_to(self.path)) for f in stray[:3])
+            raise ResultsError(f"cannot resume {self.path}: {len(stray)} file(s) in "
+                               f"{RUNS}/ are not chunks of this batch ({shown}); move them "
+                               f"away or start a new folder")
+        good: dict[int, tuple[ChunkIdentity, bytes]] = {}
+        notes: list[str] = []
+        for path, ident in wanted.items():
+            if not path.exists() and not path.is_symlink():
+                continue
+            try:
+                found, _, aggregate = read_chunk(path, ident)
+            except ChunkProblem as exc:
+                if exc.foreign:
+                    raise ResultsError(f"cannot resume {self.path}: "
+                                       f"{path.relative_to(self.path)} is {exc}; move it "
+                                       f"away or start a new folder") from None
+                notes.append(f"{path.relative_to(self.path)}: {exc}; computing it again")
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                continue
+            good[ident.chunk] = (found, aggregate)
+        for kind in (RUNS, EVENTS):
+            for tmp in self._chunk_files(kind):
+                if _TEMP.match(tmp.name):
+                    tmp.unlink(missing_ok=True)
+        return good, notes
+
+    def check_complete(self, expected: list[ChunkIdentity], sweep: bool) -> None:
+        """The runs of a finished batch are exactly the expected chunks (footers only)."""
+        for e in expected:
+            path = self.chunk_path(e.point if sweep else None, e.chunk)
+            try:
+                found = read_identity(path)
+            except ChunkProblem as exc:
+                raise ResultsError(f"{path}: {exc}") from None
+            if found.key() != e.key():
+                raise ResultsError(f"{path}: " + "; ".join(found.differences(e)))
+        n = sum(1 for f in self._chunk_files() if _CHUNK.match(f.name))
+        if n != len(expected):
+            raise ResultsError(f"{self.path / RUNS}: {n} chunk files, expected {len(expected)}")
+
+    # --- outputs derived from the folder (figures, report) -------------------------------
+
+    def plots_folder(self) -> Path:
+        return self.path / PLOTS
+
+    def report_path(self) -> Path:
+        return self.path / REPORT
+
+
+def sweep_table(summaries: list[Summary]) -> pa.Table:
+    """One row per point and outcome: count, completed runs, probability, 95% interval."""
+    rows: dict[str, list[Any]] = {"point": [], "outcome": [], "count": [], "runs": [],
+                                  "p": [], "lo": [], "hi": []}
+    for s in summaries:
+        for outcome, o in s.outcomes.items():
+            for key, value in (("point", s.point), ("outcome", outcome), ("count", o.count),
+                               ("runs", s.runs), ("p", o.p), ("lo", o.lo), ("hi", o.hi)):
+                rows[key].append(value)
+    return pa.table({k: pa.array(v, pa.string() if k == "outcome" else
+                                 pa.int64() if k in ("point", "count", "runs")
+                                 else pa.float64()) for k, v in rows.items()})
+
+
+class TimelineWriter:
+    """Appends tables to a hidden Parquet file; ``commit`` renames it into place."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        try:
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
+            self._writer.write_table(table)
+        except OSError as exc:
+            raise ResultsError(f"{self.target}: cannot write: {exc}") from None
+
+    def commit(self) -> None:
+        if self._writer is None:
+            return
+        try:
+            self._writer.close()
+            self._writer = None
+            os.replace(self.tmp, self.target)
+        except OSError as exc:
+            raise ResultsError(f"{self.target}: cannot write: {exc}") from None
+
+    def discard(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            self._writer = None
+        self.tmp.unlink(missing_ok=True)
+
+
+def write_output(path: Path, data: bytes, force: bool) -> None:
+    """Write a figure, report or table that a command made from results (never over an
+    existing file unless ``force``)."""
+    write_new(path, data, force)
 
 
 @dataclass
 class Results:
-    """A results folder read back: its manifest, summary and scenario, and its tables."""
+    """A results folder read back.
+
+    Conventions: ``manifest`` (a validated :class:`Manifest`), ``summary``
+    (:class:`Summary` for a batch, :class:`SweepSummary` for a sweep) and ``scenario`` (the
+    scenario document as run) are read at load; table properties (``runs``, ``events``,
+    ``timeline``, ``paths``, ``points``, ``sweep``) return :class:`pyarrow.Table`;
+    ``*_frame()`` methods return pandas DataFrames.
+    """
 
     path: Path
-    manifest: dict[str, Any]
-    summary: dict[str, Any]
+    manifest: Manifest
+    summary: Summary | SweepSummary | None
     scenario: dict[str, Any]
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def _table(self, kind: str) -> pa.Table:
+    @property
+    def complete(self) -> bool:
+        return self.manifest.status == "complete"
+
+    @property
+    def is_sweep(self) -> bool:
+        return self.manifest.kind == "sweep"
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return dict(self.manifest.overrides)
+
+    def batch_summary(self) -> Summary:
+        """The summary of a batch (an error for a sweep or an unfinished folder)."""
+        if not isinstance(self.summary, Summary):
+            raise ResultsError(f"{self.path}: no batch summary (status "
+                               f"{self.manifest.status}, kind {self.manifest.kind})")
+        return self.summary
+
+    def point_summaries(self) -> list[Summary]:
+        if isinstance(self.summary, SweepSummary):
+            return self.summary.points
+        return [self.batch_summary()]
+
+    def _chunks(self, kind: str) -> pa.Table:
         folder = self.path / kind
-        files = sorted(folder.rglob("chunk-*.parquet")) if folder.is_dir() else []
+        files = sorted(f for f in folder.rglob("chunk-*.parquet")) if folder.is_dir() else []
         if not files:
             raise ResultsError(f"{folder}: no {kind} table in this results folder"
                                + (" (run with --trace to record events)"
-                                  if kind == "events" else ""))
+                                  if kind == EVENTS else ""))
+        tables = []
+        for f in files:
+            if f.is_symlink() or not f.is_file():
+                raise ResultsError(f"{f}: not a regular file")
+            try:
+                t = pq.read_table(f)
+            except (OSError, pa.ArrowException) as exc:
+                raise ResultsError(f"{f}: cannot read: {str(exc)[:200]}") from None
+            tables.append(t.replace_schema_metadata(None))
         try:
-            table = pa.concat_tables([pq.read_table(f) for f in files])
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise ResultsError(f"{folder}: cannot read: {exc}") from None
-        sort = [("point", "ascending"), ("run", "ascending")] if "point" in \
-            table.column_names else [("run", "ascending")]
-        if kind == "events":
-            sort = [("run", "ascending")]
-            return table.take(pa.compute.sort_indices(table, sort_keys=sort))
-        return table.sort_by(sort)
+            table = pa.concat_tables(tables)
+        except pa.ArrowException as exc:
+            raise ResultsError(f"{folder}: chunks of different shapes: {exc}") from None
+        keys = [k for k in ("point", "run") if k in table.column_names]
+        if "run" not in keys:
+            raise ResultsError(f"{folder}: no run column")
+        order = pa.compute.sort_indices(table, sort_keys=[(k, "ascending") for k in keys])
+        table = table.take(order)
+        meta = {b"sim.time_unit": str(self.scenario.get("clock", {}).get("unit", "")).encode()}
+        return table.replace_schema_metadata(meta)
 
     @property
     def runs(self) -> pa.Table:
-        """The runs table (one row per run, sorted by point and run index)."""
-        return self._table("runs")
+        """The runs table: one row per run, sorted by point and run index."""
+        if "runs" not in self._cache:
+            table = self._chunks(RUNS)
+            self._check_runs(table)
+            self._cache["runs"] = table
+        return self._cache["runs"]
+
+    def _check_runs(self, table: pa.Table) -> None:
+        """Every run 0..n-1 exactly once per point (a complete folder)."""
+        if not self.complete:
+            return
+        n = self.manifest.runs
+        points = self.manifest.points
+        if table.num_rows != n * points:
+            raise ResultsError(f"{self.path / RUNS}: {table.num_rows:,} rows, but the manifest "
+                               f"says {points} point(s) x {n:,} runs; the folder was altered")
 
     @property
     def events(self) -> pa.Table:
         """The traced events (``--trace``), by run and time."""
-        return self._table("events")
+        return self._chunks(EVENTS)
+
+    def _parquet(self, name: str, what: str) -> pa.Table:
+        path = self.path / name
+        if path.is_symlink() or not path.is_file():
+            raise ResultsError(f"{path}: missing ({what})")
+        try:
+            return pq.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise ResultsError(f"{path}: cannot read: {str(exc)[:200]}") from None
 
     @property
     def timeline(self) -> pa.Table:
-        """Level occupancy, ended outcomes and level reach over time (``timeline.parquet``),
-        one row per sample time (and sweep point)."""
-        path = self.path / "timeline.parquet"
-        if not path.is_file():
-            raise ResultsError(f"{path}: missing (written when a batch finishes)")
-        try:
-            return pq.read_table(path)
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise ResultsError(f"{path}: cannot read: {exc}") from None
+        """Level occupancy, ended outcomes and level reach over time, one row per sample
+        time (and sweep point)."""
+        return self._parquet(TIMELINE, "written when a batch finishes")
 
-    def runs_frame(self) -> Any:
-        """The runs table as a pandas DataFrame."""
-        return self.runs.to_pandas()
+    @property
+    def paths(self) -> pa.Table:
+        """Every distinct path of a batch and its number of runs."""
+        return self._parquet(PATHS, "written when a batch finishes")
 
+    @property
+    def points(self) -> pa.Table:
+        """A sweep's design: one row per point with the varied values."""
+        return self._parquet(POINTS, "a sweep's design")
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: missing; is {path.parent} a results folder?") from None
-    except (OSError, ValueError) as exc:
-        raise ResultsError(f"{path}: cannot read: {exc}") from None
-    if not isinstance(value, dict):
-        raise ResultsError(f"{path}: not a JSON object")
-    return value
+    @property
+    def sweep(self) -> pa.Table:
+        """A sweep's point x outcome table."""
+        return self._parquet(SWEEP, "written when a sweep finishes")
+
+    def sweep_frame(self) -> Any:
+        """A sweep's point x outcome table (pandas) with each point's varied values as
+        ``param.<name>`` columns."""
+        frame = self.sweep.to_pandas()
+        return frame.merge(self.points.to_pandas(), on="point", how="left")
+
+    @property
+    def varied(self) -> list[str]:
+        """A sweep's varied parameters, in design order."""
+        return [str(v) for v in (self.manifest.design or {}).get("varied") or []]
+
+    @property
+    def has_sensitivity(self) -> bool:
+        return (self.path / SENSITIVITY).is_file()
+
+    def sensitivity(self) -> dict[str, Any]:
+        """The indices a sensitivity run wrote."""
+        if not self.has_sensitivity:
+            raise ResultsError(f"{self.path}: no {SENSITIVITY} (not a sensitivity folder)")
+        return read_json(self.path / SENSITIVITY)
+
+    def runs_frame(self, with_points: bool = False) -> Any:
+        """The runs table as a pandas DataFrame; ``with_points`` adds a sweep's varied
+        values as columns."""
+        frame = self.runs.to_pandas()
+        if with_points and self.is_sweep:
+            frame = frame.merge(self.points.to_pandas(), on="point", how="left")
+        return frame
+
+    def verify(self) -> list[str]:
+        """Read every chunk in full and check its identity and checksum; returns the
+        problems found (empty when the folder is sound)."""
+        problems = []
+        for f in sorted((self.path / RUNS).rglob("chunk-*.parquet")):
+            try:
+                ident, _, _ = read_chunk(f)
+            except ChunkProblem as exc:
+                problems.append(f"{f.relative_to(self.path)}: {exc}")
+                continue
+            if ident.scenario_hash != self.manifest.scenario.content_hash \
+                    or ident.seed != self.manifest.seed:
+                problems.append(f"{f.relative_to(self.path)}: of another batch")
+        return problems
 
 
 def load_results(path: str | Path) -> Results:
-    """Read a results folder written by ``escalation run`` or :func:`sim.run_batch`."""
+    """Read a results folder written by ``escalation run``/``sweep``/``sensitivity`` or the
+    library; its manifest and summary are validated."""
     p = Path(path)
+    if str(path) == "":
+        raise ResultsError("no results folder given")
     if not p.is_dir():
         raise ResultsError(f"{p}: no such results folder")
-    manifest = _read_json(p / "manifest.json")
-    summary = _read_json(p / "summary.json") if (p / "summary.json").is_file() else {}
-    scenario = _read_json(p / "scenario.json") if (p / "scenario.json").is_file() else {}
+    manifest = _read_manifest(p)
+    summary: Summary | SweepSummary | None = None
+    if (p / SUMMARY).exists():
+        data = read_json(p / SUMMARY)
+        where = str(p / SUMMARY)
+        summary = SweepSummary.from_dict(data, where) if manifest.kind == "sweep" \
+            else Summary.from_dict(data, where)
+    scenario = read_json(p / SCENARIO) if (p / SCENARIO).exists() else {}
     return Results(p, manifest, summary, scenario)

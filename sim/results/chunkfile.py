@@ -1,0 +1,180 @@
+"""A chunk file: one Parquet file of runs that proves what it is.
+
+Its key-value metadata holds, as UTF-8 text (so every Parquet reader accepts it):
+
+- ``sim.chunk``: the chunk's identity, JSON: format version, scenario content hash,
+  effective-parameters hash, root seed, point, chunk index, run range, row count, the
+  per-outcome counts of its rows, and a checksum;
+- ``sim.aggregate``: the chunk's streamed aggregates (opaque bytes, base64).
+
+The checksum is SHA-256 over the table's content digest, the aggregate bytes and the
+identity itself, so a flipped byte in the data, an edited aggregate or an edited
+identity is detected when the file is verified.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim.results.digest import table_digest
+
+__all__ = ["CHUNK_FORMAT", "ChunkIdentity", "ChunkProblem", "encode_chunk", "parameters_hash",
+           "read_chunk", "read_identity"]
+
+CHUNK_FORMAT = 2
+IDENTITY_KEY = b"sim.chunk"
+AGGREGATE_KEY = b"sim.aggregate"
+MAX_CHUNK_BYTES = 2 * 1024**3
+
+
+def parameters_hash(values: dict[str, Any]) -> str:
+    """SHA-256 of effective parameter values (sorted JSON)."""
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChunkIdentity:
+    """What a chunk is: which batch (scenario, parameters, seed), which runs."""
+
+    scenario_hash: str
+    parameters_hash: str
+    seed: int
+    point: int
+    chunk: int
+    start: int
+    stop: int
+    format: int = CHUNK_FORMAT
+    counts: dict[str, int] = field(default_factory=dict)  # rows per outcome (incl. "error")
+    checksum: str = ""
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
+
+    def key(self) -> tuple[Any, ...]:
+        """The fields that say which batch and which runs (not the content)."""
+        return (self.format, self.scenario_hash, self.parameters_hash, self.seed, self.point,
+                self.chunk, self.start, self.stop)
+
+    def differences(self, expected: ChunkIdentity) -> list[str]:
+        """How this identity differs from the expected one, in words."""
+        out = []
+        for name in ("format", "scenario_hash", "parameters_hash", "seed", "point", "chunk",
+                     "start", "stop"):
+            mine, theirs = getattr(self, name), getattr(expected, name)
+            if mine != theirs:
+                shown = (str(mine)[:12], str(theirs)[:12]) if "hash" in name else (mine, theirs)
+                out.append(f"{name.replace('_', ' ')} {shown[0]} (expected {shown[1]})")
+        return out
+
+
+def _counts(table: pa.Table) -> dict[str, int]:
+    outcomes = [str(o) for o in table.column("outcome").to_pylist()]
+    if not outcomes:
+        return {}
+    values, counts = np.unique(np.asarray(outcomes, dtype=str), return_counts=True)
+    return {str(v): int(c) for v, c in zip(values.tolist(), counts.tolist(), strict=True)}
+
+
+def _checksum(identity: ChunkIdentity, table: pa.Table, aggregate: bytes) -> str:
+    body = asdict(identity)
+    body.pop("checksum")
+    h = hashlib.sha256()
+    h.update(json.dumps(body, sort_keys=True).encode())
+    h.update(table_digest(table).encode())
+    h.update(hashlib.sha256(aggregate).digest())
+    return h.hexdigest()
+
+
+def encode_chunk(table: pa.Table, identity: ChunkIdentity, aggregate: bytes) -> bytes:
+    """The Parquet bytes of a chunk: ``table`` with its identity and aggregate stored."""
+    ident = ChunkIdentity(**{**asdict(identity), "counts": _counts(table), "checksum": ""})
+    ident = ChunkIdentity(**{**asdict(ident), "checksum": _checksum(ident, table, aggregate)})
+    meta = dict(table.schema.metadata or {})
+    meta[IDENTITY_KEY] = json.dumps(asdict(ident), sort_keys=True).encode("utf-8")
+    meta[AGGREGATE_KEY] = base64.b64encode(aggregate)
+    sink = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(meta), sink, compression="zstd")
+    return sink.getvalue()
+
+
+class ChunkProblem(Exception):
+    """A chunk file is damaged, foreign or not a chunk (not raised past the results layer)."""
+
+    def __init__(self, message: str, foreign: bool = False) -> None:
+        super().__init__(message)
+        self.foreign = foreign  # whole and valid, but of another batch
+
+
+def _identity_from(meta: dict[bytes, bytes] | None) -> ChunkIdentity:
+    raw = (meta or {}).get(IDENTITY_KEY)
+    if raw is None:
+        raise ChunkProblem("no chunk identity (not written by this version)")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        counts = {str(k): int(v) for k, v in dict(data.pop("counts")).items()}
+        return ChunkIdentity(**{k: data[k] for k in ("scenario_hash", "parameters_hash",
+                                                     "seed", "point", "chunk", "start", "stop",
+                                                     "format", "checksum")}, counts=counts)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ChunkProblem(f"damaged chunk identity: {exc}") from None
+
+
+def read_identity(path: Path) -> ChunkIdentity:
+    """The identity a chunk file states (its footer only; the data is not verified)."""
+    try:
+        meta = pq.read_schema(path).metadata
+    except (OSError, pa.ArrowException) as exc:
+        raise ChunkProblem(f"unreadable: {exc}") from None
+    return _identity_from(meta)
+
+
+def read_chunk(path: Path, expected: ChunkIdentity | None = None
+               ) -> tuple[ChunkIdentity, pa.Table, bytes]:
+    """Read and verify a chunk file: identity (against ``expected``), row count, run
+    indices, outcome counts and checksum. Returns its identity, table and aggregate bytes;
+    raises :class:`ChunkProblem` saying what is wrong."""
+    try:
+        if not path.is_file() or path.is_symlink():
+            raise ChunkProblem("not a regular file")
+        if path.stat().st_size > MAX_CHUNK_BYTES:
+            raise ChunkProblem("larger than any chunk this program writes")
+        table = pq.read_table(path)
+    except ChunkProblem:
+        raise
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise ChunkProblem(f"unreadable: {str(exc)[:200]}") from None
+    ident = _identity_from(table.schema.metadata)
+    if expected is not None and ident.key() != expected.key():
+        raise ChunkProblem("of another batch: " + "; ".join(ident.differences(expected)),
+                           foreign=True)
+    try:
+        aggregate = base64.b64decode((table.schema.metadata or {}).get(AGGREGATE_KEY, b""),
+                                     validate=True)
+    except ValueError:
+        raise ChunkProblem("damaged aggregate") from None
+    table = table.replace_schema_metadata(
+        {k: v for k, v in (table.schema.metadata or {}).items()
+         if k not in (IDENTITY_KEY, AGGREGATE_KEY)})
+    if table.num_rows != ident.rows or "run" not in table.column_names \
+            or "outcome" not in table.column_names:
+        raise ChunkProblem(f"{table.num_rows} rows, expected {ident.rows}")
+    runs = table.column("run").to_numpy()
+    if not np.array_equal(runs, np.arange(ident.start, ident.stop)):
+        raise ChunkProblem(f"its run indices are not {ident.start}..{ident.stop - 1}")
+    if _counts(table) != ident.counts:
+        raise ChunkProblem("its outcome counts do not match its identity")
+    if _checksum(ident, table, aggregate) != ident.checksum:
+        raise ChunkProblem("checksum mismatch: the data, aggregate or identity was altered")
+    return ident, table, aggregate

@@ -1,0 +1,90 @@
+"""The manifest of a results folder: provenance, settings and progress, validated on read."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+
+__all__ = ["FORMAT", "MAX_RUNS", "Manifest", "ParameterValue", "ScenarioRef"]
+
+FORMAT = 2  # 1: chunks without identity; 2: chunks state their identity and checksum
+MAX_RUNS = 1_000_000_000  # runs per parameter point
+ParameterValue = StrictBool | StrictInt | StrictFloat
+Status = Literal["running", "complete", "interrupted", "failed", "failed to start"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class ScenarioRef(_Model):
+    name: str = Field(max_length=200)
+    title: str | None = None
+    path: str | None = None
+    files: list[str] = Field(default_factory=list)
+    content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Chunks(_Model):
+    total: StrictInt = Field(ge=1)
+    complete: list[StrictInt] = Field(default_factory=list)
+
+
+class ExecutorInfo(_Model):
+    kind: str
+    workers: StrictInt = Field(ge=1)
+
+
+class Resumed(_Model):
+    at: str
+    chunks_found: StrictInt = Field(ge=0)
+    chunks_to_run: StrictInt = Field(ge=0)
+    command: list[str]
+
+
+class ColumnInfo(_Model):
+    name: str
+    kind: str
+    doc: str
+    unit: str | None = None
+
+
+class Manifest(_Model):
+    """``manifest.json``. ``parameters`` are the effective values (for a sweep: the values
+    every point starts from); ``overrides`` the ones set on the command line or by the
+    sweep file, which differ from the scenario file's."""
+
+    format: StrictInt
+    kind: Literal["batch", "sweep"]
+    status: Status
+    scenario: ScenarioRef
+    parameters: dict[str, ParameterValue]
+    overrides: dict[str, ParameterValue] = Field(default_factory=dict)
+    parameters_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    seed: StrictInt = Field(ge=0)
+    runs: StrictInt = Field(ge=1, le=MAX_RUNS)
+    chunk_size: StrictInt = Field(ge=1, le=MAX_RUNS)
+    seeding: dict[str, str]
+    trace: StrictInt = Field(ge=0)
+    versions: dict[str, str]
+    command: list[str]
+    started: str
+    finished: str | None = None
+    seconds: StrictFloat | StrictInt | None = None
+    runs_per_second: StrictFloat | StrictInt | None = None
+    peak_memory_mib: dict[str, StrictFloat | StrictInt] | None = None
+    chunks: Chunks
+    executor: ExecutorInfo
+    precision: StrictFloat | None = None
+    runs_cap: StrictInt | None = Field(default=None, ge=1, le=MAX_RUNS)
+    resumed: list[Resumed] = Field(default_factory=list)
+    design: dict[str, Any] | None = None
+    points: StrictInt = Field(default=1, ge=1)
+    points_hash: str | None = None
+    columns: list[ColumnInfo] = Field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def is_sweep(self) -> bool:
+        return self.kind == "sweep"
