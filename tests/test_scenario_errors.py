@@ -56,8 +56,7 @@ CASES = [
     ("unknown key", "    actor: ukraine\n", "    actr: ukraine\n",
      "scenario.yaml:12:5: actions.strike.actr: unknown key 'actr' (did you mean 'actor'?)"),
     ("wrong type", "clock: {horizon: 100}", "clock: {horizon: soon}",
-     "scenario.yaml:2:18: clock.horizon: input should be a valid number, unable to parse "
-     "string as a number, got 'soon'"),
+     "scenario.yaml:2:18: clock.horizon: input should be a number, got text 'soon'"),
     ("probability out of range", "    if: hits > 0\n", "    if: hits > 0\n    probability: 1.5\n",
      "scenario.yaml:20:18: triggers.answer.probability: probability must be within [0, 1], "
      "got 1.5"),

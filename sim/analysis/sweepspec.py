@@ -22,15 +22,28 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from sim.errors import Problem, ScenarioError
-from sim.scenario.loader import validation_problems
-from sim.scenario.yamlfile import MarkedDict, parse_yaml
+from sim.scenario.loader import read_document, validation_problems
+from sim.scenario.schema import Whole
 
 __all__ = ["SweepSpec", "load_sweep_spec"]
 
-Value = bool | int | float
+def _value(value: Any) -> Any:
+    if not isinstance(value, (bool, int, float)):
+        raise ValueError(f"expected a number or a flag, got {type(value).__name__}")
+    return value
+
+
+Value = Annotated[bool | int | float, BeforeValidator(_value)]
 
 
 class SweepSpec(BaseModel):
@@ -41,9 +54,9 @@ class SweepSpec(BaseModel):
     scenario: str | None = None
     vary: dict[str, str | list[Value] | None] = Field(min_length=1)
     design: Literal["grid", "lhs", "sobol"] = "grid"
-    samples: Annotated[int, Field(ge=1)] | None = None
-    runs: Annotated[int, Field(ge=1)] = 1000
-    seed: Annotated[int, Field(ge=0)] = 0
+    samples: Annotated[Whole, Field(ge=1)] | None = None
+    runs: Annotated[Whole, Field(ge=1)] = 1000
+    seed: Annotated[Whole, Field(ge=0)] = 0
     set: dict[str, Value] = Field(default_factory=dict)
 
     @field_validator("vary")
@@ -67,20 +80,16 @@ class SweepSpec(BaseModel):
         return out
 
 
+_KEYS = frozenset(SweepSpec.model_fields)
+
+
 def load_sweep_spec(path: str | os.PathLike[str]) -> tuple[SweepSpec, Path | None]:
     """Read a sweep file; returns it and its scenario's path (relative to the file)."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"cannot read sweep file {file}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{file}: not UTF-8 text") from None
-    tree, problems = parse_yaml(text, str(file))
-    if problems:
+    problems: list[Problem] = []
+    tree = read_document(file, str(file), _KEYS, problems, what="sweep")
+    if tree is None or problems:
         raise ScenarioError(problems)
-    if not isinstance(tree, MarkedDict):
-        raise ScenarioError([Problem(str(file), 1, 1, "", "a sweep file must be a mapping")])
     try:
         spec = SweepSpec.model_validate(dict(tree))
     except ValidationError as exc:

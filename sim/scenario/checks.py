@@ -14,9 +14,9 @@ from sim.scenario.expressions import (
     RESERVED,
     CompiledExpression,
     ExpressionError,
+    Hints,
     Symbols,
     compile_expression,
-    did_you_mean,
 )
 from sim.scenario.schema import (
     CategoricalArgs,
@@ -105,6 +105,7 @@ class _Checker:
         self.sources = {s.id for s in spec.sources}
         self.levels = set(spec.level_ids)
         self.outcomes = {o.id for o in spec.outcomes}
+        self.hints: dict[str, Hints] = {}  # by kind of name: one bounded index each
 
     def problem(self, path: Path, message: str, offset: int = 0, key: bool = False) -> None:
         self.out.problems.append(PathProblem(path, message, offset, key))
@@ -137,9 +138,15 @@ class _Checker:
             if time and negative and arg_path[-1] in ("constant", "low"):
                 self.problem(arg_path, f"a delay or interval must be >= 0, got {value}")
 
+    def hint(self, name: str, known: set[str] | dict[str, Any], what: str) -> str:
+        hints = self.hints.get(what)
+        if hints is None:
+            hints = self.hints[what] = Hints(known)
+        return hints.suggest(name)
+
     def ref(self, path: Path, name: str, known: set[str] | dict[str, Any], what: str) -> None:
         if name not in known:
-            self.problem(path, f"unknown {what} '{name}'{did_you_mean(name, known)}")
+            self.problem(path, f"unknown {what} '{name}'{self.hint(name, known, what)}")
 
     def cited(self, item: Cited, path: Path) -> None:
         if item.source is not None:
@@ -268,9 +275,10 @@ class _Checker:
         actor, _, var = target.partition(".")
         vars_ = self.symbols.actor_vars
         if not var or actor not in vars_ or var not in vars_[actor]:
-            known = {f"{a}.{v}" for a, vs in vars_.items() for v in vs}
+            known = {f"{a}.{v}" for a, vs in vars_.items() for v in vs} \
+                if "variable" not in self.hints else set()
             self.problem(path, f"unknown variable '{target}' (write actor.variable)"
-                               f"{did_you_mean(target, known)}", key=True)
+                               f"{self.hint(target, known, 'variable')}", key=True)
 
     def outcome_checks(self) -> None:
         seen: set[str] = set()

@@ -8,6 +8,15 @@ checked tree is rewritten into a small function ``f(V, t, D)`` where ``V`` is
 the run's state vector, ``t`` the clock and ``D`` the payload of the event being
 handled. The raw text is never evaluated: only the rewritten tree, made of
 allowed nodes, is compiled, with no builtins available.
+
+Numbers are floats: literals, parameters, ``round()`` and ``**`` (computed by
+:func:`math.pow`) all give floats, so no unbounded integer can arise (the only
+integers are counts, the level and counted draws, all bounded) and an overflow is
+an error at once instead of hours of big-integer arithmetic. Every part made of
+literals only is computed at load: one that fails or is not finite is refused.
+Nesting (parentheses around operators, calls, unary operators) is limited to
+:data:`MAX_DEPTH`; a flat chain such as ``a + b + ... + z`` is one level, however
+long, and is walked without recursion.
 """
 
 from __future__ import annotations
@@ -15,15 +24,17 @@ from __future__ import annotations
 import ast
 import difflib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "HINT_BUDGET",
     "MAX_DEPTH",
     "MAX_LENGTH",
     "CompiledExpression",
     "ExpressionError",
+    "Hints",
     "Symbols",
     "compile_expression",
     "did_you_mean",
@@ -31,6 +42,9 @@ __all__ = [
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 32
+HINT_BUDGET = 250_000
+"""Name comparisons one :class:`Hints` index may spend (about a second), then no hints."""
+_HINT_MAX_NAME = 64  # longer names get no hint (comparing them costs too much)
 
 Evaluator = Callable[[list[Any], float, tuple[Any, ...]], Any]
 
@@ -43,23 +57,64 @@ class ExpressionError(ValueError):
         self.offset = offset
 
 
-def did_you_mean(name: str, candidates: list[str] | set[str] | Mapping[str, Any]) -> str:
+class Hints:
+    """Did-you-mean suggestions from a fixed set of names, with bounded total work.
+
+    Names are bucketed by length (a name whose length differs too much can never be
+    close enough), and every suggestion spends the number of names it compares from
+    a budget: once spent, no more hints, so many misspellings against many names stay
+    near-linear instead of quadratic.
+    """
+
+    def __init__(self, names: Iterable[str], budget: int = HINT_BUDGET) -> None:
+        self._by_length: dict[int, list[str]] = {}
+        for n in sorted(set(names)):
+            self._by_length.setdefault(len(n), []).append(n)
+        self.budget = budget
+
+    def suggest(self, name: str, extra: Iterable[str] = ()) -> str:
+        """A ``" (did you mean 'x'?)"`` hint for ``name``, or an empty string."""
+        size = len(name)
+        if size > _HINT_MAX_NAME:
+            return ""
+        pool = list(extra)
+        lo, hi = (3 * size + 6) // 7, (7 * size) // 3  # outside, difflib's ratio < 0.6
+        lengths = [k for k in self._by_length if lo <= k <= hi]
+        cost = sum(len(self._by_length[k]) for k in lengths) * (1 + size // 16)
+        if cost <= self.budget:
+            self.budget -= cost
+            for k in sorted(lengths):
+                pool.extend(self._by_length[k])
+        close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+        return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A ``" (did you mean 'x'?)"`` hint, or an empty string."""
-    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return Hints(candidates).suggest(name)
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else hi if x > hi else x
 
 
+def _round(x: float, digits: float | None = None) -> float:
+    """``round`` giving a float (a Python int could grow without bound)."""
+    if digits is None:
+        return float(round(x))
+    if digits != int(digits):
+        raise ValueError(f"round() takes a whole number of digits, got {digits}")
+    return float(round(x, int(digits)))
+
+
 _FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
     "min": (min, 2, 8),
     "max": (max, 2, 8),
     "abs": (abs, 1, 1),
-    "round": (round, 1, 2),
+    "round": (_round, 1, 2),
     "clip": (_clip, 3, 3),
 }
+_POW = "_f_pow"  # ``a ** b`` becomes math.pow(a, b): a float, or an OverflowError at once
 RESERVED = frozenset({"t", "level", "count", "True", "False", *_FUNCTIONS})
 
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
@@ -76,12 +131,19 @@ class Symbols:
     levels: dict[str, int]  # ladder id -> rank
     counts: dict[str, int]  # action -> slot in V
     level_slot: int
+    _hints: Hints | None = field(default=None, repr=False, compare=False)
 
     def candidates(self, payload: tuple[str, ...] = ()) -> set[str]:
         names = set(self.parameters) | set(self.levels) | {"t", "level"} | set(payload)
         names |= {f"{a}.{v}" for a, vs in self.actor_vars.items() for v in vs}
         names |= {f"count.{a}" for a in self.counts}
         return names
+
+    def hint(self, name: str, payload: tuple[str, ...] = ()) -> str:
+        """A did-you-mean hint among these names (one bounded index, built once)."""
+        if self._hints is None:
+            self._hints = Hints(self.candidates())
+        return self._hints.suggest(name, payload)
 
 
 @dataclass
@@ -121,6 +183,7 @@ def namespace_for(parameters: Mapping[str, Any]) -> dict[str, Any]:
     ns: dict[str, Any] = {"__builtins__": {}}
     for name, (fn, _, _) in _FUNCTIONS.items():
         ns[f"_f_{name}"] = fn
+    ns[_POW] = math.pow
     for name, value in parameters.items():
         ns[f"_p_{name}"] = float(value) if isinstance(value, int) and not isinstance(
             value, bool) else value
@@ -128,6 +191,8 @@ def namespace_for(parameters: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _depth(tree: ast.AST) -> int:
+    """How deeply ``tree`` nests; the left operand of a binary operator is at its level,
+    so a flat chain ``a + b - c * d + ...`` counts once, not once per operator."""
     deepest = 0
     stack: list[tuple[ast.AST, int]] = [(tree, 1)]
     while stack:
@@ -135,8 +200,27 @@ def _depth(tree: ast.AST) -> int:
         deepest = max(deepest, d)
         if deepest > MAX_DEPTH:
             return deepest
-        stack.extend((child, d + 1) for child in ast.iter_child_nodes(node))
+        for child in ast.iter_child_nodes(node):
+            flat = isinstance(node, ast.BinOp) and child is node.left \
+                and isinstance(child, ast.BinOp)
+            stack.append((child, d if flat else d + 1))
     return deepest
+
+
+def _at(new: ast.expr, old: ast.AST) -> ast.expr:
+    """``new`` placed where ``old`` stands in the text (for messages)."""
+    return ast.copy_location(new, old)
+
+
+def _locate_all(root: ast.AST) -> None:
+    """Give every node a location (its parent's when missing), without recursion."""
+    stack: list[tuple[ast.AST, ast.AST]] = [(root, root)]
+    while stack:
+        node, parent = stack.pop()
+        for attr in getattr(node, "_attributes", ()):
+            if getattr(node, attr, None) is None:
+                setattr(node, attr, getattr(parent, attr, None) or (1 if "line" in attr else 0))
+        stack.extend((child, node) for child in ast.iter_child_nodes(node))
 
 
 class _Rewriter:
@@ -156,17 +240,14 @@ class _Rewriter:
         return ast.Subscript(ast.Name("V", ast.Load()), ast.Constant(slot), ast.Load())
 
     def _unknown(self, node: ast.AST, name: str) -> ExpressionError:
-        hint = did_you_mean(name, self.symbols.candidates(self.payload))
-        return self.fail(node, f"unknown name '{name}'{hint}")
+        return self.fail(node, f"unknown name '{name}'{self.symbols.hint(name, self.payload)}")
 
     def visit(self, node: ast.AST) -> ast.expr:
+        return _at(self._visit(node), node)
+
+    def _visit(self, node: ast.AST) -> ast.expr:
         if isinstance(node, ast.Constant):
-            v = node.value
-            if isinstance(v, bool):
-                return ast.Constant(v)
-            if isinstance(v, (int, float)):
-                return ast.Constant(float(v))
-            return self._forbid(node, f"{type(v).__name__} constants")
+            return self._constant(node)
         if isinstance(node, ast.Name):
             return self._name(node)
         if isinstance(node, ast.Attribute):
@@ -174,9 +255,7 @@ class _Rewriter:
         if isinstance(node, ast.BoolOp):
             return ast.BoolOp(node.op, [self.visit(v) for v in node.values])
         if isinstance(node, ast.BinOp):
-            if not isinstance(node.op, _BINOPS):
-                return self._forbid(node, f"the operator {type(node.op).__name__}")
-            return ast.BinOp(self.visit(node.left), node.op, self.visit(node.right))
+            return self._chain(node)
         if isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, _UNARY):
                 return self._forbid(node, f"the operator {type(node.op).__name__}")
@@ -200,6 +279,37 @@ class _Rewriter:
             ast.Dict: "dicts", ast.Set: "sets", ast.Slice: "slices",
         }.get(type(node), type(node).__name__)
         return self._forbid(node, what)
+
+    def _constant(self, node: ast.Constant) -> ast.expr:
+        v = node.value
+        if isinstance(v, bool):
+            return ast.Constant(v)
+        if isinstance(v, (int, float)):
+            number = _as_float(v)
+            if number is None:
+                raise self.fail(node, f"number {_short(v)} is too large (the limit is "
+                                      f"about 1.8e308)")
+            return ast.Constant(number)
+        return self._forbid(node, f"{type(v).__name__} constants")
+
+    def _chain(self, node: ast.BinOp) -> ast.expr:
+        """A left-leaning chain of binary operators, walked without recursion."""
+        spine: list[ast.BinOp] = []
+        cur: ast.expr = node
+        while isinstance(cur, ast.BinOp):
+            spine.append(cur)
+            cur = cur.left
+        out = self.visit(cur)
+        for op_node in reversed(spine):
+            if not isinstance(op_node.op, _BINOPS):
+                return self._forbid(op_node, f"the operator {type(op_node.op).__name__}")
+            right = self.visit(op_node.right)
+            if isinstance(op_node.op, ast.Pow):
+                out = ast.Call(ast.Name(_POW, ast.Load()), [out, right], [])
+            else:
+                out = ast.BinOp(out, op_node.op, right)
+            out = _at(out, op_node)
+        return out
 
     def _forbid(self, node: ast.AST, what: str) -> ast.expr:
         raise self.fail(node, f"{what} not allowed in an expression")
@@ -266,6 +376,20 @@ class _Rewriter:
                         [])
 
 
+def _as_float(value: int | float) -> float | None:
+    """``value`` as a finite float, or None."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _short(value: Any) -> str:
+    text = str(value) if not isinstance(value, int) or value.bit_length() < 4000 else "(huge)"
+    return text if len(text) <= 24 else f"{text[:10]}...{text[-6:]} ({len(text):,} digits)"
+
+
 def compile_expression(
     source: bool | int | float | str,
     symbols: Symbols,
@@ -274,7 +398,14 @@ def compile_expression(
 ) -> CompiledExpression:
     """Check and compile one expression. Raises :class:`ExpressionError`."""
     if isinstance(source, bool) or not isinstance(source, str):
-        value = source if isinstance(source, bool) else float(source)
+        if isinstance(source, bool):
+            value: bool | float = source
+        else:
+            number = _as_float(source)
+            if number is None:
+                raise ExpressionError(f"number {_short(source)} is not finite or too large "
+                                      f"(the limit is about 1.8e308)")
+            value = number
         return CompiledExpression(text=repr(source), code=None, literal=value, where=where)
     text = source
     if len(text) > MAX_LENGTH:
@@ -282,8 +413,9 @@ def compile_expression(
                               f"the limit is {MAX_LENGTH:,}")
     if not text.strip():
         raise ExpressionError("empty expression")
+    text = text.strip()
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         offset = max((exc.offset or 1) - 1, 0)
         raise ExpressionError(f"syntax error in expression: {exc.msg}", offset) from None
@@ -293,17 +425,17 @@ def compile_expression(
         raise ExpressionError(f"expression nests deeper than {MAX_DEPTH} levels")
     rewriter = _Rewriter(symbols, payload)
     body = rewriter.visit(tree.body)
-    _check_constants(body, tree.body)
+    _check_constants(body, text)
     lam = ast.Lambda(
         ast.arguments(posonlyargs=[], args=[ast.arg("V"), ast.arg("t"), ast.arg("D")],
                       kwonlyargs=[], kw_defaults=[], defaults=[]),
         body,
     )
-    module = ast.Expression(lam)
-    ast.fix_missing_locations(module)
+    module = ast.Expression(_at(lam, body))
+    _locate_all(module)
     code = compile(module, where or "<expression>", "eval")
     return CompiledExpression(
-        text=text,
+        text=source,
         code=code,
         slots=frozenset(rewriter.slots),
         reads_time=rewriter.reads_time,
@@ -313,29 +445,46 @@ def compile_expression(
     )
 
 
-def _is_constant(node: ast.AST) -> bool:
-    return all(
-        not isinstance(n, (ast.Name, ast.Subscript)) or (isinstance(n, ast.Name)
-                                                         and n.id.startswith("_f_"))
-        for n in ast.walk(node)
-    )
+def _constant_nodes(body: ast.expr) -> set[int]:
+    """The ids of the nodes made of literals (and allowed calls) only, without recursion."""
+    order: list[ast.AST] = []
+    stack: list[ast.AST] = [body]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(ast.iter_child_nodes(node))
+    constant: set[int] = set()
+    for node in reversed(order):  # every node after its children
+        if isinstance(node, ast.Name):
+            if node.id.startswith("_f_"):
+                constant.add(id(node))
+        elif isinstance(node, ast.Subscript):
+            continue
+        elif all(id(child) in constant for child in ast.iter_child_nodes(node)):
+            constant.add(id(node))
+    return constant
 
 
-def _check_constants(body: ast.expr, original: ast.expr) -> None:
-    """Evaluate each part made of literals only, so ``9**9**9`` or ``1/0`` fail at load."""
+def _check_constants(body: ast.expr, text: str) -> None:
+    """Compute each part made of literals only, so ``9**9**9``, ``1/0`` or ``1e308*10``
+    fail at load (the first constant part that fails or is not finite is reported)."""
+    constant = _constant_nodes(body)
     stack: list[ast.AST] = [body]
     ns = namespace_for({})
     while stack:
         node = stack.pop()
-        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)) and _is_constant(node):
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)) and id(node) in constant:
+            part = ast.get_source_segment(text, node) or "..."
+            offset = getattr(node, "col_offset", 0)
             expr = ast.Expression(node)
-            ast.fix_missing_locations(expr)
+            _locate_all(expr)
             try:
                 value = eval(compile(expr, "<constant>", "eval"), ns)
             except (ArithmeticError, ValueError, TypeError) as exc:
-                raise ExpressionError(f"constant part '{ast.unparse(node)}' fails: {exc}",
-                                      getattr(original, "col_offset", 0)) from None
-            if isinstance(value, float) and math.isinf(value):
-                raise ExpressionError(f"constant part '{ast.unparse(node)}' overflows")
+                raise ExpressionError(f"constant part '{part}' fails: {exc}", offset) from None
+            if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and _as_float(value) is None:
+                raise ExpressionError(f"constant part '{part}' is not finite (it overflows "
+                                      f"or is NaN)", offset)
             continue
         stack.extend(ast.iter_child_nodes(node))

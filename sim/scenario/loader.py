@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sim.errors import Problem, ScenarioError
 from sim.scenario.checks import Path, PathProblem, check_scenario, dotted
 from sim.scenario.expressions import did_you_mean
+from sim.scenario.files import read_text_file
 from sim.scenario.scenario import Scenario
 from sim.scenario.schema import (
     Action,
@@ -36,7 +37,15 @@ from sim.scenario.schema import (
 )
 from sim.scenario.yamlfile import MarkedDict, MarkedList, locate, parse_yaml
 
-__all__ = ["load_scenario", "load_scenario_text", "merge_documents", "validation_problems"]
+__all__ = [
+    "SCENARIO_SUFFIXES",
+    "load_scenario",
+    "load_scenario_text",
+    "looks_like",
+    "merge_documents",
+    "read_document",
+    "validation_problems",
+]
 
 MAX_EXTENDS = 16
 
@@ -111,24 +120,59 @@ class _Broken(Exception):
     """A file named by ``extends:`` could not be read: the merged document is incomplete."""
 
 
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+_TOP_KEYS = frozenset(f.alias or n for n, f in ScenarioSpec.model_fields.items())
+
+
+def _not_ours(what: str) -> str:
+    return f"not a {what} file (a {what} file is a .yaml or .yml file holding a mapping of " \
+           f"its keys)"
+
+
+def looks_like(tree: Any, keys: frozenset[str] | set[str]) -> bool:
+    """True when ``tree`` is a mapping with at least one of ``keys``: a file of ours whose
+    problems may be reported field by field (anything else is reported in one line, so
+    that no other file's content is ever echoed)."""
+    return isinstance(tree, MarkedDict) and any(k in keys for k in tree)
+
+
+def read_document(path: FsPath, shown: str, keys: frozenset[str] | set[str],
+                  problems: list[Problem], what: str = "scenario",
+                  suffixes: tuple[str, ...] = SCENARIO_SUFFIXES) -> MarkedDict | None:
+    """Read and parse one of our YAML files; ``None`` (with the problems) if it is unusable.
+
+    A file without one of ``suffixes``, or a mapping without any of ``keys``, gets the
+    single problem "not a scenario file" and none of its content; a root that is not a
+    mapping, one line saying so.
+    """
+    try:
+        text = read_text_file(path, shown)
+    except ScenarioError as exc:
+        problems.extend(exc.problems)
+        return None
+    if path.suffix.lower() not in suffixes:
+        problems.append(Problem(shown, 0, 0, "", _not_ours(what)))
+        return None
+    tree, found = parse_yaml(text, shown)
+    if tree is None:  # the parse stopped: its last problem says why (no content)
+        problems.extend(found[-1:])
+        return None
+    if not isinstance(tree, MarkedDict):
+        problems.append(Problem(shown, 1, 1, "", f"a {what} file must be a mapping of keys"))
+        return None
+    if not looks_like(tree, keys):
+        problems.append(Problem(shown, 0, 0, "", _not_ours(what)))
+        return None
+    problems.extend(found)
+    return typing.cast(MarkedDict, tree)
+
+
 def _read(path: FsPath, chain: tuple[FsPath, ...], problems: list[Problem],
           files: list[str]) -> MarkedDict | None:
     shown = _shown(path)
     files.append(shown)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        problems.append(Problem(shown, 0, 0, "", "no such file"))
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(shown, 0, 0, "", f"cannot read the file: {exc}"))
-        return None
-    tree, found = parse_yaml(text, shown)
-    problems.extend(found)
+    tree = read_document(path, shown, _TOP_KEYS, problems)
     if tree is None:
-        return None
-    if not isinstance(tree, MarkedDict):
-        problems.append(Problem(shown, 1, 1, "", "a scenario file must be a mapping of keys"))
         return None
     parent = tree.get("extends")
     if parent is None:
@@ -148,7 +192,7 @@ def _read(path: FsPath, chain: tuple[FsPath, ...], problems: list[Problem],
         problems.append(Problem(shown, mark.line, mark.column, "extends",
                                 f"more than {MAX_EXTENDS} files extend one another"))
         raise _Broken
-    if not target.is_file():
+    if not target.exists():
         problems.append(Problem(shown, mark.line, mark.column, "extends",
                                 f"file not found: '{parent}' (looked for {_shown(target)})"))
         raise _Broken

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,12 +13,9 @@ from sim.errors import Problem, ScenarioError
 from sim.scenario.checks import Path, build_symbols, check_scenario
 from sim.scenario.expressions import CompiledExpression, Symbols, did_you_mean
 from sim.scenario.schema import Parameter, ScenarioSpec
+from sim.scenario.yamlfile import resolve_plain
 
 __all__ = ["Scenario", "content_hash", "parse_parameter_value"]
-
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
-
 
 def content_hash(document: Mapping[str, Any]) -> str:
     """SHA-256 of a document's JSON in file order (order matters: triggers run in it)."""
@@ -26,19 +24,22 @@ def content_hash(document: Mapping[str, Any]) -> str:
 
 
 def parse_parameter_value(name: str, param: Parameter, text: str) -> bool | int | float:
-    """Read a parameter value given as text (as on the command line)."""
-    raw = text.strip()
+    """Read a parameter value given as text (as on the command line).
+
+    The text is read as the file's values are: a YAML 1.2 plain scalar (``true``,
+    ``false``, ``12``, ``0.5``, ``1e-3``, ``0x1F``), which must be a finite number for
+    a numeric parameter and a boolean for a flag.
+    """
+    value, error = resolve_plain(text.strip())
+    if error:
+        raise ValueError(f"parameter '{name}': {error}")
     if isinstance(param.value, bool):
-        if raw.lower() in _TRUE:
-            return True
-        if raw.lower() in _FALSE:
-            return False
-        raise ValueError(f"parameter '{name}' is a flag: give true or false, got '{text}'")
-    try:
-        number = float(raw)
-    except ValueError:
-        raise ValueError(f"parameter '{name}' takes a number, got '{text}'") from None
-    return int(number) if param.integer and number == int(number) else number
+        if not isinstance(value, bool):
+            raise ValueError(f"parameter '{name}' is a flag: give true or false, got '{text}'")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"parameter '{name}' takes a number, got '{text}'")
+    return value
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,13 @@ class Scenario:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"parameter '{name}' takes a number, got {value!r}")
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an int beyond a float's range
+            raise ValueError(f"parameter '{name}' is too large (the limit is about "
+                             f"1.8e308)") from None
+        if not finite:
+            raise ValueError(f"parameter '{name}' must be a finite number, got {value}")
         if param.integer:
             if float(value) != int(value):
                 raise ValueError(f"parameter '{name}' takes a whole number, got {value}")

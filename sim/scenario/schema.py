@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    Strict,
     WithJsonSchema,
     model_validator,
 )
@@ -46,6 +47,15 @@ __all__ = [
 
 Scalar = bool | int | float | str
 
+MAX_EVENTS = 10_000_000
+"""Ceiling of ``limits.max_events``: events (actions and triggers) in one run."""
+MAX_SECONDS = 3600.0
+"""Ceiling of ``limits.max_seconds``: CPU seconds one run may take."""
+MAX_HORIZON = 1e9
+"""Ceiling of ``clock.horizon``, in clock units."""
+UNIT_DAYS = {"day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0, "hour": 1 / 24,
+             "hours": 1 / 24}
+
 
 def _ident(value: str) -> str:
     if not value.isidentifier() or keyword.iskeyword(value) or value.startswith("__"):
@@ -53,7 +63,46 @@ def _ident(value: str) -> str:
     return value
 
 
+def _name(value: str) -> str:
+    _ident(value)
+    if value.startswith("_"):
+        raise ValueError(f"'{value}' is not a valid name: expressions cannot use names "
+                         f"starting with '_'")
+    return value
+
+
 Ident = Annotated[str, AfterValidator(_ident)]
+Name = Annotated[str, AfterValidator(_name)]
+"""A name that expressions read (parameter, actor, variable, level, action, draw)."""
+
+
+def _what(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"a flag ({str(value).lower()})"
+    if isinstance(value, str):
+        return f"text {value[:40]!r}"
+    return f"a {type(value).__name__}"
+
+
+def _number_only(value: Any) -> Any:
+    """Refuse flags and text where a number is due (pydantic would turn them into one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"input should be a number, got {_what(value)}")
+    return value
+
+
+def _fits_float(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            raise ValueError("number is too large (the limit is about 1.8e308)") from None
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_number_only)]
+Whole = Annotated[int, BeforeValidator(_number_only)]
+Flag = Annotated[bool, Strict()]
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 
@@ -66,7 +115,7 @@ def _slug(value: str) -> str:
 
 def _expr(value: Any) -> Scalar:
     if isinstance(value, (bool, int, float, str)):
-        return value
+        return _fits_float(value)  # type: ignore[no-any-return]
     raise ValueError(f"expected a number or an expression, got {type(value).__name__}")
 
 
@@ -131,22 +180,43 @@ class Cited(Base):
 
 
 class Clock(Base):
+    """The run's clock: its unit, an optional start date and the horizon (at most
+    :data:`MAX_HORIZON` units; with a start date, the end must be a date Python holds)."""
+
     unit: str = "day"
     start: dt.date | None = None
-    horizon: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    horizon: Annotated[Number, Field(gt=0, le=MAX_HORIZON, allow_inf_nan=False)]
+
+    @model_validator(mode="after")
+    def _end_is_a_date(self) -> Clock:
+        if self.start is None:
+            return self
+        days = self.horizon * UNIT_DAYS.get(self.unit, 1.0)
+        left = (dt.date.max - self.start).days
+        if days > left:
+            raise ValueError(f"the clock runs past {dt.date.max.isoformat()}, the last date "
+                             f"it can show: from {self.start.isoformat()} at most {left:,} "
+                             f"days, got {self.horizon:g} {self.unit}s")
+        return self
 
 
 def _param_shorthand(value: Any) -> Any:
     return {"value": value} if isinstance(value, (bool, int, float)) else value
 
 
+def _parameter_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    return _fits_float(_number_only(value))
+
+
 class Parameter(Cited):
     """A named, sweepable number or flag."""
 
-    value: bool | int | float
-    range: tuple[float, float] | None = None
-    choices: list[float] | None = None
-    integer: bool = False
+    value: Annotated[bool | int | float, BeforeValidator(_parameter_value)]
+    range: tuple[Number, Number] | None = None
+    choices: list[Number] | None = None
+    integer: Flag = False
     unit: str | None = None
 
     @model_validator(mode="after")
@@ -176,14 +246,14 @@ def _level_shorthand(value: Any) -> Any:
 class Level(Base):
     """One rung of the escalation ladder."""
 
-    id: Ident
+    id: Name
     doc: str | None = None
 
 
 class Actor(Cited):
     """A party and its state variables (numbers, flags, or expressions of parameters)."""
 
-    vars: dict[Ident, Expr] = Field(default_factory=dict)
+    vars: dict[Name, Expr] = Field(default_factory=dict)
 
 
 # --- distributions ----------------------------------------------------------------------------
@@ -339,7 +409,7 @@ def _fire_shorthand(value: Any) -> Any:
 
 
 class FireArgs(Base):
-    action: Ident
+    action: Name
     after: Dist | None = None
 
 
@@ -378,11 +448,11 @@ class Action(Cited):
     at: Annotated[list[NonNegative] | None, BeforeValidator(_listify)] = None
     every: Dist | None = None
     rate: NonNegative | None = None
-    active: bool = True
+    active: Flag = True
     requires: Expr | None = None
-    draws: dict[Ident, Dist] = Field(default_factory=dict)
+    draws: dict[Name, Dist] = Field(default_factory=dict)
     effects: list[Effect] = Field(default_factory=list)
-    milestone: bool = False
+    milestone: Flag = False
 
     @model_validator(mode="after")
     def _timing(self) -> Action:
@@ -405,11 +475,11 @@ class Trigger(Cited):
     if_: Expr | None = Field(default=None, alias="if")
     probability: Probability = 1.0
     after: Dist | None = None
-    once: bool = False
-    max: Annotated[int, Field(ge=1)] | None = None
-    cooldown: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    once: Flag = False
+    max: Annotated[Whole, Field(ge=1)] | None = None
+    cooldown: Annotated[Number, Field(ge=0, allow_inf_nan=False)] | None = None
     do: list[Effect] = Field(default_factory=list)
-    milestone: bool = False
+    milestone: Flag = False
 
     @model_validator(mode="after")
     def _on_or_when(self) -> Trigger:
@@ -427,8 +497,8 @@ class Outcome(Base):
 
     id: Ident
     when: Expr | None = None
-    terminal: bool = False
-    default: bool = False
+    terminal: Flag = False
+    default: Flag = False
     doc: str | None = None
 
     @model_validator(mode="after")
@@ -450,9 +520,11 @@ class Metric(Base):
 
 
 class Limits(Base):
-    """Safety limits of one run."""
+    """Safety limits of one run: events (at most :data:`MAX_EVENTS`) and CPU seconds (at
+    most :data:`MAX_SECONDS`). A run past either fails, recorded with its error."""
 
-    max_events: Annotated[int, Field(ge=1)] = 100_000
+    max_events: Annotated[Whole, Field(ge=1, le=MAX_EVENTS)] = 100_000
+    max_seconds: Annotated[Number, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)] = 10.0
 
 
 ParameterItem = Annotated[Parameter, BeforeValidator(_param_shorthand)]
@@ -469,11 +541,11 @@ class ScenarioSpec(Base):
     extends: str | None = None
     sources: list[Source] = Field(default_factory=list)
     clock: Clock
-    parameters: dict[Ident, ParameterItem] = Field(default_factory=dict)
+    parameters: dict[Name, ParameterItem] = Field(default_factory=dict)
     ladder: Annotated[list[LevelItem], Field(min_length=2)]
     start_level: Ident | None = None
-    actors: dict[Ident, Actor] = Field(default_factory=dict)
-    actions: dict[Ident, Action] = Field(default_factory=dict)
+    actors: dict[Name, Actor] = Field(default_factory=dict)
+    actions: dict[Name, Action] = Field(default_factory=dict)
     triggers: dict[Ident, Trigger] = Field(default_factory=dict)
     outcomes: Annotated[list[Outcome], Field(min_length=1)]
     metrics: dict[Ident, MetricItem] = Field(default_factory=dict)

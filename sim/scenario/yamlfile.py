@@ -31,6 +31,7 @@ __all__ = [
     "MarkedList",
     "locate",
     "parse_yaml",
+    "resolve_plain",
 ]
 
 MAX_DEPTH = 32
@@ -48,6 +49,8 @@ _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_MAX_DIGITS = 400  # longer integer literals are beyond a float's range anyway
+_TOO_LARGE = object()
 
 
 @dataclass(frozen=True)
@@ -102,25 +105,49 @@ def _mark(file: str, ev: Any, scalar: bool = False) -> Mark:
 
 
 def _resolve_plain(text: str) -> Any:
-    if _NULL.match(text):
+    if _NULL.fullmatch(text):
         return None
-    if _BOOL_TRUE.match(text):
+    if _BOOL_TRUE.fullmatch(text):
         return True
-    if _BOOL_FALSE.match(text):
+    if _BOOL_FALSE.fullmatch(text):
         return False
-    if _INT.match(text):
-        return int(text)
-    if _INT_OCT.match(text):
-        return int(text[2:], 8)
-    if _INT_HEX.match(text):
-        return int(text[2:], 16)
-    if _FLOAT.match(text):
+    if _INT.fullmatch(text):
+        return int(text) if len(text) <= _MAX_DIGITS else _TOO_LARGE
+    if _INT_OCT.fullmatch(text):
+        return int(text[2:], 8) if len(text) <= _MAX_DIGITS else _TOO_LARGE
+    if _INT_HEX.fullmatch(text):
+        return int(text[2:], 16) if len(text) <= _MAX_DIGITS else _TOO_LARGE
+    if _FLOAT.fullmatch(text):
         return float(text)
-    if _INF.match(text):
+    if _INF.fullmatch(text):
         return -math.inf if text.startswith("-") else math.inf
-    if _NAN.match(text):
+    if _NAN.fullmatch(text):
         return math.nan
     return text
+
+
+def resolve_plain(text: str) -> tuple[Any, str | None]:
+    """A plain scalar's value by the YAML 1.2 core schema, or an error message.
+
+    A number must fit a float: an integer beyond about 1.8e308, or a decimal that
+    overflows to infinity (``1e999``), is an error (``.inf`` spells infinity).
+    """
+    value = _resolve_plain(text)
+    if value is _TOO_LARGE:
+        return None, f"number '{_short(text)}' is too large (the limit is about 1.8e308)"
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            return None, f"number '{_short(text)}' is too large (the limit is about 1.8e308)"
+    if isinstance(value, float) and math.isinf(value) and not _INF.fullmatch(text):
+        return None, (f"number '{_short(text)}' is too large (the limit is about 1.8e308; "
+                      f"write .inf for infinity)")
+    return value, None
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:10]}...{text[-6:]} ({len(text):,} characters)"
 
 
 def _scalar_value(ev: Any) -> tuple[Any, str | None]:
@@ -131,13 +158,15 @@ def _scalar_value(ev: Any) -> tuple[Any, str | None]:
         return None, "text holds a lone surrogate escape, which is not valid Unicode"
     if tag is None or tag == "!":
         plain = ev.style is None and (ev.implicit[0] if ev.implicit else True)
-        return (_resolve_plain(text) if plain else text), None
+        return resolve_plain(text) if plain else (text, None)
     if tag not in _ALLOWED_TAGS:
         return None, f"tag '{tag}' is not allowed: scenario files hold plain data only"
     kind = tag[len(_CORE):]
-    value = _resolve_plain(text)
     if kind == "str":
         return text, None
+    value, error = resolve_plain(text)
+    if error:
+        return None, error
     if kind == "null":
         return None, None if value is None else f"'{text}' is not null"
     if kind == "bool":
