@@ -21,6 +21,7 @@ from sim.batch.intervals import newcombe_diff, paired_diff, wilson
 from sim.errors import ResultsError
 from sim.formatting import title_with_overrides
 from sim.results import Results, load_results, write_new
+from sim.results.folder import PARAM
 
 __all__ = ["Comparison", "Side", "compare", "side_of"]
 
@@ -61,7 +62,8 @@ def side_of(ref: str | Path) -> Side:
         varied = list((res.manifest.design or {}).get("varied") or [])
         row = res.points.to_pandas().set_index("point")
         if wanted in row.index:
-            values.update({v: row.loc[wanted, v] for v in varied if v in row.columns})
+            values.update({v: float(row.loc[wanted, PARAM + v]) for v in varied
+                           if PARAM + v in row.columns})
     elif res.is_sweep:
         raise ResultsError(f"{path} is a sweep: name one of its points, as in {path}@0")
     ok = np.asarray(table.column("error").is_null().to_pylist(), dtype=bool)

@@ -37,7 +37,7 @@ from sim.errors import BatchError, BatchInterrupted, ResultsError, SimError
 from sim.results import ResultsFolder, Summary, SweepSummary
 from sim.results.chunkfile import ChunkIdentity, parameters_hash
 from sim.results.folder import TimelineWriter
-from sim.results.manifest import FORMAT, MAX_RUNS, Manifest
+from sim.results.manifest import FORMAT, MAX_RUNS, Manifest, Resumed
 from sim.results.provenance import effective_document, original_document
 from sim.scenario import Scenario, load_scenario
 
@@ -435,10 +435,9 @@ class _Run:
                 folder.close()
                 raise
             manifest = old.model_copy(deep=True)
-            manifest.resumed.append({"at": _now(), "chunks_found": len(self.found),  # type: ignore[arg-type]
-                                     "chunks_to_run": len(self.expected) - len(self.found),
-                                     "command": job.command})
-            manifest = Manifest.model_validate(manifest.model_dump())
+            manifest.resumed.append(Resumed(
+                at=_now(), chunks_found=len(self.found),
+                chunks_to_run=len(self.expected) - len(self.found), command=job.command))
         else:
             folder.create(force)
             manifest = job.new_manifest(size, len(self.expected), exe)
