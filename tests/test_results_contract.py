@@ -261,7 +261,7 @@ def test_a_stray_chunk_is_refused(ref, tmp_path):
     res = _resume(out)
     assert res.exit_code == 2 and "not chunks of this batch" in res.output
     with pytest.raises(sim.ResultsError, match="altered"):
-        sim.load_results(out).runs  # 700 rows for 600 runs: never silently read
+        _ = sim.load_results(out).runs  # 700 rows for 600 runs: never silently read
 
 
 def test_a_manifest_edited_to_another_seed_is_refused(ref, tmp_path):

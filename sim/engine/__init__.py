@@ -34,8 +34,11 @@ def run_one(plan: Plan, seed: int, index: int, trace: bool = False,
     :class:`~sim.errors.RunError`.
     """
     rep = Replication(plan, Stream(run_generator(seed, index)), trace=trace)
-    outcome, end = rep.run()
-    row = rep.row(index, outcome, end)
+    try:
+        outcome, end = rep.run()
+        row = rep.row(index, outcome, end)
+    except (ArithmeticError, ValueError, TypeError) as exc:  # a value no check foresaw
+        raise RunError(f"cannot compute a value at t={rep.env.now:g}: {exc}") from None
     if history is not None:
         history.extend(rep.history)
     return row, rep.trace or []

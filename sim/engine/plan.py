@@ -87,6 +87,7 @@ class Plan:
     metrics: list[tuple[str, Evaluator, CompiledExpression]]
     var_slots: list[tuple[str, int]]
     max_events: int
+    max_seconds: float
 
 
 def _eval(expr: CompiledExpression, fn: Evaluator) -> Any:
@@ -94,6 +95,20 @@ def _eval(expr: CompiledExpression, fn: Evaluator) -> Any:
         return fn([], 0.0, ())
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise RunError(f"{expr.where}: cannot compute '{expr.text}': {exc}") from None
+
+
+def _initial(expr: CompiledExpression, value: Any) -> bool | float:
+    """A state variable's starting value: a flag or a finite float."""
+    if isinstance(value, bool):
+        return value
+    try:
+        number = float(value)
+    except OverflowError:
+        raise RunError(f"{expr.where}: the value of '{expr.text}' is an integer too large "
+                       f"for a float") from None
+    if not math.isfinite(number):
+        raise RunError(f"{expr.where}: the value of '{expr.text}' is not finite ({number})")
+    return number
 
 
 class _Builder:
@@ -150,7 +165,7 @@ class _Builder:
             for var in a.vars:
                 p: Path = ("actors", actor, "vars", var)
                 expr = self.ex[p]
-                value = _eval(expr, expr.bind(self.ns))
+                value = _initial(expr, _eval(expr, expr.bind(self.ns)))
                 initial[syms.actor_vars[actor][var]] = value
                 var_slots.append((f"{actor}.{var}", syms.actor_vars[actor][var]))
         initial[syms.level_slot] = spec.start_rank
@@ -254,6 +269,7 @@ class _Builder:
             metrics=metrics,
             var_slots=var_slots,
             max_events=spec.limits.max_events,
+            max_seconds=float(spec.limits.max_seconds),
         )
 
 

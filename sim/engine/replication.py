@@ -8,6 +8,24 @@ probability, delay, effects); after every state change, terminal outcomes are
 checked in file order and ``when:`` triggers fire on a false-to-true edge.
 Same-time events run in scheduling order (SimPy's FIFO).
 
+Edges of ``when:`` conditions, also inside nested zero-delay reactions: every state
+change first evaluates *all* the ``when:`` conditions that read the changed value and
+records each one's new truth value; only then do the triggers whose condition went
+from false to true at this change fire, in file order. A trigger that fires may change
+the state again: that nested change is evaluated the same way, before the outer
+change's remaining triggers fire (they still fire: their edge happened). So a condition
+that goes false and true again inside a chain of reactions has two edges, exactly as
+when the reactions are queued with ``after: 0``; a toggle between two triggers is a
+loop either way, stopped by the chain limit or the event cap.
+
+Limits of a run, each failing that run (never the batch) with a located message:
+nested zero-delay reactions (:data:`MAX_CHAIN`), events (``limits.max_events``), CPU
+seconds (``limits.max_seconds``, looked at every :data:`_CHECK_EVERY` events), and
+events waiting in the queue (``limits.max_events`` too). A state variable only ever
+holds a finite float or a flag: a value that is not finite (or an integer beyond a
+float) fails the run, naming the effect. The trace keeps at most :data:`MAX_TRACE`
+events per run and never changes the run.
+
 The kernel reads the clock as ``env._now``: the same value as ``env.now`` without
 a property call on the hot path.
 """
@@ -16,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections import Counter
 from typing import Any
 
@@ -37,11 +56,14 @@ from sim.engine.plan import (
 from sim.engine.randomness import Stream
 from sim.errors import RunError
 
-__all__ = ["MAX_CHAIN", "MAX_PATH", "Replication", "TraceEvent"]
+__all__ = ["MAX_CHAIN", "MAX_PATH", "MAX_TRACE", "Replication", "TraceEvent"]
 
 MAX_CHAIN = 60  # nested zero-delay reactions (fire -> action -> trigger -> ...) in one step
 MAX_PATH = 60
+MAX_TRACE = 100_000  # traced events kept per run
 _DIAGNOSE = 200  # events recorded past the cap to name the loop
+_CHECK_EVERY = 1024  # events between two looks at the run's CPU time
+_INF = math.inf
 
 TraceEvent = tuple[float, str, str, int, str]  # time, kind, name, level, detail
 
@@ -72,6 +94,8 @@ class Replication:
         self.path: list[str] = [plan.levels[plan.start_rank]]
         self.history: list[tuple[float, int]] = [(0.0, plan.start_rank)]  # level changes
         self.events = 0
+        self.check_at = min(plan.max_events, _CHECK_EVERY)  # events at the next checkpoint
+        self.started = 0.0  # CPU time of this thread when the run began
         self.chain = 0
         self.diagnose: list[str] | None = None
         self.trace: list[TraceEvent] | None = [] if trace else None
@@ -80,6 +104,22 @@ class Replication:
         self._occur: list[Any] = [self._occurrence(a, 0) for a in plan.actions]
 
     # --- bookkeeping ------------------------------------------------------------------------
+
+    def _checkpoint(self, name: str) -> None:
+        """Past ``check_at`` events: past the cap, or time to look at the CPU clock."""
+        plan = self.plan
+        if self.events > plan.max_events:
+            self.events -= 1
+            self._tick(name)
+            return
+        used = time.thread_time() - self.started
+        if used > plan.max_seconds:
+            raise RunError(
+                f"limits.max_seconds: the run used more than {plan.max_seconds:g} s of CPU "
+                f"time (at t={self.env.now:g}, after {self.events:,} events, last "
+                f"'{name}'); raise limits.max_seconds, or look for a loop or a costly rule"
+            )
+        self.check_at = min(plan.max_events, self.events + _CHECK_EVERY)
 
     def _tick(self, name: str) -> None:
         self.events += 1
@@ -99,14 +139,50 @@ class Replication:
             f"Give one of these a delay, a limit (once/max/cooldown) or a guard."
         )
 
+    def _later(self, delay: float, callback: Any, what: str) -> None:
+        """Schedule ``callback`` after ``delay`` (checked: finite, >= 0, queue bounded)."""
+        if not 0.0 <= delay < _INF:
+            raise RunError(f"{what}: a delay must be finite and >= 0, got {delay}")
+        if len(self.env._queue) >= self.plan.max_events:
+            raise RunError(f"{what}: more than {self.plan.max_events:,} events waiting at "
+                           f"t={self.env.now:g} (limits.max_events): each event schedules "
+                           f"several more?")
+        self.env.timeout(delay).callbacks.append(callback)
+
     def _mark(self, name: str) -> None:
         path = self.path
         if path[-1] != name and len(path) < MAX_PATH:
             path.append(name)
 
     def _record(self, kind: str, name: str, detail: str = "") -> None:
-        if self.trace is not None:
-            self.trace.append((self.env.now, kind, name, self.V[self.plan.level_slot], detail))
+        trace = self.trace
+        if trace is None:
+            return
+        if len(trace) < MAX_TRACE:
+            trace.append((self.env.now, kind, name, self.V[self.plan.level_slot], detail))
+        elif len(trace) == MAX_TRACE:
+            trace.append((self.env.now, "truncated", "", self.V[self.plan.level_slot],
+                          f"more than {MAX_TRACE:,} events: the rest are not traced"))
+
+    def _store(self, value: Any, op: tuple[Any, ...], owner: str) -> Any:
+        """A value for a state variable: a flag, or a finite float (else the run fails)."""
+        if value.__class__ is bool:
+            return value
+        expr = op[3]
+        problem = ""
+        if isinstance(value, (int, float)):
+            try:
+                value = float(value)
+            except OverflowError:
+                problem = "an integer too large for a float"
+            else:
+                if math.isfinite(value):
+                    return value
+                problem = f"not finite ({value})"
+        else:
+            problem = f"not a number ({type(value).__name__})"
+        raise RunError(f"{expr.where}: the value of '{expr.text}' in {owner} at "
+                       f"t={self.env.now:g} is {problem}")
 
     # --- state changes ----------------------------------------------------------------------
 
@@ -117,15 +193,24 @@ class Replication:
         for o in self.plan.terminal_watch[slot]:
             if o.when is not None and o.when(V, now, ()):
                 raise _Ended(o.index)
+        # every condition first, then the rising ones fire (see the module docstring)
+        prev = self.when_prev
+        rising: list[TriggerPlan] | None = None
         for trig in self.plan.when_watch[slot]:
             assert trig.when is not None
-            state = bool(trig.when(V, now, ()))
             i = trig.index
-            if state and not self.when_prev[i]:
-                self.when_prev[i] = True
+            if trig.when(V, now, ()):
+                if not prev[i]:
+                    prev[i] = True
+                    if rising is None:
+                        rising = [trig]
+                    else:
+                        rising.append(trig)
+            else:
+                prev[i] = False
+        if rising is not None:
+            for trig in rising:
                 self._fire(trig, ())
-            elif not state:
-                self.when_prev[i] = False
 
     def _set_level(self, rank: int) -> None:
         plan = self.plan
@@ -161,10 +246,16 @@ class Replication:
             for op in effects:
                 code = op[0]
                 if code == SET:
-                    V[op[1]] = op[2](V, self.env._now, D)
+                    v = op[2](V, self.env._now, D)
+                    if v.__class__ is not float or v - v != 0.0:  # not a finite float
+                        v = self._store(v, op, owner)
+                    V[op[1]] = v
                     self._changed(op[1])
                 elif code == ADD:
-                    V[op[1]] = V[op[1]] + op[2](V, self.env._now, D)
+                    v = V[op[1]] + op[2](V, self.env._now, D)
+                    if v.__class__ is not float or v - v != 0.0:
+                        v = self._store(v, op, owner)
+                    V[op[1]] = v
                     self._changed(op[1])
                 elif code == SHIFT:
                     amount = op[2](V, self.env._now, D)
@@ -195,9 +286,8 @@ class Replication:
 
     def _execute(self, a: ActionPlan) -> None:
         self.events += 1
-        if self.events > self.plan.max_events:
-            self.events -= 1
-            self._tick(a.name)
+        if self.events > self.check_at:
+            self._checkpoint(a.name)
         V, now = self.V, self.env._now
         if a.requires is not None and not a.requires(V, now, ()):
             return
@@ -227,24 +317,23 @@ class Replication:
                 self.chain -= 1
             return
         d = delay(self.stream, self.V, self.env.now, D)
-        if not d >= 0:
-            raise RunError(f"a delay to fire '{a.name}' must be >= 0, got {d}")
-        self.env.timeout(d).callbacks.append(lambda _ev: self._execute(a))
+        self._later(d, lambda _ev: self._execute(a), f"fire '{a.name}'")
 
     def _schedule(self, a: ActionPlan) -> None:
         V, now = self.V, self.env._now
         if a.interval is not None:
             d = a.interval(self.stream, V, now, ())
-            if not d >= 0:
-                raise RunError(f"actions.{a.name}.every: an interval must be >= 0, got {d}")
+            if not 0.0 <= d < _INF:
+                raise RunError(f"actions.{a.name}.every: an interval must be finite and "
+                               f">= 0, got {d}")
         else:
             assert a.rate is not None
             rate = a.rate(V, now, ())
             if rate == 0:
                 return
-            if not rate > 0:
+            if not 0.0 < rate < _INF:
                 where = a.rate_expr.where if a.rate_expr else f"actions.{a.name}.rate"
-                raise RunError(f"{where}: a rate must be >= 0, got {rate}")
+                raise RunError(f"{where}: a rate must be finite and >= 0, got {rate}")
             d = -math.log(1.0 - self.stream.uniform()) / rate
         self.env.timeout(d).callbacks.append(self._occur[a.index])
 
@@ -289,9 +378,8 @@ class Replication:
         self.fired[i] += 1
         self.last_fired[i] = now
         self.events += 1
-        if self.events > self.plan.max_events:
-            self.events -= 1
-            self._tick(trig.name)
+        if self.events > self.check_at:
+            self._checkpoint(trig.name)
         if trig.milestone:
             self._mark(trig.name)
         if self.trace is not None:
@@ -300,10 +388,9 @@ class Replication:
             self._apply(trig.effects, D, trig.name)
             return
         d = trig.delay(self.stream, V, now, D)
-        if not d >= 0:
-            raise RunError(f"triggers.{trig.name}.after: a delay must be >= 0, got {d}")
         effects = trig.effects
-        self.env.timeout(d).callbacks.append(lambda _ev: self._apply(effects, D, trig.name))
+        self._later(d, lambda _ev: self._apply(effects, D, trig.name),
+                    f"triggers.{trig.name}.after")
 
     # --- the run ----------------------------------------------------------------------------
 
@@ -317,11 +404,14 @@ class Replication:
                 self.env.timeout(when).callbacks.append(functools.partial(self._scheduled, a))
             if a.recurring and a.active:
                 self._schedule(a)
-        for trig in plan.when_triggers:
+        rising = []
+        for trig in plan.when_triggers:  # every condition first, then the true ones fire
             assert trig.when is not None
-            if trig.when(V, 0.0, ()) and not self.when_prev[trig.index]:
+            if trig.when(V, 0.0, ()):
                 self.when_prev[trig.index] = True
-                self._fire(trig, ())
+                rising.append(trig)
+        for trig in rising:
+            self._fire(trig, ())
 
     def _scheduled(self, a: ActionPlan, _ev: simpy.Event) -> None:
         self._execute(a)
@@ -339,6 +429,7 @@ class Replication:
     def run(self) -> tuple[int, float]:
         """Run to the horizon or a terminal end; returns (outcome index, end time)."""
         plan = self.plan
+        self.started = time.thread_time()
         try:
             try:
                 self._begin()
@@ -353,7 +444,9 @@ class Replication:
             outcome = ended.outcome
             end = self.env.now
         self.path.append(plan.outcomes[outcome].id)
-        self._record("end", plan.outcomes[outcome].id)
+        if self.trace is not None:  # the end is always traced, even past MAX_TRACE
+            self.trace.append((self.env.now, "end", plan.outcomes[outcome].id,
+                               self.V[plan.level_slot], ""))
         return outcome, end
 
     def row(self, index: int, outcome: int, end: float) -> list[Any]:
@@ -367,15 +460,27 @@ class Replication:
         now = self.env.now
         for _, fn, expr in plan.metrics:
             try:
-                row.append(float(fn(V, now, ())))
+                value = float(fn(V, now, ()))
             except (ArithmeticError, ValueError, TypeError) as exc:
                 raise RunError(f"{expr.where}: cannot compute metric '{expr.text}': {exc}"
                                ) from None
+            if not math.isfinite(value):
+                raise RunError(f"{expr.where}: metric '{expr.text}' is not finite ({value}) "
+                               f"at the end of the run")
+            row.append(value)
         row.append(" > ".join(self.path))
         row.append("")
         return row
 
 
 def _payload(names: tuple[str, ...], values: list[Any]) -> str:
-    return ", ".join(f"{n}={v:g}" if isinstance(v, (int, float)) else f"{n}={v}"
-                     for n, v in zip(names, values, strict=False))
+    return ", ".join(f"{n}={_number(v)}" for n, v in zip(names, values, strict=False))
+
+
+def _number(value: Any) -> str:
+    """A drawn value for the trace; never fails (tracing must not change a run)."""
+    if isinstance(value, float) or (isinstance(value, int) and -10**15 < value < 10**15):
+        return f"{value:g}"
+    if isinstance(value, int):
+        return f"(an integer of {value.bit_length():,} bits)"
+    return str(value)

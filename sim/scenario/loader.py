@@ -164,7 +164,7 @@ def read_document(path: FsPath, shown: str, keys: frozenset[str] | set[str],
         problems.append(Problem(shown, 0, 0, "", _not_ours(what)))
         return None
     problems.extend(found)
-    return typing.cast(MarkedDict, tree)
+    return tree
 
 
 def _read(path: FsPath, chain: tuple[FsPath, ...], problems: list[Problem],

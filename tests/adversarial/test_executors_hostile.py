@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -27,12 +28,14 @@ REFERENCE = (Path(__file__).resolve().parent.parent.parent / "scenarios" / "refe
              / "tit_for_tat.yaml")
 
 GARBAGE = b"\xff" * 64 + b"SSH-2.0-OpenSSH_9.6 not a dask scheduler\r\n"
+PLAUSIBLE = struct.pack("<Q", 1 << 30)  # a frame length Dask would wait to fill
 
 
 @contextmanager
 def tcp_server(mode: str) -> Iterator[str]:
     """A server on 127.0.0.1 (ephemeral port) that accepts connections and then either
-    stays ``silent`` or sends ``garbage``; yields its ``tcp://`` address."""
+    stays ``silent``, sends ``garbage`` or a ``plausible`` frame length that never comes;
+    yields its ``tcp://`` address."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -48,9 +51,9 @@ def tcp_server(mode: str) -> Iterator[str]:
             except (TimeoutError, OSError):
                 continue
             accepted.append(conn)
-            if mode == "garbage":
+            if mode != "silent":
                 with suppress(OSError):
-                    conn.sendall(GARBAGE)
+                    conn.sendall(GARBAGE if mode == "garbage" else PLAUSIBLE)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -77,7 +80,7 @@ def test_scheduler_that_does_not_speak_dask_fails_within_the_connect_timeout(
     assert elapsed < 40, elapsed
 
 
-@pytest.mark.parametrize("mode", ["silent", "garbage"])
+@pytest.mark.parametrize("mode", ["silent", "garbage", "plausible"])
 def test_scheduler_connect_timeout_is_configurable(mode: str) -> None:
     """``DaskExecutor(connect_timeout=...)`` bounds the connection through the library API."""
     with tcp_server(mode) as address:
@@ -99,6 +102,23 @@ def test_scheduler_nobody_listens_on_fails_within_the_timeout() -> None:
           make_executor("dask", scheduler=address, connect_timeout=2.0)):
         pass
     assert time.monotonic() - began < 15
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_a_real_scheduler_is_joined() -> None:
+    """The bounded handshake does not get in the way of a real scheduler on 127.0.0.1."""
+    import distributed
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp://", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        with make_executor("dask", 2, scheduler=address, connect_timeout=10) as exe:
+            assert exe.workers == 1  # the scheduler's own count
+            assert sorted(exe.map_unordered(_square, range(5))) == [0, 1, 4, 9, 16]
 
 
 MALFORMED = ["foo", "http://127.0.0.1:8786", "tcp://[::1", "inproc://x", "", "tcp://127.0.0.1",
