@@ -168,7 +168,9 @@ class Aggregate:
 
     @classmethod
     def loads(cls, data: bytes) -> Aggregate:
-        """Read what :meth:`dumps` wrote; raises ``ValueError`` if it is damaged."""
+        """Read what :meth:`dumps` wrote; raises ``ValueError`` if it is damaged or claims
+        more than :data:`MAX_AGGREGATE_BYTES` when expanded."""
+        _check_expanded_size(data)
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 meta = json.loads(npz["meta"].tobytes().decode())
@@ -179,8 +181,9 @@ class Aggregate:
                     if value.shape != getattr(agg, name).shape:
                         raise ValueError(f"{name} has shape {value.shape}")
                     setattr(agg, name, value.astype(getattr(agg, name).dtype))
-        except (OSError, KeyError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"damaged aggregate: {exc}") from None
+        except (OSError, KeyError, EOFError, UnicodeDecodeError, json.JSONDecodeError,
+                ValueError, TypeError, MemoryError) as exc:
+            raise ValueError(f"damaged aggregate: {str(exc)[:200]}") from None
         agg.runs, agg.failed = int(meta["runs"]), int(meta["failed"])
         agg.end_time_sum = float(meta["end_time_sum"])
         agg.paths = Counter({str(k): int(v) for k, v in meta["paths"].items()})
@@ -206,6 +209,35 @@ class Aggregate:
         frac = (rank - before) / inside if inside > 0 else 0.0
         width = self.horizon / TIME_BINS
         return float((b + frac) * width)
+
+
+MAX_AGGREGATE_BYTES = 64 * 1024**2
+
+
+def _check_expanded_size(data: bytes) -> None:
+    """Refuse an aggregate whose arrays would expand past the limit (a zip bomb), reading
+    only the zip directory and each array's header."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = z.infolist()
+            if len(infos) > 32:
+                raise ValueError("damaged aggregate: too many members")
+            total = 0
+            for info in infos:
+                total += info.file_size
+                if total > MAX_AGGREGATE_BYTES:
+                    raise ValueError("aggregate larger than any this program writes")
+                with z.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read(member)
+                    if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
+                        raise ValueError("damaged aggregate: an array is larger than its data")
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"damaged aggregate: {exc}") from None
 
 
 def occupancy_times(horizon: float) -> np.ndarray:

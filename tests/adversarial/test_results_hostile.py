@@ -1,0 +1,242 @@
+"""Hostile results folders and absurd run settings: a clear message and exit 2 (or exit 3
+when every run failed), never a traceback, never a hang or a runaway allocation."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import sim
+
+ROOT = Path(__file__).resolve().parents[2]
+REF = str(ROOT / "scenarios" / "reference" / "tit_for_tat.yaml")
+
+ALL_FAIL = """\
+name: all_fail
+clock: {horizon: 10}
+ladder: [a, b]
+actors: {x: {vars: {v: 0}}}
+actions:
+  boom: {actor: x, at: 1, effects: [{set: {x.v: 1 / x.v}}]}
+outcomes: [{id: done, default: true}]
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("good") / "r"
+    sim.run_batch(REF, 300, 1, executor="serial", chunk_size=100, out=out)
+    return out
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+# --- sizes (item 5) ----------------------------------------------------------------------
+
+def test_absurd_run_counts_are_refused_up_front(cli, tmp_path):
+    cli("run", REF, "-n", "1000000000000", "--out", "x").clean_failure()
+    spec = tmp_path / "huge.yaml"
+    spec.write_text(f"scenario: {REF}\nvary: [cut_prob]\nruns: 1000000000000000\n")
+    out = cli("sweep", "--spec", str(spec), "--out", "s")
+    out.clean_failure()
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_manifest_claiming_1e15_runs_is_refused(cli, folder, tmp_path):
+    bad = _copy(folder, tmp_path / "b")
+    m = json.loads((bad / "manifest.json").read_text())
+    m["runs"] = 10**15
+    (bad / "manifest.json").write_text(json.dumps(m))
+    for args in (("run", "--resume", str(bad)), ("plot", str(bad)), ("report", str(bad))):
+        res = cli(*args)
+        res.clean_failure()
+        assert "manifest.json" in res.stderr
+
+
+def _sweep_peak_mib(points: int, out: Path) -> float:
+    import subprocess
+    import sys
+
+    code = ("import resource, sim; from sim.batch import Execution; "
+            f"sim.run_sweep({REF!r}, ['cut_prob', 'clash_prob'], runs=1, design='sobol', "
+            f"samples={points}, execution=Execution(executor='serial'), out={str(out)!r}); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return float(done.stdout.split()[-1])
+
+
+def test_memory_per_sweep_point_is_small_and_flat(tmp_path):
+    """Each point's aggregate is summarised and dropped when its last chunk is in (it was
+    about 370 KB per point, kept to the end): 1,024 points cost little more than 64."""
+    small = _sweep_peak_mib(64, tmp_path / "a")
+    large = _sweep_peak_mib(1024, tmp_path / "b")
+    assert large - small < 60, (small, large)
+    assert sim.load_results(tmp_path / "b").sweep_frame()["point"].nunique() == 1024
+
+
+# --- sweep columns (item 8), sensitivity duplicates (item 9) ----------------------------
+
+@pytest.mark.parametrize("name", ["p", "lo", "hi", "runs", "point", "outcome"])
+def test_a_parameter_named_like_a_column_can_be_swept(cli, tmp_path, name):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"""\
+name: cols
+clock: {{horizon: 10}}
+parameters:
+  {name}: {{value: 0.5, range: [0, 1], assumption: a test}}
+ladder: [a, b]
+actions:
+  go: {{at: 1}}
+triggers:
+  up: {{on: go, probability: {name}, do: [{{escalate: 1}}]}}
+outcomes:
+  - {{id: up, when: level >= b}}
+  - {{id: down, default: true}}
+""")
+    res = cli("sweep", str(path), "--vary", f"{name}=0,1", "-n", "20", "--out", "o", "-q")
+    assert res.code == 0, res.stderr[-2000:]
+    frame = sim.load_results(tmp_path / "o").sweep_frame()
+    up = frame[frame.outcome == "up"].sort_values(f"param.{name}")
+    assert up["p"].tolist() == [0.0, 1.0]
+
+
+def test_sensitivity_refuses_a_repeated_parameter_before_running(cli):
+    res = cli("sensitivity", REF, "--outcome", "ceasefire", "--vary", "cut_prob", "--vary",
+              "cut_prob", "--samples", "4", "-n", "5", "--out", "s")
+    res.clean_failure()
+    assert "more than once" in res.stderr
+
+
+# --- every run failed (items 12, 20) --------------------------------------------------------
+
+def test_a_batch_where_every_run_failed(cli, tmp_path):
+    (tmp_path / "f.yaml").write_text(ALL_FAIL)
+    res = cli("run", "f.yaml", "-n", "20", "--out", "r", "-q")
+    assert res.code == 3 and "Traceback" not in res.output and "20 of 20 runs failed" in res.stderr
+    res = cli("run", "f.yaml", "-n", "20", "--out", "j", "--json")
+    assert res.code == 3
+    data = json.loads(res.stdout)  # strict JSON: no NaN
+    assert data["runs"] == 0 and data["failed"] == 20 and data["outcomes"]["done"]["p"] is None
+    for args in (("plot", "r"), ("report", "r"), ("compare", "r", "j"),
+                 ("plot", "r", "--kind", "paths")):
+        cli(*args).clean_failure()
+
+
+# --- hand-edited results files (item 13) -------------------------------------------------------
+
+@pytest.mark.parametrize("edit", ["wrong_type", "huge_int", "scenario_string", "deep_json",
+                                  "not_json", "array_root", "nan_literal"])
+def test_hand_edited_manifests_are_refused(cli, folder, tmp_path, edit):
+    bad = _copy(folder, tmp_path / "b")
+    path = bad / "manifest.json"
+    m = json.loads(path.read_text())
+    text = {
+        "wrong_type": lambda: json.dumps({**m, "seed": "seven"}),
+        "huge_int": lambda: json.dumps(m).replace(f'"runs": {m["runs"]}', '"runs": 1e400'),
+        "scenario_string": lambda: json.dumps({**m, "scenario": "x"}),
+        "deep_json": lambda: json.dumps(m)[:-1] + ', "design": ' + "[" * 5000 + "]" * 5000
+        + "}",
+        "not_json": lambda: "{not json",
+        "array_root": lambda: "[1, 2, 3]",
+        "nan_literal": lambda: json.dumps(m).replace(f'"seed": {m["seed"]}', '"seed": NaN'),
+    }[edit]()
+    path.write_text(text)
+    for args in (("run", "--resume", str(bad)), ("plot", str(bad)), ("report", str(bad)),
+                 ("compare", str(bad), str(folder))):
+        res = cli(*args)
+        res.clean_failure()
+
+
+@pytest.mark.parametrize("edit", ["summary_string", "summary_missing_field", "scenario_array"])
+def test_hand_edited_summaries_and_scenarios_are_refused(cli, folder, tmp_path, edit):
+    bad = _copy(folder, tmp_path / "b")
+    if edit == "summary_string":
+        (bad / "summary.json").write_text('{"runs": "many"}')
+    elif edit == "summary_missing_field":
+        s = json.loads((bad / "summary.json").read_text())
+        del s["outcomes"]
+        (bad / "summary.json").write_text(json.dumps(s))
+    else:
+        (bad / "scenario.json").write_text("[]")
+    for args in (("plot", str(bad)), ("report", str(bad))):
+        cli(*args).clean_failure()
+
+
+def test_a_chunk_of_another_shape_or_a_directory_is_an_error(cli, folder, tmp_path):
+    bad = _copy(folder, tmp_path / "b")
+    other = tmp_path / "o"
+    assert cli("run", str(ROOT / "scenarios" / "other" / "border_standoff.yaml"), "-n", "100",
+               "--chunk-size", "100", "--out", str(other), "-q").code == 0
+    target = bad / "runs" / "chunk-000001.parquet"
+    target.write_bytes((other / "runs" / "chunk-000000.parquet").read_bytes())
+    cli("compare", str(bad), str(folder)).clean_failure()
+    cli("run", "--resume", str(bad)).clean_failure()
+    bad2 = _copy(folder, tmp_path / "c")
+    (bad2 / "runs" / "chunk-000001.parquet").unlink()
+    (bad2 / "runs" / "chunk-000001.parquet").mkdir()
+    cli("compare", str(bad2), str(folder)).clean_failure()
+    cli("run", "--resume", str(bad2)).clean_failure()
+
+
+def test_a_decompression_bomb_aggregate_is_refused(folder, tmp_path):
+    from sim.batch.aggregate import Aggregate
+
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as z:
+        header = np.lib.format.header_data_from_array_1_0(np.zeros(1, np.uint8))
+        header["shape"] = (256 * 1024**2,)
+        with z.open("meta.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, header)
+            block = bytes(1 << 20)
+            for _ in range(256):
+                member.write(block)
+    data = sink.getvalue()
+    assert len(data) < 2_000_000  # 256 MB when expanded
+    with pytest.raises(ValueError, match="aggregate"):
+        Aggregate.loads(data)
+
+
+def test_a_symlinked_chunk_is_not_followed(cli, folder, tmp_path):
+    bad = _copy(folder, tmp_path / "b")
+    target = bad / "runs" / "chunk-000002.parquet"
+    target.unlink()
+    target.symlink_to("/etc/passwd")
+    res = cli("run", "--resume", str(bad), "-q")
+    assert res.code == 0 and "root:" not in res.output  # not read: recomputed in its place
+    assert not target.is_symlink() and pq.read_table(target).num_rows == 100
+
+
+def test_force_on_a_symlink_to_a_results_folder(cli, folder, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(folder)
+    res = cli("run", REF, "-n", "10", "--out", str(link), "--force")
+    res.clean_failure()
+    assert pq.read_table(folder / "runs").num_rows == 300
+
+
+# --- small things (item 21) --------------------------------------------------------------
+
+def test_out_empty_and_threshold_nan_and_repeated_set(cli, folder, tmp_path):
+    cli("run", REF, "-n", "10", "--out", "").clean_failure()
+    sweep = tmp_path / "s"
+    assert cli("sweep", REF, "--vary", "cut_prob=0.2,0.8", "-n", "10", "--out", str(sweep),
+               "-q").code == 0
+    for value in ("nan", "inf"):
+        cli("discover", str(sweep), "--outcome", "ceasefire", "--threshold", value
+            ).clean_failure()
+    res = cli("run", REF, "-n", "10", "--set", "cut_prob=0.1", "--set", "cut_prob=0.2")
+    res.clean_failure()
+    assert "twice" in res.stderr
