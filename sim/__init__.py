@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from sim.analysis.discovery import discover
     from sim.analysis.sensitivity import sensitivity
     from sim.analysis.sweeps import run_sweep
-    from sim.batch import BatchResult, run_batch, wilson
+    from sim.batch import BatchResult, Execution, resume_batch, run_batch, wilson
     from sim.engine import make_plan, run_one
     from sim.results import Results, load_results, table_digest
     from sim.scenario import Scenario, load_scenario, load_scenario_text
@@ -41,6 +41,7 @@ __all__ = [
     "BatchError",
     "BatchInterrupted",
     "BatchResult",
+    "Execution",
     "Problem",
     "Results",
     "ResultsError",
@@ -55,6 +56,7 @@ __all__ = [
     "load_scenario_text",
     "make_plan",
     "plots",
+    "resume_batch",
     "run_batch",
     "run_one",
     "run_sweep",
@@ -69,6 +71,8 @@ _LAZY = {
     "sensitivity": "sim.analysis.sensitivity",
     "run_sweep": "sim.analysis.sweeps",
     "BatchResult": "sim.batch",
+    "Execution": "sim.batch",
+    "resume_batch": "sim.batch",
     "run_batch": "sim.batch",
     "wilson": "sim.batch",
     "make_plan": "sim.engine",

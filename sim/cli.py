@@ -552,7 +552,10 @@ def plot(results: tuple[str, ...], kinds: tuple[str, ...], run: int | None, fmt:
                                "points (DIR@0 DIR@3) or plot the sweep (DIR)")
     else:
         figures = figures_for(first, list(kinds) or None, run=run)
-    for path in save_figures(figures, out or first / "plots", fmt, force=force):
+    from sim.results import ResultsFolder
+
+    target = out or ResultsFolder(first).plots_folder()
+    for path in save_figures(figures, target, fmt, force=force):
         click.echo(f"wrote {path}")
 
 

@@ -8,7 +8,7 @@ EXPECTED = {
     "BatchError", "BatchInterrupted", "BatchResult", "Problem", "Results", "ResultsError",
     "RunError", "Scenario", "ScenarioError", "SimError", "load_results", "load_scenario",
     "load_scenario_text", "make_plan", "run_batch", "run_one", "table_digest", "wilson",
-    "run_sweep", "compare", "sensitivity", "discover", "plots",
+    "run_sweep", "compare", "sensitivity", "discover", "plots", "Execution", "resume_batch",
 }
 
 
