@@ -512,3 +512,20 @@ def test_metrics_are_shown_in_the_console_and_the_report(tmp_path, write):
     assert res.exit_code == 0 and "Metrics" in res.output and "ticks" in res.output
     assert invoke("report", out).exit_code == 0
     assert "ticks" in (out / "report.html").read_text()
+
+
+def test_console_and_report_format_times_the_same_way(tmp_path, write):
+    """One formatter: a clock in weeks with a start date shows dates in both views."""
+    path = write("""
+        name: weeks
+        clock: {unit: week, start: 2025-01-06, horizon: 20}
+        ladder: [a, b]
+        actions:
+          up: {at: 3, effects: [{escalate: 1}]}
+        outcomes: [{id: done, default: true}]
+    """)
+    out = tmp_path / "r"
+    res = invoke("run", path, "-n", "10", "--out", out, "-q")
+    assert res.exit_code == 0 and "3 wk, 27 Jan 2025" in res.output
+    assert invoke("report", out).exit_code == 0
+    assert "3 wk, 27 Jan 2025" in (out / "report.html").read_text()
