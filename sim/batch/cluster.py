@@ -14,8 +14,9 @@ read them as a frame length (exabytes). The address is therefore checked first
 (:func:`check_scheduler_address`), then the handshake is made once under a wall-clock
 deadline in a thread of its own, and only then is the ``Client`` created.
 
-Local workers ignore SIGINT (a terminal's Ctrl-C reaches the whole process group): the
-driver alone handles it and closes the cluster with short timeouts and its logs muted.
+Local workers do not raise KeyboardInterrupt on SIGINT (a terminal's Ctrl-C reaches the whole
+process group) but fall silent: the driver alone handles the interrupt, silences the workers
+(it forwards SIGINT to them), and closes the cluster with short timeouts and its logs muted.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import contextlib
 import ipaddress
 import logging
 import math
+import os
 import re
 import signal
 import threading
@@ -92,13 +94,37 @@ def check_scheduler_address(address: object) -> str:
     return address
 
 
+def _silence(signum: int, frame: object) -> None:
+    """A local worker's SIGINT: the driver is stopping the batch and will stop this worker;
+    until then it keeps quiet (no log lines, no traceback on stdout or stderr)."""
+    del signum, frame
+    logging.disable(logging.CRITICAL)
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+
 def dask_setup(worker: object) -> None:
-    """Preload of the local cluster's workers: ignore SIGINT (the driver handles Ctrl-C
-    and stops the workers) and log only errors."""
+    """Preload of the local cluster's workers: SIGINT (a terminal's Ctrl-C reaches the whole
+    process group, and the driver forwards its own) silences the worker instead of raising
+    KeyboardInterrupt in it; the driver alone handles the interrupt and stops the workers.
+    Otherwise a worker logs errors only."""
     del worker
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, _silence)
     logging.getLogger("distributed").setLevel(logging.ERROR)
+
+
+def _silence_workers(cluster: Any) -> None:
+    """Send SIGINT to the local cluster's worker processes: they go quiet (see
+    :func:`dask_setup`) before the driver closes the connections they are using."""
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        pid = getattr(getattr(getattr(nanny, "process", None), "process", None), "pid", None)
+        if isinstance(pid, int) and pid > 0:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGINT)
 
 
 @contextlib.contextmanager
@@ -245,6 +271,9 @@ class DaskExecutor:
             return
         # interrupted or failed: stop quickly and quietly; the error in flight says why
         with _muted_logs():
+            if cluster is not None:
+                with contextlib.suppress(Exception):
+                    _silence_workers(cluster)
             if client is not None:
                 with contextlib.suppress(Exception):
                     client.close(timeout=_QUIET_SECONDS)
