@@ -237,8 +237,10 @@ class DaskExecutor:
                                                   dashboard_address=None,
                                                   preload=["sim.batch.cluster"])
                 self._client = dist.Client(self._cluster)
-        except Exception as exc:  # whatever distributed raises, say where it failed
-            self.__exit__(type(exc))
+        except BaseException as exc:  # whatever distributed raises, say where it failed
+            self.__exit__(type(exc))  # also on Ctrl-C: close what was started, quietly
+            if not isinstance(exc, Exception):
+                raise
             if self.scheduler:
                 raise ExecutorStartError(
                     f"cannot connect to the Dask scheduler at {self.scheduler}: "
