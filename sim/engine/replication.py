@@ -20,7 +20,8 @@ loop either way, stopped by the chain limit or the event cap.
 
 Limits of a run, each failing that run (never the batch) with a located message:
 nested zero-delay reactions (:data:`MAX_CHAIN`), events (``limits.max_events``), CPU
-seconds (``limits.max_seconds``, looked at every :data:`_CHECK_EVERY` events), and
+seconds (``limits.max_seconds``, counted from the :data:`_FIRST_CHECK`-th event and
+looked at every :data:`_CHECK_EVERY` events, so short runs never read the clock), and
 events waiting in the queue (``limits.max_events`` too). A state variable only ever
 holds a finite float or a flag: a value that is not finite (or an integer beyond a
 float) fails the run, naming the effect. The trace keeps at most :data:`MAX_TRACE`
@@ -62,8 +63,8 @@ MAX_CHAIN = 60  # nested zero-delay reactions (fire -> action -> trigger -> ...)
 MAX_PATH = 60
 MAX_TRACE = 100_000  # traced events kept per run
 _DIAGNOSE = 200  # events recorded past the cap to name the loop
+_FIRST_CHECK = 64  # events before the CPU clock starts (short runs never read it)
 _CHECK_EVERY = 1024  # events between two looks at the run's CPU time
-_INF = math.inf
 
 TraceEvent = tuple[float, str, str, int, str]  # time, kind, name, level, detail
 
@@ -94,8 +95,8 @@ class Replication:
         self.path: list[str] = [plan.levels[plan.start_rank]]
         self.history: list[tuple[float, int]] = [(0.0, plan.start_rank)]  # level changes
         self.events = 0
-        self.check_at = min(plan.max_events, _CHECK_EVERY)  # events at the next checkpoint
-        self.started = 0.0  # CPU time of this thread when the run began
+        self.check_at = min(plan.max_events, _FIRST_CHECK)  # events at the next checkpoint
+        self.started = -1.0  # CPU time of this thread at the first checkpoint
         self.chain = 0
         self.diagnose: list[str] | None = None
         self.trace: list[TraceEvent] | None = [] if trace else None
@@ -112,8 +113,10 @@ class Replication:
             self.events -= 1
             self._tick(name)
             return
-        used = time.thread_time() - self.started
-        if used > plan.max_seconds:
+        now = time.thread_time()
+        if self.started < 0:
+            self.started = now
+        if now - self.started > plan.max_seconds:
             raise RunError(
                 f"limits.max_seconds: the run used more than {plan.max_seconds:g} s of CPU "
                 f"time (at t={self.env.now:g}, after {self.events:,} events, last "
@@ -139,15 +142,10 @@ class Replication:
             f"Give one of these a delay, a limit (once/max/cooldown) or a guard."
         )
 
-    def _later(self, delay: float, callback: Any, what: str) -> None:
-        """Schedule ``callback`` after ``delay`` (checked: finite, >= 0, queue bounded)."""
-        if not 0.0 <= delay < _INF:
-            raise RunError(f"{what}: a delay must be finite and >= 0, got {delay}")
-        if len(self.env._queue) >= self.plan.max_events:
-            raise RunError(f"{what}: more than {self.plan.max_events:,} events waiting at "
-                           f"t={self.env.now:g} (limits.max_events): each event schedules "
-                           f"several more?")
-        self.env.timeout(delay).callbacks.append(callback)
+    def _queue_full(self, what: str) -> RunError:
+        return RunError(f"{what}: more than {self.plan.max_events:,} events waiting at "
+                        f"t={self.env.now:g} (limits.max_events): each event schedules "
+                        f"several more?")
 
     def _mark(self, name: str) -> None:
         path = self.path
@@ -317,23 +315,26 @@ class Replication:
                 self.chain -= 1
             return
         d = delay(self.stream, self.V, self.env.now, D)
-        self._later(d, lambda _ev: self._execute(a), f"fire '{a.name}'")
+        if not d >= 0:
+            raise RunError(f"a delay to fire '{a.name}' must be >= 0, got {d}")
+        if len(self.env._queue) >= self.plan.max_events:
+            raise self._queue_full(f"fire '{a.name}'")
+        self.env.timeout(d).callbacks.append(lambda _ev: self._execute(a))
 
     def _schedule(self, a: ActionPlan) -> None:
         V, now = self.V, self.env._now
         if a.interval is not None:
             d = a.interval(self.stream, V, now, ())
-            if not 0.0 <= d < _INF:
-                raise RunError(f"actions.{a.name}.every: an interval must be finite and "
-                               f">= 0, got {d}")
+            if not d >= 0:
+                raise RunError(f"actions.{a.name}.every: an interval must be >= 0, got {d}")
         else:
             assert a.rate is not None
             rate = a.rate(V, now, ())
             if rate == 0:
                 return
-            if not 0.0 < rate < _INF:
+            if not rate > 0:
                 where = a.rate_expr.where if a.rate_expr else f"actions.{a.name}.rate"
-                raise RunError(f"{where}: a rate must be finite and >= 0, got {rate}")
+                raise RunError(f"{where}: a rate must be >= 0, got {rate}")
             d = -math.log(1.0 - self.stream.uniform()) / rate
         self.env.timeout(d).callbacks.append(self._occur[a.index])
 
@@ -388,9 +389,12 @@ class Replication:
             self._apply(trig.effects, D, trig.name)
             return
         d = trig.delay(self.stream, V, now, D)
+        if not d >= 0:
+            raise RunError(f"triggers.{trig.name}.after: a delay must be >= 0, got {d}")
+        if len(self.env._queue) >= self.plan.max_events:
+            raise self._queue_full(f"triggers.{trig.name}.after")
         effects = trig.effects
-        self._later(d, lambda _ev: self._apply(effects, D, trig.name),
-                    f"triggers.{trig.name}.after")
+        self.env.timeout(d).callbacks.append(lambda _ev: self._apply(effects, D, trig.name))
 
     # --- the run ----------------------------------------------------------------------------
 
@@ -429,7 +433,6 @@ class Replication:
     def run(self) -> tuple[int, float]:
         """Run to the horizon or a terminal end; returns (outcome index, end time)."""
         plan = self.plan
-        self.started = time.thread_time()
         try:
             try:
                 self._begin()
