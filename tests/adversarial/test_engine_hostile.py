@@ -82,7 +82,19 @@ def test_per_run_cpu_budget_fails_a_runaway_run():
 # --- item 6: event cap ceiling, bounded trace ----------------------------------------------------
 
 
-def test_loop_at_the_event_ceiling_ends_within_the_default_budget(cli, tmp_path):
+def test_event_cap_of_a_trillion_is_refused_at_load(cli, tmp_path):
+    """``max_events: 1e12`` with an ``every: 0`` loop and ``--trace``: refused at once."""
+    (tmp_path / "s.yaml").write_text(HEAD + textwrap.dedent("""
+    limits: {max_events: 1e12}
+    actions: {spin: {every: 0}}
+    outcomes: [{id: end, default: true}]
+    """))
+    out = cli("run", "s.yaml", "-n", "1", "--trace", "--out", "r", "-q", timeout=20)
+    out.clean_failure()
+    assert "s.yaml:5:" in out.stderr and "limits.max_events" in out.stderr
+
+
+def test_loop_at_the_event_ceiling_ends_within_its_cpu_budget(cli, tmp_path):
     """``every: 0`` with the largest allowed cap, traced: ends in bounded time and memory."""
     from sim.scenario.schema import MAX_EVENTS
 
