@@ -69,7 +69,16 @@ def _handled(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; refuses arguments no file system or scenario can take."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if any("\0" in a for a in args):
+            raise click.UsageError("an argument contains a NUL character", ctx)
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.version_option(package_name="escalation-sim", prog_name="escalation")
 def cli(debug: bool) -> None:
@@ -323,12 +332,10 @@ def load_results_overrides(folder: Path) -> dict[str, Any]:
 
 def load_scenario_from(folder: Path) -> Any:
     """The scenario a results folder ran (as its file had it)."""
+    from sim.batch.runner import scenario_of
     from sim.results import load_results
-    from sim.results.provenance import original_document
-    from sim.scenario import Scenario
 
-    res = load_results(folder)
-    return Scenario.from_document(original_document(res.scenario), path=res.manifest.scenario.path)
+    return scenario_of(load_results(folder))
 
 
 def _given(name: str) -> bool:

@@ -30,11 +30,11 @@ import pyarrow.parquet as pq
 from sim.batch.aggregate import Aggregate, summarise, timeline_columns
 from sim.batch.chunks import ChunkResult, ChunkTask, new_aggregate, peak_rss_mib, plan_for
 from sim.batch.chunks import run_chunk as _run_chunk
-from sim.batch.executors import Executor, default_workers, make_executor
+from sim.batch.executors import Executor, make_executor
 from sim.batch.intervals import wilson
 from sim.engine import BIT_GENERATOR, columns_of
-from sim.errors import BatchError, BatchInterrupted, ResultsError, SimError
-from sim.results import ResultsFolder, Summary, SweepSummary
+from sim.errors import BatchError, BatchInterrupted, ResultsError, ScenarioError, SimError
+from sim.results import Results, ResultsFolder, Summary, SweepSummary
 from sim.results.chunkfile import ChunkIdentity, parameters_hash
 from sim.results.folder import TimelineWriter
 from sim.results.manifest import FORMAT, MAX_RUNS, Manifest, Resumed
@@ -83,10 +83,7 @@ class Execution:
         kind = self.executor
         if kind == "auto" and total_runs < SERIAL_BELOW and not self.scheduler:
             kind = "serial"
-        try:
-            return make_executor(kind, self.workers or default_workers(), self.scheduler)
-        except ValueError as exc:
-            raise BatchError(str(exc)) from None
+        return make_executor(kind, self.workers, self.scheduler)
 
 
 @dataclass
@@ -255,9 +252,7 @@ class Job:
 
         res = load_results(folder)
         m = res.manifest
-        if not res.scenario:
-            raise BatchError(f"{folder}: no scenario file; cannot resume")
-        sc = Scenario.from_document(original_document(res.scenario), path=m.scenario.path)
+        sc = scenario_of(res)
         job = cls(sc, [dict(m.overrides)], m.runs_cap or m.runs, m.seed,
                   trace=m.trace, command=command, chunk_size=m.chunk_size)
         job.resumed_from = m
@@ -365,6 +360,27 @@ class Job:
         if problems:
             raise BatchError(f"cannot resume {folder}: " + "; ".join(problems)
                              + ". Resume with the same command, or start a new folder.")
+
+
+def scenario_of(results: Results) -> Scenario:
+    """The scenario a results folder ran, as its file had it (checked against the
+    manifest's content hash)."""
+    from pydantic import ValidationError
+
+    where = results.path / "scenario.json"
+    if not results.scenario:
+        raise ResultsError(f"{where}: missing or empty; the folder cannot be resumed")
+    try:
+        sc = Scenario.from_document(original_document(results.scenario),
+                                    path=results.manifest.scenario.path)
+    except (ValidationError, ScenarioError, ValueError, TypeError, KeyError) as exc:
+        first = str(exc).splitlines()[0][:300]
+        raise ResultsError(f"{where}: not a valid scenario ({first}); the file was edited "
+                           f"or damaged") from None
+    if sc.content_hash != results.manifest.scenario.content_hash:
+        raise ResultsError(f"{where}: its content does not match the manifest's hash; the "
+                           f"file was edited")
+    return sc
 
 
 def _check_sizes(runs: int, seed: int, points: int, precision: float | None,

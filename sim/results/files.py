@@ -44,8 +44,9 @@ def read_bytes(path: Path, limit: int) -> bytes:
         st = os.stat(path)
     except FileNotFoundError:
         raise ResultsError(f"{path}: missing") from None
-    except OSError as exc:
-        raise ResultsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"{path!r}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+                           ) from None
     if not stat.S_ISREG(st.st_mode):
         raise ResultsError(f"{path}: not a regular file")
     if st.st_size > limit:

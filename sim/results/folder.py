@@ -588,5 +588,25 @@ def load_results(path: str | Path) -> Results:
         where = str(p / SUMMARY)
         summary = SweepSummary.from_dict(data, where) if manifest.kind == "sweep" \
             else Summary.from_dict(data, where)
-    scenario = read_json(p / SCENARIO) if (p / SCENARIO).exists() else {}
+    scenario = read_json(p / SCENARIO)
+    if _document_hash(scenario) != manifest.scenario.content_hash:
+        raise ResultsError(f"{p / SCENARIO}: does not match the scenario hash in the "
+                           f"manifest; the file was edited or damaged")
+    if summary is not None:
+        outcomes = [str(o.get("id")) for o in scenario.get("outcomes") or []
+                    if isinstance(o, dict)]
+        levels = [str(lv.get("id")) if isinstance(lv, dict) else str(lv)
+                  for lv in scenario.get("ladder") or []]
+        for s in ([summary] if isinstance(summary, Summary) else summary.points):
+            s.check(str(p / SUMMARY), outcomes, levels)
     return Results(p, manifest, summary, scenario)
+
+
+def _document_hash(document: dict[str, Any]) -> str:
+    from sim.results.provenance import original_document
+    from sim.scenario.scenario import content_hash
+
+    try:
+        return content_hash(original_document(document))
+    except (TypeError, ValueError, AttributeError):
+        return ""

@@ -97,10 +97,34 @@ class Summary:
     @classmethod
     def from_dict(cls, data: Any, where: str = "summary") -> Summary:
         try:
-            return _SUMMARY.validate_python(data)
+            summary = _SUMMARY.validate_python(data)
         except ValidationError as exc:
             raise ResultsError(f"{where}: not a valid summary: "
                                f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+        summary.check(where)
+        return summary
+
+    def check(self, where: str, outcomes: list[str] | None = None,
+              levels: list[str] | None = None) -> None:
+        """Refuse numbers no batch produces: counts outside the runs, probabilities outside
+        [0, 1] or outside their interval, other outcomes or levels than the scenario's."""
+        def bad(what: str) -> ResultsError:
+            return ResultsError(f"{where}: {what}; the file was edited or damaged")
+
+        if self.runs < 0 or self.failed < 0:
+            raise bad("negative run counts")
+        estimates: list[tuple[str, int, float, float, float]] = [
+            *((n, e.count, e.p, e.lo, e.hi) for n, e in self.outcomes.items()),
+            *((n, e.reached, e.p, e.lo, e.hi) for n, e in self.levels.items())]
+        for name, count, p, lo, hi in estimates:
+            if not 0 <= count <= self.runs:
+                raise bad(f"{name}: count {count} outside 0..{self.runs}")
+            if self.runs and not (0 <= lo <= p <= hi <= 1):
+                raise bad(f"{name}: probability {p} outside its interval [{lo}, {hi}]")
+        if outcomes is not None and list(self.outcomes) != outcomes:
+            raise bad("its outcomes are not the scenario's")
+        if levels is not None and list(self.levels) != levels:
+            raise bad("its levels are not the scenario's ladder")
 
 
 @dataclass
