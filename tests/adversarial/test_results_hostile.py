@@ -245,11 +245,11 @@ def test_out_empty_and_threshold_nan_and_repeated_set(cli, folder, tmp_path):
 # --- a scheduler that never answers (item 2): the folder says so ------------------------------
 
 def test_a_folder_whose_executor_never_started_says_so(tmp_path):
-    from sim.batch import Execution
     from adversarial.test_executors_hostile import tcp_server
+    from sim.batch import Execution
 
     out = tmp_path / "r"
-    with tcp_server("silent") as address, pytest.raises(sim.BatchError, match="127.0.0.1"):
+    with tcp_server("silent") as address, pytest.raises(sim.BatchError, match=r"127\.0\.0\.1"):
         sim.run_batch(REF, 100, 1, out=out, execution=Execution(scheduler=address,
                                                                 executor="dask"))
     manifest = json.loads((out / "manifest.json").read_text())
