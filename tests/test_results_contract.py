@@ -529,3 +529,28 @@ def test_console_and_report_format_times_the_same_way(tmp_path, write):
     assert res.exit_code == 0 and "3 wk, 27 Jan 2025" in res.output
     assert invoke("report", out).exit_code == 0
     assert "3 wk, 27 Jan 2025" in (out / "report.html").read_text()
+
+
+def test_a_force_interrupted_halfway_leaves_a_folder_that_is_still_ours(ref, tmp_path,
+                                                                       monkeypatch):
+    """The manifest is removed last, so a half-cleared folder can still be replaced."""
+    import sim.results.folder as folder
+
+    out = tmp_path / "r"
+    _batch(ref, out, trace=2)
+    real = folder.shutil.rmtree
+    calls = []
+
+    def killed(path, *a, **kw):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(folder.shutil, "rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _batch(ref, out, force=True)
+    monkeypatch.undo()
+    assert (out / "manifest.json").is_file()
+    _batch(ref, out, force=True)
+    assert sim.load_results(out).manifest.runs == RUNS

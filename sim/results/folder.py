@@ -153,8 +153,10 @@ class ResultsFolder:
                                f"refusing to replace it, even with --force")
 
     def _clear(self) -> None:
-        """Remove this program's files (the lock file stays: it is held)."""
-        for entry in self.path.iterdir():
+        """Remove this program's files (the lock file stays: it is held). The manifest goes
+        last, so a folder cleared halfway (a killed process) is still recognisably ours."""
+        entries = sorted(self.path.iterdir(), key=lambda e: e.name == MANIFEST)
+        for entry in entries:
             if entry.name == LOCK:
                 continue
             if entry.is_dir() and not entry.is_symlink():

@@ -9,6 +9,7 @@ simply taken over.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -23,6 +24,9 @@ try:
     import fcntl
 except ImportError:  # not on a Unix: no OS lock (documented in the README)
     fcntl = None  # type: ignore[assignment]
+
+
+_UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
 class FolderLock:
@@ -56,7 +60,10 @@ class FolderLock:
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except OSError as exc:
+                if exc.errno in _UNSUPPORTED:  # a file system without locks: go on unlocked
+                    self._fd = fd
+                    return
                 os.close(fd)
                 raise ResultsError(
                     f"{self.path.parent} is in use by {self.holder()} (locked while it is "
