@@ -295,7 +295,12 @@ class Job:
         size = self._size(exe.workers)
         expected = self.identities(size)
         run = _Run(self, expected, execution.progress)
-        folder = run.open_folder(out, force, resume, exe)
+        try:
+            folder = run.open_folder(out, force, resume, exe)
+        except BaseException:
+            if run.folder is not None:
+                run.folder.close()
+            raise
         try:
             run.start(exe)
             status = run.drain(exe, [t for t in expected if t.chunk not in run.found])

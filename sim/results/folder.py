@@ -198,7 +198,7 @@ class ResultsFolder:
             self.lock.release()
             raise ResultsError(f"{p}: cannot prepare the results folder: "
                                f"{exc.strerror or exc}") from None
-        except ResultsError:
+        except BaseException:
             self.lock.release()
             raise
 
@@ -214,7 +214,7 @@ class ResultsFolder:
         self.lock.acquire()
         try:
             return _read_manifest(p)
-        except ResultsError:
+        except BaseException:
             self.lock.release()
             raise
 
