@@ -554,3 +554,13 @@ def test_a_force_interrupted_halfway_leaves_a_folder_that_is_still_ours(ref, tmp
     assert (out / "manifest.json").is_file()
     _batch(ref, out, force=True)
     assert sim.load_results(out).manifest.runs == RUNS
+
+
+def test_a_run_with_overrides_is_not_called_the_base_case(tmp_path):
+    from conftest import ROOT
+
+    res = invoke("run", ROOT / "scenarios" / "bryansk_atacms_2024.yaml", "-n", "50",
+                 "--set", "intercept_prob=0.9", "--out", tmp_path / "r", "-q")
+    assert res.exit_code == 0
+    header = res.output.splitlines()[0]
+    assert "base case" not in header and "[intercept_prob=0.9]" in header
