@@ -566,3 +566,32 @@ def test_a_run_with_overrides_is_not_called_the_base_case(tmp_path):
     assert res.exit_code == 0
     header = res.output.splitlines()[0]
     assert "base case" not in header and "[intercept_prob=0.9]" in header
+
+
+def test_trace_payloads_are_typed_columns(tmp_path, write):
+    import pyarrow as pa
+
+    path = write("""
+        name: draws
+        clock: {unit: day, start: 2025-01-01, horizon: 30}
+        ladder: [a, b]
+        actions:
+          salvo:
+            every: 5
+            draws:
+              hits: {binomial: {n: 6, p: 0.5}}
+              delay: {uniform: [1, 2]}
+          talk: {at: 3}
+        outcomes: [{id: done, default: true}]
+    """)
+    out = tmp_path / "r"
+    assert invoke("run", path, "-n", "5", "--trace", "--out", out, "-q").exit_code == 0
+    events = sim.load_results(out).events
+    assert events.schema.field("draw.hits").type == pa.float64()
+    assert events.schema.field("date").type == pa.date32()
+    rows = events.to_pylist()
+    salvo = [r for r in rows if r["name"] == "salvo"]
+    talk = [r for r in rows if r["name"] == "talk"]
+    assert salvo and all(0 <= r["draw.hits"] <= 6 and 1 <= r["draw.delay"] <= 2 for r in salvo)
+    assert all(r["draw.hits"] is None for r in talk)
+    assert salvo[0]["detail"].startswith("hits=")

@@ -170,24 +170,76 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     table = _typed(columns, plan, schema)
     events_bytes = None
     if task.trace_below > ident.start:
-        events_bytes = _events_file(events, ident)
+        events_bytes = _events_file(events, plan)
     return ChunkResult(ident, encode_chunk(table, ident, agg.dumps()), events_bytes, agg,
                        time.perf_counter() - began, peak_rss_mib())
 
 
-EVENT_SCHEMA = pa.schema([("run", pa.int64()), ("time", pa.float64()), ("kind", pa.string()),
-                          ("name", pa.string()), ("level", pa.string()),
-                          ("detail", pa.string())])
+def draw_names(plan: Plan) -> list[str]:
+    """Every name an action draws, in file order (one ``draw.<name>`` event column each)."""
+    return list(dict.fromkeys(n for a in plan.actions for n in a.draw_names))
 
 
-def _events_file(events: list[tuple[Any, ...]], ident: ChunkIdentity) -> bytes:
+def events_schema(plan: Plan) -> pa.Schema:
+    """The events table: one row per event of a traced run; an action's draws in typed
+    ``draw.<name>`` columns (null where the event has no such draw), ``detail`` as text."""
+    unit, start = _clock(plan)
+    fields = [pa.field("run", pa.int64()),
+              pa.field("time", pa.float64(), metadata={b"unit": unit.encode()}),
+              pa.field("kind", pa.string(), metadata={b"doc": b"level, action, trigger, end"}),
+              pa.field("name", pa.string()), pa.field("level", pa.string()),
+              pa.field("detail", pa.string(), metadata={b"doc": b"the draws as text"})]
+    if start is not None and unit in _DAYS_PER_UNIT:
+        fields.insert(2, pa.field("date", pa.date32()))
+    fields += [pa.field(f"draw.{n}", pa.float64()) for n in draw_names(plan)]
+    return pa.schema(fields)
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text(value: Any) -> str:
+    """A drawn value as text; never fails (tracing must not change a run)."""
+    number = _as_float(value)
+    if number is not None:
+        return f"{number:g}"
+    if isinstance(value, int):
+        return f"(an integer of {value.bit_length():,} bits)"
+    return str(value)
+
+
+def _events_file(events: list[tuple[Any, ...]], plan: Plan) -> bytes:
     import io
 
     import pyarrow.parquet as pq
 
-    cols = dict(zip(EVENT_SCHEMA.names, map(list, zip(*events, strict=True)), strict=True)) \
-        if events else {c: [] for c in EVENT_SCHEMA.names}
-    table = pa.Table.from_pydict(cols, schema=EVENT_SCHEMA)
+    schema = events_schema(plan)
+    cols: dict[str, list[Any]] = {name: [] for name in schema.names}
+    draws = [n for n in schema.names if n.startswith("draw.")]
+    unit, start = _clock(plan)
+    for run, t, kind, name, level, detail in events:
+        values: dict[str, Any] = {}
+        if isinstance(detail, tuple):
+            values = dict(zip(detail[0], detail[1], strict=False))
+            text = ", ".join(f"{k}={_text(v)}" for k, v in values.items())
+        else:
+            text = str(detail)
+        for key, value in (("run", run), ("time", t), ("kind", kind), ("name", name),
+                           ("level", level), ("detail", text)):
+            cols[key].append(value)
+        for column in draws:
+            cols[column].append(_as_float(values[column[5:]]) if column[5:] in values
+                                else None)
+        if "date" in cols:
+            assert start is not None
+            days = float(t) * _DAYS_PER_UNIT[unit]
+            cols["date"].append(start + dt.timedelta(days=math.floor(days)))
+    table = pa.Table.from_pydict(cols, schema=schema)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()

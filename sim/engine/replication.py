@@ -66,7 +66,8 @@ _DIAGNOSE = 200  # events recorded past the cap to name the loop
 _FIRST_CHECK = 64  # events before the CPU clock starts (short runs never read it)
 _CHECK_EVERY = 1024  # events between two looks at the run's CPU time
 
-TraceEvent = tuple[float, str, str, int, str]  # time, kind, name, level, detail
+# time, kind, name, level, detail: a note, or an action's draws as (names, values)
+TraceEvent = tuple[float, str, str, int, "str | tuple[tuple[str, ...], tuple[Any, ...]]"]
 
 
 class _Ended(Exception):
@@ -152,7 +153,8 @@ class Replication:
         if path[-1] != name and len(path) < MAX_PATH:
             path.append(name)
 
-    def _record(self, kind: str, name: str, detail: str = "") -> None:
+    def _record(self, kind: str, name: str,
+                detail: str | tuple[tuple[str, ...], tuple[Any, ...]] = "") -> None:
         trace = self.trace
         if trace is None:
             return
@@ -300,7 +302,7 @@ class Replication:
             self._apply(a.effects, D, a.name)
         V[a.count_slot] += 1
         if self.trace is not None:
-            self._record("action", a.name, _payload(a.draw_names, D))
+            self._record("action", a.name, (a.draw_names, tuple(D)))
         if self.watched[a.count_slot]:
             self._changed(a.count_slot)
         for trig in a.listeners:
@@ -476,14 +478,4 @@ class Replication:
         return row
 
 
-def _payload(names: tuple[str, ...], values: list[Any]) -> str:
-    return ", ".join(f"{n}={_number(v)}" for n, v in zip(names, values, strict=False))
 
-
-def _number(value: Any) -> str:
-    """A drawn value for the trace; never fails (tracing must not change a run)."""
-    if isinstance(value, float) or (isinstance(value, int) and -10**15 < value < 10**15):
-        return f"{value:g}"
-    if isinstance(value, int):
-        return f"(an integer of {value.bit_length():,} bits)"
-    return str(value)
