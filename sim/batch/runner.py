@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from sim.batch.aggregate import Aggregate, summarise, timeline_columns
 from sim.batch.chunks import ChunkResult, ChunkTask, new_aggregate, peak_rss_mib, plan_for
 from sim.batch.chunks import run_chunk as _run_chunk
-from sim.batch.executors import Executor, make_executor
+from sim.batch.executors import CONNECT_TIMEOUT, Executor, make_executor
 from sim.batch.intervals import wilson
 from sim.engine import BIT_GENERATOR, columns_of
 from sim.errors import BatchError, BatchInterrupted, ResultsError, ScenarioError, SimError
@@ -69,13 +69,15 @@ class Execution:
     ``executor``: ``"auto"`` (in-process below 2,000 runs, else local processes),
     ``"serial"``, ``"processes"``, ``"dask"`` (a local cluster, or the one at
     ``scheduler``) or an :class:`~sim.batch.executors.Executor`. ``workers`` defaults to
-    all cores. ``progress(done, total)`` is called as runs complete."""
+    all cores. ``progress(done, total)`` is called as runs complete. Joining a scheduler
+    must finish within ``connect_timeout`` seconds."""
 
     workers: int | None = None
     executor: str | Executor = "auto"
     scheduler: str | None = None
     chunk_size: int | None = None
     progress: Progress | None = None
+    connect_timeout: float = CONNECT_TIMEOUT  # seconds to join a Dask scheduler
 
     def make(self, total_runs: int) -> Executor:
         if not isinstance(self.executor, str):
@@ -83,7 +85,7 @@ class Execution:
         kind = self.executor
         if kind == "auto" and total_runs < SERIAL_BELOW and not self.scheduler:
             kind = "serial"
-        return make_executor(kind, self.workers, self.scheduler)
+        return make_executor(kind, self.workers, self.scheduler, self.connect_timeout)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import os
 import resource
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +54,34 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = TIMEOUT,
     except subprocess.TimeoutExpired:
         pytest.fail(f"escalation {' '.join(args)} did not finish within {timeout:g} s")
     return Outcome(proc.returncode, proc.stdout, proc.stderr)
+
+
+IN_PROCESS_HEADROOM = 4 * 1024**3  # address space the in-process tests may add
+
+
+def _address_space() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@pytest.fixture(scope="package", autouse=True)
+def bounded_memory() -> Iterator[None]:
+    """The in-process tests of this corpus run under an address-space limit too: the
+    current size plus a headroom (restored afterwards, for the rest of the session)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    now = _address_space()
+    if now and (hard == resource.RLIM_INFINITY or now + IN_PROCESS_HEADROOM < hard):
+        resource.setrlimit(resource.RLIMIT_AS, (now + IN_PROCESS_HEADROOM, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 @pytest.fixture

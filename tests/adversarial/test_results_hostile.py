@@ -80,11 +80,12 @@ def _sweep_peak_mib(points: int, out: Path) -> float:
 
 def test_memory_per_sweep_point_is_small_and_flat(tmp_path):
     """Each point's aggregate is summarised and dropped when its last chunk is in (it was
-    about 370 KB per point, kept to the end): 1,024 points cost little more than 64."""
-    small = _sweep_peak_mib(64, tmp_path / "a")
-    large = _sweep_peak_mib(1024, tmp_path / "b")
-    assert large - small < 60, (small, large)
-    assert sim.load_results(tmp_path / "b").sweep_frame()["point"].nunique() == 1024
+    about 370 KB per point, kept to the end: 180 MB more here): 512 points cost little more
+    than 32."""
+    small = _sweep_peak_mib(32, tmp_path / "a")
+    large = _sweep_peak_mib(512, tmp_path / "b")
+    assert large - small < 50, (small, large)
+    assert sim.load_results(tmp_path / "b").sweep_frame()["point"].nunique() == 512
 
 
 # --- sweep columns (item 8), sensitivity duplicates (item 9) ----------------------------
@@ -250,8 +251,8 @@ def test_a_folder_whose_executor_never_started_says_so(tmp_path):
 
     out = tmp_path / "r"
     with tcp_server("silent") as address, pytest.raises(sim.BatchError, match=r"127\.0\.0\.1"):
-        sim.run_batch(REF, 100, 1, out=out, execution=Execution(scheduler=address,
-                                                                executor="dask"))
+        sim.run_batch(REF, 100, 1, out=out, execution=Execution(
+            scheduler=address, executor="dask", connect_timeout=2.0))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "failed to start" and address in manifest["error"]
     assert sim.load_results(out).manifest.status == "failed to start"
