@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from sim.errors import ResultsError
 from sim.plots.context import FolderContext, context_of
@@ -13,9 +16,15 @@ from sim.plots.style import (
     LINESTYLES,
     MARKERS,
     PALETTE,
+    SMALL,
+    Canvas,
+    axes_for,
+    bold_heads,
+    fit_text,
     level_colours,
-    new_figure,
     outcome_style,
+    renderer_of,
+    subfigure_for,
     time_axis,
 )
 from sim.results import Results
@@ -36,9 +45,21 @@ def _timeline(ctx: FolderContext, point: int = 0) -> dict[str, np.ndarray]:
     return {k: v[keep] for k, v in cols.items()}
 
 
-def occupancy_bands(results: Results | FolderContext | str | Path, point: int = 0) -> Figure:
-    """Share of runs at each ladder level over time (stacked bands), with runs that have
-    already ended (ceasefire, ...) stacked on top in grey hatched bands."""
+def _horizon_counts(ctx: FolderContext, point: int) -> dict[str, int]:
+    """Runs per outcome for one point (its summary), to split the runs still under way at
+    the horizon into the outcomes they were classified in there."""
+    summaries = ctx.results.point_summaries()
+    summary = summaries[point] if ctx.kind == "sweep" and point < len(summaries) \
+        else ctx.results.batch_summary()
+    return {o: int(v.count) for o, v in summary.outcomes.items()}
+
+
+def occupancy_bands(results: Results | FolderContext | str | Path, point: int = 0,
+                    ax: Axes | None = None) -> Figure:
+    """Share of runs at each ladder level over time (stacked grey bands, darker = higher),
+    with runs that have already ended stacked on top in their outcome's colour; a bar at
+    the right splits the runs at the horizon by outcome, so the runs still under way there
+    are shown in the outcome they were classified in. Draws into ``ax`` when given."""
     ctx = _ctx(results)
     tl = _timeline(ctx, point)
     runs = float(tl["runs"][0]) or 1.0
@@ -46,57 +67,119 @@ def occupancy_bands(results: Results | FolderContext | str | Path, point: int = 
     levels = [lv for lv in ctx.levels if tl[f"at.{lv}"].any()]
     ended = [o for o in ctx.outcomes if f"ended.{o}" in tl and tl[f"ended.{o}"].any()]
     colours = level_colours(len(ctx.levels))
-    fig = new_figure(10, 5.4)
-    ax = fig.add_subplot()
+    index = {o: i for i, o in enumerate(ctx.outcomes)}
+    fig, ax = axes_for(ax, 10.5, 5.6)
     ys = [tl[f"at.{lv}"] / runs for lv in levels] + [tl[f"ended.{o}"] / runs for o in ended]
-    labels = [lv.replace("_", " ") for lv in levels] + \
-        [f"ended: {o.replace('_', ' ')}" for o in ended]
     fills = [colours[ctx.levels.index(lv)] for lv in levels] + \
-        [outcome_style(i)["grey"] for i in range(len(ended))]
-    polys = ax.stackplot(x, *ys, labels=labels, colors=fills, edgecolor="white", linewidth=0.4)
-    for k, poly in enumerate(polys[len(levels):]):
-        poly.set_hatch(["//", "..", "xx", "\\\\"][k % 4])
+        [outcome_style(index[o])["color"] for o in ended]
+    polys = ax.stackplot(x, *ys, colors=fills, edgecolor="white", linewidth=0.4)
+    for o, poly in zip(ended, polys[len(levels):], strict=True):
+        poly.set_hatch(outcome_style(index[o])["hatch"])
         poly.set_edgecolor("#333333")
+        poly.set_linewidth(0.3)
     ax.set_ylim(0, 1)
     ax.set_xlim(x[0], x[-1])
     ax.yaxis.set_major_formatter("{x:.0%}")
     ax.set_ylabel("share of runs")
     time_axis(ax, ctx)
-    handles, names = ax.get_legend_handles_labels()
-    ax.legend(handles[::-1], names[::-1], loc="center left", bbox_to_anchor=(1.01, 0.5),
-              fontsize=9, title="state (top to bottom)")
+    counts = _horizon_counts(ctx, point)
+    at_end = [o for o in ctx.outcomes if o not in ended and counts.get(o)]
+    bar = ax.inset_axes((1.015, 0.0, 0.055, 1.0))
+    bottom = 0.0
+    segments: list[tuple[str, float, float]] = []
+    for o in at_end + ended:
+        share = (counts[o] if o in at_end else float(tl[f"ended.{o}"][-1])) / runs
+        st = outcome_style(index[o])
+        bar.bar(0, share, 1.0, bottom=bottom, color=st["color"], hatch=st["hatch"],
+                edgecolor="#333333", linewidth=0.4)
+        segments.append((o, bottom, share))
+        bottom += share
+    bar.set_xlim(-0.5, 0.5)
+    bar.set_ylim(0, 1)
+    bar.set_yticks([])
+    bar.set_xticks([0], ["at the\nhorizon"], fontsize=SMALL)
+    bar.tick_params(axis="x", length=0)
+    handles: list[Any] = []
+    heads: list[int] = []
+
+    def head(text: str) -> None:
+        heads.append(len(handles))
+        handles.append(Patch(facecolor="none", edgecolor="none", label=text))
+
+    if ended:
+        head("ended before the horizon")
+        for o in reversed(ended):
+            st = outcome_style(index[o])
+            handles.append(Patch(facecolor=st["color"], hatch=st["hatch"], edgecolor="#333333",
+                                 label=f"{o.replace('_', ' ')} ({_share(o, segments)})"))
+    head("under way, at ladder level")
+    handles += [Patch(facecolor=colours[ctx.levels.index(lv)], edgecolor="white",
+                      label=lv.replace("_", " ")) for lv in reversed(levels)]
+    if at_end:
+        head("classified at the horizon")
+        for o in reversed(at_end):
+            st = outcome_style(index[o])
+            handles.append(Patch(facecolor=st["color"], hatch=st["hatch"], edgecolor="#333333",
+                                 label=f"{o.replace('_', ' ')} ({_share(o, segments)})"))
+    legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.09, 1.0),
+                       fontsize=SMALL, frameon=False, borderaxespad=0, handlelength=1.6)
+    bold_heads(legend, heads)
     ax.set_title(ctx.heading("Escalation over time: where the runs are"))
+    _label_segments(fig, bar, segments)
     return fig
 
 
-def reach_curves(results: Results | FolderContext | str | Path, point: int = 0) -> Figure:
-    """Cumulative probability of having reached each level above the start, over time."""
+def _share(outcome: str, segments: list[tuple[str, float, float]]) -> str:
+    return next(f"{h:.1%}" for o, _, h in segments if o == outcome)
+
+
+def _label_segments(fig: Figure, bar: Axes, segments: list[tuple[str, float, float]]) -> None:
+    """Each horizon segment's share, inside it when it fits."""
+    renderer = renderer_of(fig)
+    for _, y, h in segments:
+        lo, hi = bar.transData.transform([(-0.5, y), (0.5, y + h)])
+        text = bar.text(0, y + h / 2, "", ha="center", va="center", fontsize=SMALL,
+                        bbox={"boxstyle": "round,pad=0.1", "facecolor": "white",
+                              "alpha": 0.85, "linewidth": 0})
+        text.set_in_layout(False)
+        if not fit_text(text, renderer, [f"{h:.0%}"], hi[0] - lo[0] - 2, hi[1] - lo[1] - 2):
+            text.remove()
+
+
+def reach_curves(results: Results | FolderContext | str | Path, point: int = 0,
+                 ax: Axes | None = None) -> Figure:
+    """Cumulative probability of having reached each level above the start, over time.
+    Draws into ``ax`` when given."""
     ctx = _ctx(results)
     tl = _timeline(ctx, point)
     runs = float(tl["runs"][0]) or 1.0
     x = ctx.to_axis(tl["time"])
     start = ctx.levels.index(ctx.start_level) if ctx.start_level in ctx.levels else 0
     colours = level_colours(len(ctx.levels))
-    fig = new_figure(10, 5.2)
-    ax = fig.add_subplot()
+    fig, ax = axes_for(ax, 10.5, 5.2)
     for k, lv in enumerate(ctx.levels[start + 1:], start + 1):
         y = tl[f"reached.{lv}"] / runs
         ax.plot(x, y, color=colours[k], linestyle=LINESTYLES[k % len(LINESTYLES)],
                 linewidth=2, label=f"{lv.replace('_', ' ')} ({y[-1]:.1%})",
-                marker=MARKERS[k % len(MARKERS)], markevery=max(1, len(y) // 8))
+                marker=MARKERS[k % len(MARKERS)], markevery=max(1, len(y) // 8),
+                markeredgecolor="black", markeredgewidth=0.5)
     ax.set_ylim(0, 1)
     ax.set_xlim(x[0], x[-1])
     ax.yaxis.set_major_formatter("{x:.0%}")
     ax.set_ylabel("probability of having reached the level")
     time_axis(ax, ctx)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=9, title="level (reached by the horizon)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=SMALL, frameon=False,
+              borderaxespad=0, title="level (reached by\nthe horizon)",
+              title_fontsize=SMALL)
     ax.set_title(ctx.heading("Time to reach each escalation level"))
     return fig
 
 
-def run_timeline(results: Results | FolderContext | str | Path, run: int = 0) -> Figure:
-    """One traced run: its ladder level over time and every action and trigger on lanes."""
+def run_timeline(results: Results | FolderContext | str | Path, run: int = 0,
+                 fig: Canvas | None = None) -> Figure:
+    """One traced run: its ladder level over time and every action and trigger on lanes.
+    Draws its two panels into ``fig`` (a figure or subfigure) when given."""
     ctx = _ctx(results)
     try:
         events = ctx.results.events.to_pandas()
@@ -110,8 +193,8 @@ def run_timeline(results: Results | FolderContext | str | Path, run: int = 0) ->
         raise ResultsError(f"run {run} was not traced; traced runs: {shown}")
     actors = {name: str(spec.get("actor") or "") for name, spec in
               (ctx.results.scenario.get("actions") or {}).items() if isinstance(spec, dict)}
-    fig = new_figure(11, 6.5)
-    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1.6])
+    root, canvas = subfigure_for(fig, 10.5, 6.5)
+    top, bottom = canvas.subplots(2, 1, sharex=True, height_ratios=[1, 1.6])
     start = ctx.levels.index(ctx.start_level) if ctx.start_level in ctx.levels else 0
     lv = ev[ev["kind"] == "level"]
     end_row = ev[ev["kind"] == "end"]
@@ -119,7 +202,7 @@ def run_timeline(results: Results | FolderContext | str | Path, run: int = 0) ->
     times = [0.0, *lv["time"].tolist(), end_t]
     ranks = [start, *[ctx.levels.index(v) for v in lv["name"]]]
     ranks.append(ranks[-1])
-    top.step(ctx.to_axis(times), ranks, where="post", color=PALETTE[0], linewidth=2.2)
+    top.step(ctx.to_axis(times), ranks, where="post", color="black", linewidth=2.2)
     top.set_yticks(range(len(ctx.levels)), [v.replace("_", " ") for v in ctx.levels])
     top.set_ylim(-0.5, len(ctx.levels) - 0.5)
     top.set_ylabel("ladder level")
@@ -143,18 +226,18 @@ def run_timeline(results: Results | FolderContext | str | Path, run: int = 0) ->
             bottom.scatter(*where, marker=MARKERS[g % len(MARKERS)], s=50,
                            color=PALETTE[g % len(PALETTE)], edgecolors="black",
                            linewidths=0.4, label=owner[name] or "(no actor)")
-    bottom.set_yticks(range(len(lanes)), [n.replace("_", " ") for n in lanes], fontsize=8)
+    bottom.set_yticks(range(len(lanes)), [n.replace("_", " ") for n in lanes], fontsize=SMALL)
     bottom.set_ylim(-0.7, len(lanes) - 0.3)
     bottom.invert_yaxis()
     bottom.grid(axis="x", alpha=0.3)
     handles, labels = bottom.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
     bottom.legend(unique.values(), unique.keys(), loc="center left", bbox_to_anchor=(1.01, 0.5),
-                  fontsize=8, title="actor")
+                  fontsize=SMALL, title="actor", title_fontsize=SMALL, frameon=False)
     for ax in (top, bottom):
         ax.axvline(ctx.to_axis([end_t])[0], color="black", linestyle=":", linewidth=1)
     time_axis(bottom, ctx)
-    return fig
+    return root
 
 
 def _when(ctx: FolderContext, t: float) -> str:
