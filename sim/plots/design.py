@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from sim.errors import ResultsError
 from sim.plots.context import FolderContext, context_of
-from sim.plots.style import new_figure, outcome_style
+from sim.plots.style import (
+    FONT,
+    SMALL,
+    Canvas,
+    axes_for,
+    finite,
+    outcome_style,
+    param_label,
+    percent_ticks,
+    subfigure_for,
+    text_colour,
+)
 from sim.results import Results
 from sim.results.folder import PARAM
 
@@ -28,9 +42,12 @@ def _sweep_frame(ctx: FolderContext) -> tuple[object, list[str]]:
 
 
 def sweep_figure(results: Results | FolderContext | str | Path,
-                 outcomes: list[str] | None = None) -> Figure:
-    """One swept parameter: each outcome's probability against it with 95% bands. Two
-    (on a grid): a heatmap per outcome. More: each outcome against each parameter."""
+                 outcomes: list[str] | None = None, ax: Axes | None = None,
+                 fig: Canvas | None = None) -> Figure:
+    """One swept parameter: each outcome's probability against it with 95% bands (drawn
+    into ``ax`` when given). Two on a grid: a heatmap per outcome with its value in each
+    cell. More (or a sampled design): each parameter's effect as the mean probability per
+    bin of its values with a 95% interval. Several panels go into ``fig`` when given."""
     ctx = results if isinstance(results, FolderContext) else context_of(results)
     df, varied = _sweep_frame(ctx)
     names = outcomes or list(dict.fromkeys(df["outcome"]))  # type: ignore[index]
@@ -39,73 +56,138 @@ def sweep_figure(results: Results | FolderContext | str | Path,
     head = f"{ctx.title}\n{points} points x {runs:,} runs, seed {ctx.seed} (common streams)"
     grid = (ctx.results.manifest.design or {}).get("kind") == "grid"
     if len(varied) == 1:
-        v = varied[0]
-        k = PARAM + v
-        fig = new_figure(9.5, 5.2)
-        ax = fig.add_subplot()
-        for i, o in enumerate(names):
-            rows = df[df["outcome"] == o].sort_values(k)  # type: ignore[index]
-            st = outcome_style(i)
-            ax.fill_between(rows[k], rows["lo"], rows["hi"], color=st["color"], alpha=0.2,
-                            linewidth=0)
-            ax.plot(rows[k], rows["p"], color=st["color"], linestyle=st["linestyle"],
-                    marker=st["marker"], linewidth=2, label=o.replace("_", " "))
-        ax.set_xlabel(_label(ctx, v))
-        ax.set_ylabel("probability, 95% interval band")
-        ax.yaxis.set_major_formatter("{x:.0%}")
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9, title="outcome")
-        ax.set_title(f"Outcome probability against {v}\n{head}")
-        return fig
+        return _sweep_lines(ctx, df, varied[0], names, head, ax)
+    if ax is not None:
+        raise ResultsError(f"{ctx.path}: a sweep over {len(varied)} parameters draws several "
+                           f"panels; pass fig= (a figure or subfigure) instead of ax=")
     if len(varied) == 2 and grid:
-        a, b = varied
-        cols = min(3, len(names))
-        rows_n = math.ceil(len(names) / cols)
-        fig = new_figure(4.2 * cols + 1, 3.8 * rows_n + 0.8)
-        axes = np.atleast_1d(fig.subplots(rows_n, cols, squeeze=False)).ravel()
-        for ax, o in zip(axes, names, strict=False):
-            sub = df[df["outcome"] == o]  # type: ignore[index]
-            table = sub.pivot_table(index=PARAM + b, columns=PARAM + a, values="p")
-            im = ax.imshow(table.to_numpy(), origin="lower", aspect="auto", cmap="cividis",
-                           vmin=0, vmax=max(float(table.to_numpy().max()), 1e-9))
-            ax.set_xticks(range(len(table.columns)), [f"{c:g}" for c in table.columns],
-                          fontsize=7, rotation=45)
-            ax.set_yticks(range(len(table.index)), [f"{r:g}" for r in table.index], fontsize=7)
-            ax.set_xlabel(a)
-            ax.set_ylabel(b)
-            ax.set_title(o.replace("_", " "), fontsize=10)
-            fig.colorbar(im, ax=ax, format="{x:.0%}", label="probability")
-        for ax in axes[len(names):]:
-            ax.set_visible(False)
-        fig.suptitle(f"Outcome probability over {a} and {b}\n{head}")
-        return fig
-    cols = len(varied)
-    fig = new_figure(min(4.0 * cols + 1.5, 22), 4.6)
-    axes = np.atleast_1d(fig.subplots(1, cols, squeeze=False)).ravel()
-    for ax, v in zip(axes, varied, strict=True):
-        for i, o in enumerate(names):
-            rows = df[df["outcome"] == o]  # type: ignore[index]
-            st = outcome_style(i)
-            ax.scatter(rows[PARAM + v], rows["p"], color=st["color"], marker=st["marker"], s=14,
-                       label=o.replace("_", " "), edgecolors="black", linewidths=0.3)
-        ax.set_xlabel(_label(ctx, v))
-        ax.yaxis.set_major_formatter("{x:.0%}")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("probability at each point")
-    axes[-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, title="outcome")
-    fig.suptitle(f"Outcome probability at each design point\n{head}")
+        return _heatmaps(ctx, df, varied, names, head, fig)
+    return _effects(ctx, df, varied, names, head, fig)
+
+
+def _sweep_lines(ctx: FolderContext, df: Any, v: str, names: list[str], head: str,
+                 ax: Axes | None) -> Figure:
+    k = PARAM + v
+    fig, ax = axes_for(ax, 10, 5.2)
+    for i, o in enumerate(names):
+        rows = df[df["outcome"] == o].sort_values(k)
+        st = outcome_style(ctx.outcomes.index(o) if o in ctx.outcomes else i)
+        ax.fill_between(rows[k], rows["lo"], rows["hi"], color=st["color"], alpha=0.2,
+                        linewidth=0)
+        ax.plot(rows[k], rows["p"], color=st["color"], linestyle=st["linestyle"],
+                marker=st["marker"], linewidth=2, label=o.replace("_", " "))
+    ax.set_xlabel(param_label(ctx, v))
+    ax.set_ylabel("probability, 95% interval band")
+    ax.yaxis.set_major_formatter("{x:.0%}")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=SMALL, title="outcome",
+              title_fontsize=SMALL, frameon=False, borderaxespad=0)
+    ax.set_title(f"Outcome probability against {v}\n{head}")
     return fig
 
 
-def _label(ctx: FolderContext, name: str) -> str:
-    spec = (ctx.results.scenario.get("parameters") or {}).get(name) or {}
-    unit = spec.get("unit") if isinstance(spec, dict) else None
-    return f"{name} ({unit})" if unit else name
+def _heatmaps(ctx: FolderContext, df: Any, varied: list[str], names: list[str], head: str,
+              fig: Canvas | None) -> Figure:
+    a, b = varied
+    cols = min(3, len(names))
+    rows_n = math.ceil(len(names) / cols)
+    root, canvas = subfigure_for(fig, 3.5 * cols + 0.6, 3.3 * rows_n + 1.0)
+    axes = np.atleast_1d(canvas.subplots(rows_n, cols, squeeze=False)).ravel()
+    for ax, o in zip(axes, names, strict=False):
+        sub = df[df["outcome"] == o]
+        table = sub.pivot_table(index=PARAM + b, columns=PARAM + a, values="p")
+        values = table.to_numpy()
+        top = float(np.nanmax(values)) if np.isfinite(values).any() else 0.0
+        vmax = top if top > 0 else 0.01
+        im = ax.imshow(values, origin="lower", aspect="auto", cmap="cividis", vmin=0,
+                       vmax=vmax)
+        cmap = im.get_cmap()
+        for (r, c), p in np.ndenumerate(values):
+            if np.isfinite(p):
+                ax.text(c, r, _pct(p), ha="center", va="center", fontsize=SMALL,
+                        color=text_colour(cmap(p / vmax)))
+        ax.set_xticks(range(len(table.columns)), [f"{c:g}" for c in table.columns])
+        ax.set_yticks(range(len(table.index)), [f"{r:g}" for r in table.index])
+        ax.set_xlabel(param_label(ctx, a), fontsize=SMALL)
+        ax.set_ylabel(param_label(ctx, b), fontsize=SMALL)
+        ax.tick_params(labelsize=SMALL)
+        ax.set_title(o.replace("_", " "), fontsize=FONT)
+        bar = canvas.colorbar(im, ax=ax, shrink=0.9)
+        ticks, labels = percent_ticks(0.0, vmax, 4)
+        bar.set_ticks(ticks, labels=labels)
+        bar.ax.tick_params(labelsize=SMALL)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    canvas.suptitle(f"Outcome probability over {a} and {b}\n{head}\n"
+                    f"each panel has its own colour scale, from 0 to its highest cell",
+                    fontsize=FONT)
+    return root
 
 
-def sensitivity_bars(results: Results | FolderContext | str | Path, top: int = 15) -> Figure:
-    """Sobol' total- and first-order indices (or Morris mu*) with 95% intervals, ranked."""
+def _pct(p: float) -> str:
+    return f"{p:.0%}" if p >= 0.095 else f"{p:.1%}"
+
+
+def _bins(values: Any, most: int = 5) -> Any:
+    """A bin number per point: one bin per distinct value when there are few, else
+    equal-count bins."""
+    import pandas as pd
+
+    distinct = np.unique(values)
+    if len(distinct) <= most:
+        return np.searchsorted(distinct, values)
+    return pd.qcut(values, most, labels=False, duplicates="drop")
+
+
+def _effects(ctx: FolderContext, df: Any, varied: list[str], names: list[str], head: str,
+             fig: Canvas | None) -> Figure:
+    """Each parameter's main effect: points binned on its values, the mean probability of
+    each outcome per bin with a 95% t interval over the points in the bin (the other
+    parameters vary within a bin, so the interval holds their spread and the sampling
+    noise), over the faint points themselves."""
+    from scipy import stats
+
+    cols = len(varied)
+    root, canvas = subfigure_for(fig, min(3.0 * cols + 2.25, 11.25), 4.8)
+    axes = np.atleast_1d(canvas.subplots(1, cols, squeeze=False, sharey=True)).ravel()
+    for ax, v in zip(axes, varied, strict=True):
+        k = PARAM + v
+        for i, o in enumerate(names):
+            st = outcome_style(ctx.outcomes.index(o) if o in ctx.outcomes else i)
+            rows = df[df["outcome"] == o]
+            ax.scatter(rows[k], rows["p"], color=st["color"], s=8, alpha=0.25, linewidths=0)
+            grouped = rows.assign(bin=_bins(rows[k].to_numpy())).groupby("bin")
+            x = grouped[k].mean().to_numpy()
+            mean = grouped["p"].mean().to_numpy()
+            n = grouped["p"].count().to_numpy()
+            sd = grouped["p"].std(ddof=1).fillna(0).to_numpy()
+            half = np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sd
+                            / np.sqrt(n), np.nan)
+            ax.fill_between(x, np.clip(mean - half, 0, 1), np.clip(mean + half, 0, 1),
+                            color=st["color"], alpha=0.18, linewidth=0)
+            ax.plot(x, mean, color=st["color"], linestyle=st["linestyle"], marker=st["marker"],
+                    linewidth=2, markeredgecolor="black", markeredgewidth=0.4,
+                    label=o.replace("_", " "))
+        ax.set_xlabel(param_label(ctx, v))
+        ax.yaxis.set_major_formatter("{x:.0%}")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("mean probability per bin, 95% interval")
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=SMALL,
+                    title="outcome", title_fontsize=SMALL, frameon=False, borderaxespad=0)
+    canvas.suptitle(f"Effect of each parameter on the outcome probabilities\n{head}\n"
+                    "lines: mean over the points in each bin of the parameter (the others "
+                    "vary), band: 95% interval; dots: the points", fontsize=FONT)
+    return root
+
+
+def sensitivity_bars(results: Results | FolderContext | str | Path, top: int = 15,
+                     ax: Axes | None = None) -> Figure:
+    """Sobol' total- and first-order indices (or Morris mu*) with 95% intervals, ranked.
+    Estimates that cannot be right (an index below 0 or above 1, a first-order index above
+    the total) are drawn faded and flagged: too few samples. Draws into ``ax`` when
+    given."""
     from sim.analysis.sensitivity import load_sensitivity
 
     ctx = results if isinstance(results, FolderContext) else context_of(results)
@@ -113,31 +195,62 @@ def sensitivity_bars(results: Results | FolderContext | str | Path, top: int = 1
     rows = sens.rows[:top][::-1]
     names = [r["parameter"] for r in rows]
     y = np.arange(len(rows))
-    fig = new_figure(10, 0.42 * len(rows) + 2.2)
-    ax = fig.add_subplot()
+    fig, ax = axes_for(ax, 10, 0.4 * len(rows) + 2.6)
 
     def col(key: str) -> np.ndarray:
-        return np.array([r.get(key) if r.get(key) is not None else np.nan for r in rows],
-                        dtype=float)
+        return finite([r.get(key) for r in rows])
 
+    blue, orange = outcome_style(0)["color"], outcome_style(1)["color"]
     if sens.method == "sobol":
+        method = "Sobol'"
         st, s1 = col("total"), col("first")
-        ax.barh(y + 0.2, st, 0.4, xerr=col("total_conf"), color=outcome_style(0)["color"],
-                edgecolor="black", capsize=3, label="total order (ST)")
-        ax.barh(y - 0.2, s1, 0.4, xerr=col("first_conf"), color=outcome_style(1)["color"],
-                hatch="//", edgecolor="black", capsize=3, label="first order (S1)")
-        ax.set_xlabel("Sobol' index (share of the variance of the probability), 95% interval")
-    else:
-        ax.barh(y, col("mu_star"), 0.6, xerr=col("mu_star_conf"),
-                color=outcome_style(0)["color"], edgecolor="black", capsize=3, label="mu*")
-        ax.set_xlabel("Morris mu* (mean absolute change in probability across the range), "
+        bad_st = (st < 0) | (st > 1)
+        bad_s1 = (s1 < 0) | (s1 > 1) | (s1 > st)
+        for values, conf, off, colour, hatch, bad in (
+                (st, col("total_conf"), 0.2, blue, "", bad_st),
+                (s1, col("first_conf"), -0.2, orange, "//", bad_s1)):
+            bars = ax.barh(y + off, values, 0.4, xerr=conf, color=colour, hatch=hatch,
+                           edgecolor="black", capsize=3,
+                           error_kw={"elinewidth": 1, "ecolor": "black"})
+            for patch, wrong in zip(bars.patches, bad, strict=True):
+                if wrong:
+                    patch.set_alpha(0.3)
+        handles = [Patch(facecolor=blue, edgecolor="black", label="total order (ST)"),
+                   Patch(facecolor=orange, hatch="//", edgecolor="black",
+                         label="first order (S1)")]
+        flagged = int(bad_st.sum() + bad_s1.sum())
+        lo = np.nanmin(np.concatenate([st - col("total_conf"), s1 - col("first_conf"), [0]]))
+        hi = np.nanmax(np.concatenate([st + col("total_conf"), s1 + col("first_conf"),
+                                       [0.1]]))
+        ax.set_xlim(max(lo * 1.05, -0.5), min(hi * 1.05, 1.05))
+        ax.set_xlabel("Sobol' index (share of the variance of the probability), "
                       "95% interval")
+        rule = "below 0, above 1, or S1 above ST"
+    else:
+        method = "Morris"
+        mu = col("mu_star")
+        conf = col("mu_star_conf")
+        ax.barh(y, mu, 0.6, xerr=conf, color=blue, edgecolor="black", capsize=3,
+                error_kw={"elinewidth": 1, "ecolor": "black"})
+        handles = [Patch(facecolor=blue, edgecolor="black", label="mu*")]
+        flagged = int(((mu < 0) | (mu > 1)).sum())
+        hi = float(np.nanmax(np.concatenate([mu + np.nan_to_num(conf), [0.05]])))
+        ax.set_xlim(0, min(hi * 1.05, 1.0))
+        ax.xaxis.set_major_formatter("{x:.0%}")
+        ax.set_xlabel("Morris mu*: mean absolute change in the probability across the "
+                      "parameter's range\n(percentage points), 95% interval")
+        rule = "outside 0 to 100 points"
+    if flagged:
+        handles.append(Patch(facecolor="#bbbbbb", alpha=0.3, edgecolor="black",
+                             label=f"faded: impossible estimate\n({rule}):\n"
+                                   "too few samples"))
     assumed = [str(r.get("source", "")).startswith("assumption") for r in rows]
     ax.set_yticks(y, [f"{n} *" if a else n for n, a in zip(names, assumed, strict=True)])
     ax.axvline(0, color="black", linewidth=0.8)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9)
-    ax.set_title(f"What drives P({sens.outcome}): {sens.method} sensitivity\n{ctx.title}\n"
-                 f"{sens.points:,} points x {sens.runs:,} runs, seed {sens.seed}  "
-                 f"(* = parameter marked an assumption)")
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=SMALL,
+              frameon=False, borderaxespad=0)
+    ax.set_title(f"What drives P({sens.outcome.replace('_', ' ')}): {method} sensitivity\n"
+                 f"{ctx.title}\n{sens.points:,} points x {sens.runs:,} runs, seed {sens.seed}"
+                 f"  (* = parameter marked an assumption)")
     return fig
