@@ -2,7 +2,16 @@
 
 Each function takes a results folder (path or :class:`~sim.results.Results`) and returns a
 :class:`matplotlib.figure.Figure`, for notebooks; :func:`save_figures` writes them, for
-the command line.
+the command line. To compose panels, pass ``ax=`` (one-panel figures) or ``fig=`` (a figure
+or subfigure, for figures of several panels): the function draws into it and returns its
+figure::
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(14, 5))
+    outcome_bars("results/base", ax=a)
+    reach_curves("results/base", ax=b)
+
+Ladder levels are greys (darker = higher), outcomes are colours, in every figure; every
+figure is at most 11.25 in wide and writes no text under 9 pt.
 """
 
 from __future__ import annotations

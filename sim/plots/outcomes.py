@@ -6,11 +6,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.errors import ResultsError
 from sim.plots.context import FolderContext, context_of
-from sim.plots.style import new_figure, outcome_style
+from sim.plots.style import (
+    FONT,
+    SMALL,
+    Canvas,
+    axes_for,
+    outcome_style,
+    subfigure_for,
+    tick_label,
+)
 from sim.results import Results
 
 __all__ = ["compare_bars", "outcome_bars"]
@@ -30,23 +39,24 @@ def _outcome_rows(ctx: FolderContext) -> tuple[list[str], np.ndarray, np.ndarray
     return names, p, np.minimum(lo, p), np.maximum(hi, p)
 
 
-def outcome_bars(results: Results | FolderContext | str | Path) -> Figure:
-    """Bars of each outcome's probability with its 95% Wilson interval."""
+def outcome_bars(results: Results | FolderContext | str | Path,
+                 ax: Axes | None = None) -> Figure:
+    """Bars of each outcome's probability with its 95% Wilson interval (each bar named on
+    the axis, so no legend). Draws into ``ax`` when given."""
     ctx = results if isinstance(results, FolderContext) else context_of(results)
     names, p, lo, hi = _outcome_rows(ctx)
-    fig = new_figure(8.5, 4.8)
-    ax = fig.add_subplot()
+    fig, ax = axes_for(ax, 8.5, 4.8)
     x = np.arange(len(names))
     for i, name in enumerate(names):
-        st = outcome_style(i)
+        st = outcome_style(ctx.outcomes.index(name) if name in ctx.outcomes else i)
         ax.bar(x[i], p[i], color=st["color"], hatch=st["hatch"], edgecolor="black",
                linewidth=0.8, label=name)
     ax.errorbar(x, p, yerr=[p - lo, hi - p], fmt="none", ecolor="black", capsize=5,
                 linewidth=1.2)
     for i in range(len(names)):
         ax.annotate(f"{p[i]:.1%}", (x[i], hi[i]), xytext=(0, 4), textcoords="offset points",
-                    ha="center", va="bottom", fontsize=9)
-    ax.set_xticks(x, [n.replace("_", " ") for n in names])
+                    ha="center", va="bottom", fontsize=SMALL)
+    ax.set_xticks(x, [tick_label(n) for n in names])
     ax.set_ylabel("probability (share of runs), 95% interval")
     ax.set_ylim(0, min(1.0, max(float(hi.max()) * 1.18, 0.05)))
     ax.yaxis.set_major_formatter("{x:.0%}")
@@ -55,40 +65,64 @@ def outcome_bars(results: Results | FolderContext | str | Path) -> Figure:
     return fig
 
 
-def compare_bars(refs: Sequence[Results | str | Path], allow_different: bool = False
-                 ) -> Figure:
+def _short_labels(labels: list[str], titles: dict[str, str]) -> dict[str, str]:
+    """``folder: changed values`` for each result, the scenario title said once elsewhere."""
+    out = {}
+    for label in labels:
+        title = titles.get(label, "")
+        values = title[title.rfind(" [") + 2:-1] if title.endswith("]") and " [" in title \
+            else "scenario values"
+        name = Path(label.rpartition("@")[0]).name + "@" + label.rpartition("@")[2] \
+            if "@" in label and not Path(label).exists() else Path(label).name or label
+        out[label] = f"{name}: {values}"
+    return out
+
+
+def compare_bars(refs: Sequence[Results | str | Path], allow_different: bool = False,
+                 fig: Canvas | None = None) -> Figure:
     """Outcome probabilities of several results (folders, or sweep points ``DIR@k``) side by
-    side, and beside them each one's difference from the first with its 95% interval
-    (paired on common random numbers where the runs share them)."""
+    side with their values, and beside them each one's difference from the first with its
+    95% interval (paired on common random numbers where the runs share them). The legend
+    names each result by its folder and the parameter values it changed. Draws its two
+    panels into ``fig`` (a figure or subfigure) when given."""
     from sim.analysis.compare import compare
 
     if len(refs) < 2:
         raise ResultsError("a comparison needs at least two results")
     cmp = compare([r.path if isinstance(r, Results) else r for r in refs], allow_different)
     names = cmp.outcomes
-    fig = new_figure(max(11.0, 2.2 * len(names) + 4), 5.4)
-    left, right = fig.subplots(1, 2, width_ratios=[3, 2])
+    short = _short_labels(cmp.labels, cmp.titles)
+    root, canvas = subfigure_for(fig, 11.0, 5.4)
+    left, right = canvas.subplots(1, 2, width_ratios=[3, 2])
     width = 0.8 / len(cmp.labels)
     x = np.arange(len(names))
+    vertical = len(cmp.labels) > 2
+    top = 0.0
     for j, label in enumerate(cmp.labels):
         st = outcome_style(j)
         pv = np.array([r[f"p[{label}]"] for r in cmp.rows])
         lov = np.array([r[f"ci[{label}]"][0] for r in cmp.rows])
-        hiv = np.array([r[f"ci[{label}]"][1] for r in cmp.rows])
+        hiv = np.maximum(np.array([r[f"ci[{label}]"][1] for r in cmp.rows]), pv)
         pos = x - 0.4 + width * (j + 0.5)
         left.bar(pos, pv, width, color=st["color"], hatch=st["hatch"], edgecolor="black",
-                 linewidth=0.7, label=cmp.titles[label] if len(cmp.labels) <= 3 else label)
-        left.errorbar(pos, pv, yerr=[pv - np.minimum(lov, pv), np.maximum(hiv, pv) - pv],
-                      fmt="none", ecolor="black", capsize=3, linewidth=1.0)
-    left.set_xticks(x, [n.replace("_", " ") for n in names], rotation=20, ha="right")
+                 linewidth=0.7, label=short[label])
+        left.errorbar(pos, pv, yerr=[pv - np.minimum(lov, pv), hiv - pv], fmt="none",
+                      ecolor="black", capsize=3, linewidth=1.0)
+        for k in range(len(names)):
+            left.annotate(f"{pv[k]:.1%}", (pos[k], hiv[k]), xytext=(0, 3),
+                          textcoords="offset points", ha="center", va="bottom",
+                          fontsize=SMALL, rotation=90 if vertical else 0)
+        top = max(top, float(np.nanmax(hiv)))
+    left.set_ylim(0, min(1.0, top * (1.3 if vertical else 1.15) + 0.01))
+    left.set_xticks(x, [tick_label(n, 12) for n in names])
     left.set_ylabel("probability (share of runs), 95% interval")
     left.yaxis.set_major_formatter("{x:.0%}")
-    left.legend(loc="upper left", fontsize=7, frameon=True, bbox_to_anchor=(0, -0.28))
     left.grid(axis="y", alpha=0.3)
-    left.set_title("Outcome probabilities", fontsize=10)
+    left.set_title("Outcome probabilities", fontsize=FONT)
     others = cmp.labels[1:]
     height = 0.8 / len(others)
     y = np.arange(len(names))
+    span = 0.0
     for j, label in enumerate(others):
         st = outcome_style(j + 1)
         d = np.array([r[f"diff[{label}]"][0] for r in cmp.rows])
@@ -96,18 +130,26 @@ def compare_bars(refs: Sequence[Results | str | Path], allow_different: bool = F
         hi = np.array([r[f"diff[{label}]"][2] for r in cmp.rows])
         pos = y - 0.4 + height * (j + 0.5)
         right.errorbar(d, pos, xerr=[np.nan_to_num(d - lo), np.nan_to_num(hi - d)], fmt="o",
-                       color=st["color"], capsize=3, label=f"{label} ({cmp.methods[label]})")
+                       color=st["color"], capsize=3, markeredgecolor="black",
+                       markeredgewidth=0.5)
         for k in range(len(names)):
             right.annotate(f"{d[k]:+.1%}", (hi[k] if np.isfinite(hi[k]) else d[k], pos[k]),
-                           xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
+                           xytext=(4, 0), textcoords="offset points", va="center",
+                           fontsize=SMALL)
+        span = max(span, float(np.nanmax(np.abs(np.concatenate([lo, hi, d])))))
     right.axvline(0, color="black", linewidth=0.8)
+    right.set_xlim(-span * 1.15 - 0.005, span * 1.45 + 0.01)
     right.set_yticks(y, [n.replace("_", " ") for n in names])
     right.invert_yaxis()
     right.xaxis.set_major_formatter("{x:+.0%}")
-    right.set_xlabel(f"difference from {cmp.labels[0]}, 95% interval")
+    methods = sorted(set(cmp.methods.values()))
+    right.set_xlabel(f"difference from {short[cmp.labels[0]].split(':')[0]}, 95% interval "
+                     f"({', '.join(methods)})")
     right.grid(axis="x", alpha=0.3)
-    right.legend(loc="upper left", fontsize=7, frameon=True, bbox_to_anchor=(0, -0.18))
-    right.set_title("Differences", fontsize=10)
-    fig.suptitle("Outcome probabilities compared\n" + " vs ".join(
-        dict.fromkeys(cmp.titles.values())), fontsize=10)
-    return fig
+    right.set_title("Differences", fontsize=FONT)
+    canvas.legend(*left.get_legend_handles_labels(), loc="outside lower center",
+                  ncols=min(len(cmp.labels), 3), fontsize=SMALL, frameon=False)
+    scenario = list(dict.fromkeys(t.rpartition(" [")[0] if t.endswith("]") else t
+                                  for t in cmp.titles.values()))
+    canvas.suptitle("Outcome probabilities compared\n" + "; ".join(scenario), fontsize=FONT)
+    return root
