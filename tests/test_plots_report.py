@@ -154,7 +154,7 @@ def test_sweep_figures(folders):
     n = len(base.spec.outcomes)
     assert len(ax.lines) == n
     assert len([c for c in ax.collections if isinstance(c, PolyCollection)]) == n
-    assert ax.get_xlabel() == "intercept_prob"
+    assert ax.get_xlabel() == "intercept_prob (probability)"  # the unit its doc line gives
     _sane(data)
     fig, data = _no_warnings(sweep_figure, root / "sweep2")
     images = [im for a in fig.axes for im in a.images if isinstance(im, AxesImage)]
