@@ -6,18 +6,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.engine.sampling import Sampler, make_sampler
 from sim.errors import RunError
-from sim.scenario.checks import Path
+from sim.scenario.distributions import Sampler, make_sampler
+from sim.scenario.effects import Effect, EffectOp
 from sim.scenario.expressions import CompiledExpression, Evaluator, namespace_for
+from sim.scenario.fields import Path
 from sim.scenario.scenario import Scenario
-from sim.scenario.schema import Effect
 
 __all__ = ["ActionPlan", "Plan", "TriggerPlan", "make_plan"]
-
-# effect op codes
-SET, ADD, SHIFT, TO_LEVEL, FIRE, START, STOP, END = range(8)
-
 
 @dataclass(eq=False)
 class ActionPlan:
@@ -31,7 +27,7 @@ class ActionPlan:
     requires: Evaluator | None
     draws: list[Sampler]
     draw_names: tuple[str, ...]
-    effects: list[tuple[Any, ...]]
+    effects: list[EffectOp]
     milestone: bool
     count_slot: int
     listeners: list[TriggerPlan] = field(default_factory=list)
@@ -52,7 +48,7 @@ class TriggerPlan:
     delay: Sampler | None
     limit: int | None
     cooldown: float | None
-    effects: list[tuple[Any, ...]]
+    effects: list[EffectOp]
     milestone: bool
     never: bool = False  # literal probability 0
 
@@ -120,6 +116,7 @@ class _Builder:
         self.action_index = {name: i for i, name in enumerate(self.spec.actions)}
         self.outcome_index = {o.id: i for i, o in enumerate(self.spec.outcomes)}
         self.levels = self.spec.level_ids
+        self.level_slot = scenario.symbols.level_slot
 
     def fn(self, path: Path) -> Evaluator | None:
         expr = self.ex.get(path)
@@ -128,32 +125,18 @@ class _Builder:
     def sampler(self, dist: Any, path: Path) -> Sampler | None:
         return None if dist is None else make_sampler(dist, path, self.ex, self.ns)
 
-    def effects(self, effects: list[Effect], path: Path) -> list[tuple[Any, ...]]:
-        ops: list[tuple[Any, ...]] = []
-        syms = self.sc.symbols
+    def expression(self, path: Path) -> CompiledExpression:
+        return self.ex[path]
+
+    def slot(self, target: str) -> int:
+        actor, _, var = target.partition(".")
+        return self.sc.symbols.actor_vars[actor][var]
+
+    def effects(self, effects: list[Effect], path: Path, owner: str) -> list[EffectOp]:
+        """Each effect's operations, compiled by its registry entry."""
+        ops: list[EffectOp] = []
         for i, eff in enumerate(effects):
-            here: Path = (*path, i)
-            kind = eff.kind
-            if kind in ("set", "add"):
-                for target, _ in (getattr(eff, kind) or {}).items():
-                    actor, _, var = target.partition(".")
-                    slot = syms.actor_vars[actor][var]
-                    p = (*here, kind, target)
-                    ops.append((SET if kind == "set" else ADD, slot, self.fn(p), self.ex[p]))
-            elif kind in ("escalate", "deescalate"):
-                p = (*here, kind)
-                ops.append((SHIFT, 1 if kind == "escalate" else -1, self.fn(p), self.ex[p]))
-            elif kind in ("raise_to", "set_level"):
-                rank = self.levels.index(getattr(eff, kind))
-                ops.append((TO_LEVEL, rank, kind == "raise_to", None))
-            elif kind == "fire" and eff.fire is not None:
-                delay = self.sampler(eff.fire.after, (*here, "fire", "after"))
-                ops.append((FIRE, self.action_index[eff.fire.action], delay, None))
-            elif kind in ("start", "stop"):
-                ops.append((START if kind == "start" else STOP,
-                            self.action_index[getattr(eff, kind)], None, None))
-            elif kind == "end":
-                ops.append((END, self.outcome_index[eff.end or ""], None, None))
+            ops.extend(eff.entry.compile(self, eff.value, (*path, i, eff.kind), owner))
         return ops
 
     def build(self, parameters: dict[str, Any]) -> Plan:
@@ -185,7 +168,7 @@ class _Builder:
                 delay=self.sampler(trig.after, (*base, "after")),
                 limit=trig.limit,
                 cooldown=trig.cooldown,
-                effects=self.effects(trig.do, (*base, "do")),
+                effects=self.effects(trig.do, (*base, "do"), name),
                 milestone=trig.milestone,
                 never=literal == 0.0,
             ))
@@ -212,7 +195,7 @@ class _Builder:
                 draws=[s for d, dist in act.draws.items()
                        if (s := self.sampler(dist, (*base, "draws", d))) is not None],
                 draw_names=tuple(act.draws),
-                effects=self.effects(act.effects, (*base, "effects")),
+                effects=self.effects(act.effects, (*base, "effects"), name),
                 milestone=act.milestone,
                 count_slot=syms.counts[name],
             )

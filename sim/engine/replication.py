@@ -41,21 +41,11 @@ from typing import Any
 
 import simpy
 
-from sim.engine.plan import (
-    ADD,
-    END,
-    FIRE,
-    SET,
-    SHIFT,
-    START,
-    STOP,
-    TO_LEVEL,
-    ActionPlan,
-    Plan,
-    TriggerPlan,
-)
+from sim.engine.plan import ActionPlan, Plan, TriggerPlan
 from sim.engine.randomness import Stream
 from sim.errors import RunError
+from sim.scenario.distributions import Sampler
+from sim.scenario.effects import EffectOp
 
 __all__ = ["MAX_CHAIN", "MAX_PATH", "MAX_TRACE", "Replication", "TraceEvent"]
 
@@ -164,11 +154,12 @@ class Replication:
             trace.append((self.env.now, "truncated", "", self.V[self.plan.level_slot],
                           f"more than {MAX_TRACE:,} events: the rest are not traced"))
 
-    def _store(self, value: Any, op: tuple[Any, ...], owner: str) -> Any:
+    def _store(self, value: Any, op: EffectOp) -> Any:
         """A value for a state variable: a flag, or a finite float (else the run fails)."""
         if value.__class__ is bool:
             return value
-        expr = op[3]
+        expr = op.expr
+        assert expr is not None  # only set and add store values
         problem = ""
         if isinstance(value, (int, float)):
             try:
@@ -181,7 +172,7 @@ class Replication:
                 problem = f"not finite ({value})"
         else:
             problem = f"not a number ({type(value).__name__})"
-        raise RunError(f"{expr.where}: the value of '{expr.text}' in {owner} at "
+        raise RunError(f"{expr.where}: the value of '{expr.text}' in {op.owner} at "
                        f"t={self.env.now:g} is {problem}")
 
     # --- state changes ----------------------------------------------------------------------
@@ -212,7 +203,8 @@ class Replication:
             for trig in rising:
                 self._fire(trig, ())
 
-    def _set_level(self, rank: int) -> None:
+    def set_level(self, rank: int) -> None:
+        """Move to rung ``rank`` (clipped to the ladder) and react."""
         plan = self.plan
         top = len(plan.levels) - 1
         rank = 0 if rank < 0 else top if rank > top else rank
@@ -238,49 +230,43 @@ class Replication:
                            f"t={self.env.now:g}, last in '{owner}': a zero-delay loop? "
                            f"Give a fire or trigger in it a delay or a limit.")
 
-    def _apply(self, effects: list[tuple[Any, ...]], D: Any, owner: str) -> None:
+    def _apply(self, effects: list[EffectOp], D: Any, owner: str) -> None:
         self._enter_chain(owner)
         V = self.V
-        op: tuple[Any, ...] = ()
+        op: EffectOp | None = None
         try:
             for op in effects:
-                code = op[0]
-                if code == SET:
-                    v = op[2](V, self.env._now, D)
-                    if v.__class__ is not float or v - v != 0.0:  # not a finite float
-                        v = self._store(v, op, owner)
-                    V[op[1]] = v
-                    self._changed(op[1])
-                elif code == ADD:
-                    v = V[op[1]] + op[2](V, self.env._now, D)
-                    if v.__class__ is not float or v - v != 0.0:
-                        v = self._store(v, op, owner)
-                    V[op[1]] = v
-                    self._changed(op[1])
-                elif code == SHIFT:
-                    amount = op[2](V, self.env._now, D)
-                    self._set_level(V[self.plan.level_slot] + op[1] * round(amount))
-                elif code == TO_LEVEL:
-                    if not op[2] or op[1] > V[self.plan.level_slot]:
-                        self._set_level(op[1])
-                elif code == FIRE:
-                    self._fire_action(self.plan.actions[op[1]], op[2], D)
-                elif code == START:
-                    self._start(self.plan.actions[op[1]])
-                elif code == STOP:
-                    a = self.plan.actions[op[1]]
-                    self.active[a.index] = False
-                    self.generation[a.index] += 1
-                elif code == END:
-                    raise _Ended(op[1])
+                op.execute(self, V, self.env._now, D)
         except (ArithmeticError, ValueError, TypeError) as exc:
-            expr = op[3] if len(op) > 3 else None
+            expr = op.expr if op is not None else None
             where = f"{expr.where}: " if expr is not None else ""
             text = f" '{expr.text}'" if expr is not None else ""
             raise RunError(f"{where}cannot compute{text} in {owner} at "
                            f"t={self.env.now:g}: {exc}") from None
         finally:
             self.chain -= 1
+
+    # --- what effects do (the protocol sim.scenario.effects.Run) ------------------------------
+
+    def assign(self, slot: int, value: Any, op: EffectOp) -> None:
+        """Store a state variable's new value (a flag or a finite float) and react."""
+        if value.__class__ is not float or value - value != 0.0:  # not a finite float
+            value = self._store(value, op)
+        self.V[slot] = value
+        self._changed(slot)
+
+    def fire_action(self, action: int, delay: Sampler | None, D: Any) -> None:
+        self._fire_action(self.plan.actions[action], delay, D)
+
+    def start(self, action: int) -> None:
+        self._start(self.plan.actions[action])
+
+    def stop(self, action: int) -> None:
+        self.active[action] = False
+        self.generation[action] += 1
+
+    def end(self, outcome: int) -> None:
+        raise _Ended(outcome)
 
     # --- actions ----------------------------------------------------------------------------
 

@@ -6,10 +6,12 @@ loader turns paths into file, line and column.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.scenario.distributions import DistSpec, distribution_arguments
+from sim.scenario.effects import Effect
 from sim.scenario.expressions import (
     RESERVED,
     CompiledExpression,
@@ -18,18 +20,10 @@ from sim.scenario.expressions import (
     Symbols,
     compile_expression,
 )
-from sim.scenario.schema import (
-    CategoricalArgs,
-    Cited,
-    DistSpec,
-    Effect,
-    ScenarioSpec,
-)
+from sim.scenario.fields import Path
+from sim.scenario.schema import Cited, ScenarioSpec
 
 __all__ = ["Checked", "Path", "PathProblem", "build_symbols", "check_scenario", "dotted"]
-
-Path = tuple[str | int, ...]
-
 
 @dataclass(frozen=True)
 class PathProblem:
@@ -76,25 +70,6 @@ def build_symbols(spec: ScenarioSpec) -> Symbols:
     )
 
 
-def dist_args(dist: DistSpec, path: Path) -> Iterator[tuple[Path, Any]]:
-    """Each argument of a distribution with its path."""
-    kind = dist.kind
-    if kind == "constant":
-        yield (*path, "constant"), dist.constant
-        return
-    args = dist.args
-    if isinstance(args, CategoricalArgs):
-        for i, v in enumerate(args.values):
-            yield (*path, kind, "values", i), v
-        for i, w in enumerate(args.weights or []):
-            yield (*path, kind, "weights", i), w
-        return
-    for name in type(args).model_fields:
-        value = getattr(args, name)
-        if value is not None:
-            yield (*path, kind, name), value
-
-
 class _Checker:
     def __init__(self, spec: ScenarioSpec, where: Callable[[Path], str], complete: bool) -> None:
         self.spec = spec
@@ -131,26 +106,32 @@ class _Checker:
         """Compile a distribution's arguments; a delay or interval may not be negative."""
         if dist is None:
             return
-        for arg_path, value in dist_args(dist, path):
+        floor = {(*path, dist.kind, *sub) for sub in dist.entry.delay_floor} if time else set()
+        for arg_path, value in distribution_arguments(dist, path):
             self.expr(arg_path, value, payload)
             negative = isinstance(value, (int, float)) and not isinstance(value, bool) \
                 and value < 0
-            if time and negative and arg_path[-1] in ("constant", "low"):
+            if negative and arg_path in floor:
                 self.problem(arg_path, f"a delay or interval must be >= 0, got {value}")
 
-    def hint(self, name: str, known: set[str] | dict[str, Any], what: str) -> str:
+    def hint(self, name: str, known: set[str] | Mapping[str, Any], what: str) -> str:
         hints = self.hints.get(what)
         if hints is None:
             hints = self.hints[what] = Hints(known)
         return hints.suggest(name)
 
-    def ref(self, path: Path, name: str, known: set[str] | dict[str, Any], what: str) -> None:
+    def ref(self, path: Path, name: str, known: set[str] | Mapping[str, Any], what: str) -> None:
         if name not in known:
             self.problem(path, f"unknown {what} '{name}'{self.hint(name, known, what)}")
 
     def cited(self, item: Cited, path: Path) -> None:
         if item.source is not None:
             self.ref((*path, "source", "ref"), item.source.ref, self.sources, "source")
+        if item.informed_by is not None:
+            self.ref((*path, "informed_by"), item.informed_by, self.sources, "source")
+            if not item.assumption:
+                self.problem((*path, "informed_by"), "informed_by goes with assumption: "
+                                                     "(a judgement informed by a source)")
 
     def run(self) -> Checked:
         spec = self.spec
@@ -246,30 +227,13 @@ class _Checker:
         self.dist(trig.after, (*path, "after"), payload, time=True)
         self.effects(trig.do, (*path, "do"), payload)
 
+    @property
+    def actions(self) -> Mapping[str, Any]:
+        return self.spec.actions
+
     def effects(self, effects: list[Effect], path: Path, payload: tuple[str, ...]) -> None:
         for i, eff in enumerate(effects):
-            here: Path = (*path, i)
-            kind = eff.kind
-            if kind in ("set", "add"):
-                for target, value in (getattr(eff, kind) or {}).items():
-                    self.target((*here, kind, target), target)
-                    self.expr((*here, kind, target), value, payload)
-            elif kind in ("escalate", "deescalate"):
-                self.expr((*here, kind), getattr(eff, kind), payload)
-            elif kind in ("raise_to", "set_level"):
-                self.ref((*here, kind), getattr(eff, kind), self.levels, "level")
-            elif kind == "fire" and eff.fire is not None:
-                self.ref((*here, "fire", "action"), eff.fire.action, self.spec.actions, "action")
-                self.dist(eff.fire.after, (*here, "fire", "after"), payload, time=True)
-            elif kind in ("start", "stop"):
-                target = getattr(eff, kind)
-                self.ref((*here, kind), target, self.spec.actions, "action")
-                act = self.spec.actions.get(target)
-                if act is not None and not act.recurring:
-                    self.problem((*here, kind), f"'{target}' is not recurring (no every or "
-                                                f"rate), so it cannot be {kind}ed")
-            elif kind == "end":
-                self.ref((*here, "end"), eff.end or "", self.outcomes, "outcome")
+            eff.entry.check(self, eff.value, (*path, i, eff.kind), payload)
 
     def target(self, path: Path, target: str) -> None:
         actor, _, var = target.partition(".")

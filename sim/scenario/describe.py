@@ -2,51 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sim.scenario.schema import Action, Cited, DistSpec, Effect, Trigger
+from sim.scenario.distributions import DistSpec
+from sim.scenario.effects import Effect
+from sim.scenario.fields import plain
+from sim.scenario.schema import Action, Cited, Trigger
 
 __all__ = ["citation", "describe_dist", "describe_effect", "describe_timing", "describe_trigger"]
 
 
-def _v(value: Any) -> str:
-    if isinstance(value, float) and value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return str(value)
+_v = plain
 
 
 def describe_dist(dist: DistSpec | None) -> str:
-    if dist is None:
-        return ""
-    kind = dist.kind
-    if kind == "constant":
-        return _v(dist.constant)
-    args = dist.args
-    if kind == "categorical":
-        vals = ", ".join(_v(v) for v in args.values)
-        ws = f"; weights {', '.join(_v(w) for w in args.weights)}" if args.weights else ""
-        return f"categorical({vals}{ws})"
-    parts = [f"{k}={_v(getattr(args, k))}" for k in type(args).model_fields
-             if getattr(args, k) is not None]
-    return f"{kind}({', '.join(parts)})"
+    """A distribution in one line: ``uniform(low=1, high=3)``."""
+    return "" if dist is None else dist.entry.describe(dist.args)
 
 
 def describe_effect(effect: Effect) -> str:
-    kind = effect.kind
-    if kind == "set":
-        return "; ".join(f"{k} = {_v(v)}" for k, v in (effect.set or {}).items())
-    if kind == "add":
-        return "; ".join(f"{k} += {_v(v)}" for k, v in (effect.add or {}).items())
-    if kind in ("escalate", "deescalate"):
-        return f"{kind} by {_v(getattr(effect, kind))}"
-    if kind == "raise_to":
-        return f"raise level to {effect.raise_to}"
-    if kind == "set_level":
-        return f"set level {effect.set_level}"
-    if kind == "fire" and effect.fire is not None:
-        after = f" after {describe_dist(effect.fire.after)}" if effect.fire.after else ""
-        return f"fire {effect.fire.action}{after}"
-    return f"{kind} {getattr(effect, kind)}"
+    """An effect in one line: ``ukraine.atacms += -6``."""
+    return effect.entry.describe(effect.value)
 
 
 def describe_timing(action: Action) -> str:
@@ -75,10 +49,14 @@ def describe_trigger(trigger: Trigger) -> str:
     return "; ".join(parts)
 
 
-def citation(item: Cited) -> str:
-    """``[ref] note``, ``assumption: reason``, or empty."""
+def citation(item: Cited, status: str = "") -> str:
+    """``[ref] note``, ``assumption: reason`` (``assumption (informed by ref): reason``),
+    or empty; a cited value's evidence ``status`` (``cited, not checked``...) goes in
+    front when given."""
     if item.source is not None:
-        return f"[{item.source.ref}] {item.source.note}"
+        text = f"[{item.source.ref}] {item.source.note}"
+        return f"{status}: {text}" if status else text
     if item.assumption:
-        return f"assumption: {item.assumption}"
+        informed = f" (informed by {item.informed_by})" if item.informed_by else ""
+        return f"assumption{informed}: {item.assumption}"
     return ""

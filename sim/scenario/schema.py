@@ -8,21 +8,26 @@ problem in a file can be reported in one pass.
 from __future__ import annotations
 
 import datetime as dt
-import keyword
 import math
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainValidator,
-    Strict,
-    WithJsonSchema,
-    model_validator,
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from sim.scenario.distributions import Dist, DistSpec
+from sim.scenario.effects import Effect
+from sim.scenario.fields import (
+    Base,
+    Expr,
+    Flag,
+    Ident,
+    Name,
+    NonNegative,
+    Number,
+    Probability,
+    Whole,
+    fits_float,
+    number_only,
 )
 
 __all__ = [
@@ -31,6 +36,7 @@ __all__ = [
     "Citation",
     "Clock",
     "Dist",
+    "DistSpec",
     "Effect",
     "Level",
     "LevelItem",
@@ -43,9 +49,9 @@ __all__ = [
     "ScenarioSpec",
     "Source",
     "Trigger",
+    "Whole",
 ]
 
-Scalar = bool | int | float | str
 
 MAX_EVENTS = 10_000_000
 """Ceiling of ``limits.max_events``: events (actions and triggers) in one run."""
@@ -56,53 +62,6 @@ MAX_HORIZON = 1e9
 UNIT_DAYS = {"day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0, "hour": 1 / 24,
              "hours": 1 / 24}
 
-
-def _ident(value: str) -> str:
-    if not value.isidentifier() or keyword.iskeyword(value) or value.startswith("__"):
-        raise ValueError(f"'{value}' is not a valid name: use letters, digits and _, not a keyword")
-    return value
-
-
-def _name(value: str) -> str:
-    _ident(value)
-    if value.startswith("_"):
-        raise ValueError(f"'{value}' is not a valid name: expressions cannot use names "
-                         f"starting with '_'")
-    return value
-
-
-Ident = Annotated[str, AfterValidator(_ident)]
-Name = Annotated[str, AfterValidator(_name)]
-"""A name that expressions read (parameter, actor, variable, level, action, draw)."""
-
-
-def _what(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"a flag ({str(value).lower()})"
-    if isinstance(value, str):
-        return f"text {value[:40]!r}"
-    return f"a {type(value).__name__}"
-
-
-def _number_only(value: Any) -> Any:
-    """Refuse flags and text where a number is due (pydantic would turn them into one)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"input should be a number, got {_what(value)}")
-    return value
-
-
-def _fits_float(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            float(value)
-        except OverflowError:
-            raise ValueError("number is too large (the limit is about 1.8e308)") from None
-    return value
-
-
-Number = Annotated[float, BeforeValidator(_number_only)]
-Whole = Annotated[int, BeforeValidator(_number_only)]
-Flag = Annotated[bool, Strict()]
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 
@@ -113,37 +72,8 @@ def _slug(value: str) -> str:
     return value
 
 
-def _expr(value: Any) -> Scalar:
-    if isinstance(value, (bool, int, float, str)):
-        return _fits_float(value)  # type: ignore[no-any-return]
-    raise ValueError(f"expected a number or an expression, got {type(value).__name__}")
-
-
-_EXPR_SCHEMA = WithJsonSchema(
-    {"anyOf": [{"type": "number"}, {"type": "boolean"}, {"type": "string"}],
-     "description": "a number or an expression"}
-)
-Expr = Annotated[Scalar, PlainValidator(_expr), _EXPR_SCHEMA]
-
-
-def _literal_check(test: Any, what: str) -> Any:
-    def check(value: Scalar) -> Scalar:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not test(value):
-            raise ValueError(f"{what}, got {value}")
-        return value
-
-    return check
-
-
-Probability = Annotated[Expr, AfterValidator(_literal_check(lambda v: 0 <= v <= 1,
-                                                             "probability must be within [0, 1]"))]
-Positive = Annotated[Expr, AfterValidator(_literal_check(lambda v: v > 0, "must be > 0"))]
-NonNegative = Annotated[Expr, AfterValidator(_literal_check(lambda v: v >= 0, "must be >= 0"))]
-Finite = Annotated[Expr, AfterValidator(_literal_check(math.isfinite, "must be finite"))]
-
-
-class Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+def _listify(value: Any) -> Any:
+    return [value] if isinstance(value, (bool, int, float, str)) else value
 
 
 # --- provenance -------------------------------------------------------------------------------
@@ -162,18 +92,24 @@ class Source(Base):
 
 
 class Citation(Base):
-    """Where a number comes from: a source id and the fact in the modeller's own words."""
+    """Where a number comes from: a source id, the fact in the modeller's own words, the
+    ``evidence`` (short excerpts of the source's document holding the figure) and, when
+    the value is not literally in them, its ``derivation`` (arithmetic over their numbers)."""
 
     ref: Ident
     note: str
+    evidence: Annotated[list[str] | None, BeforeValidator(_listify)] = None
+    derivation: Expr | None = None
 
 
 class Cited(Base):
-    """Mixin: a ``source:`` citation, or an ``assumption:`` with its reason."""
+    """Mixin: a ``source:`` citation, or an ``assumption:`` with its reason (optionally
+    ``informed_by`` a source id)."""
 
     doc: str | None = None
     source: Citation | None = None
     assumption: str | None = None
+    informed_by: Ident | None = None
 
 
 # --- clock, parameters, ladder, actors ---------------------------------------------------------
@@ -207,7 +143,7 @@ def _param_shorthand(value: Any) -> Any:
 def _parameter_value(value: Any) -> Any:
     if isinstance(value, bool):
         return value
-    return _fits_float(_number_only(value))
+    return fits_float(number_only(value))
 
 
 class Parameter(Cited):
@@ -256,188 +192,7 @@ class Actor(Cited):
     vars: dict[Name, Expr] = Field(default_factory=dict)
 
 
-# --- distributions ----------------------------------------------------------------------------
-
-
-def _pair(names: tuple[str, ...]) -> Any:
-    def convert(value: Any) -> Any:
-        if isinstance(value, list) and len(value) == len(names):
-            return dict(zip(names, value, strict=True))
-        return value
-
-    return BeforeValidator(convert)
-
-
-def _bare(name: str) -> Any:
-    def convert(value: Any) -> Any:
-        return {name: value} if isinstance(value, (bool, int, float, str)) else value
-
-    return BeforeValidator(convert)
-
-
-class UniformArgs(Base):
-    low: Finite
-    high: Finite
-
-
-class TriangularArgs(Base):
-    low: Finite
-    mode: Finite
-    high: Finite
-
-
-class ExponentialArgs(Base):
-    mean: Positive | None = None
-    rate: Positive | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> ExponentialArgs:
-        if (self.mean is None) == (self.rate is None):
-            raise ValueError("give exactly one of mean or rate")
-        return self
-
-
-class NormalArgs(Base):
-    mean: Finite
-    sd: NonNegative
-    low: Finite | None = None
-    high: Finite | None = None
-
-
-class LognormalArgs(Base):
-    """Log-normal: ``mu`` and ``sigma`` of the underlying normal, optional bounds."""
-
-    mu: Finite
-    sigma: NonNegative
-    low: Finite | None = None
-    high: Finite | None = None
-
-
-class ShapeScaleArgs(Base):
-    shape: Positive
-    scale: Positive
-
-
-class BernoulliArgs(Base):
-    p: Probability
-
-
-class BinomialArgs(Base):
-    n: NonNegative
-    p: Probability
-
-
-class PoissonArgs(Base):
-    mean: NonNegative
-
-
-class CategoricalArgs(Base):
-    values: Annotated[list[Expr], Field(min_length=1)]
-    weights: list[NonNegative] | None = None
-
-    @model_validator(mode="after")
-    def _same_length(self) -> CategoricalArgs:
-        if self.weights is not None and len(self.weights) != len(self.values):
-            raise ValueError(
-                f"weights has {len(self.weights)} items but values has {len(self.values)}"
-            )
-        return self
-
-
-DIST_KINDS = (
-    "constant", "uniform", "triangular", "exponential", "normal", "lognormal",
-    "gamma", "weibull", "bernoulli", "binomial", "poisson", "categorical",
-)
-
-
-class OneOf(Base):
-    """A mapping that takes exactly one of the keys in ``_kinds``."""
-
-    _kinds: ClassVar[tuple[str, ...]] = ()
-    _noun: ClassVar[str] = "an item"
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> OneOf:
-        given = [k for k in self._kinds if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(f"{self._noun} takes exactly one of {', '.join(self._kinds)}; "
-                             f"got {', '.join(given) if given else 'none'}")
-        return self
-
-    @property
-    def kind(self) -> str:
-        """The one key given."""
-        return next(k for k in self._kinds if getattr(self, k) is not None)
-
-
-class DistSpec(OneOf):
-    """A distribution: a bare number or expression (a constant), or one ``kind: args`` entry."""
-
-    constant: Expr | None = None
-    uniform: Annotated[UniformArgs | None, _pair(("low", "high"))] = None
-    triangular: Annotated[TriangularArgs | None, _pair(("low", "mode", "high"))] = None
-    exponential: Annotated[ExponentialArgs | None, _bare("mean")] = None
-    normal: NormalArgs | None = None
-    lognormal: LognormalArgs | None = None
-    gamma: ShapeScaleArgs | None = None
-    weibull: ShapeScaleArgs | None = None
-    bernoulli: Annotated[BernoulliArgs | None, _bare("p")] = None
-    binomial: BinomialArgs | None = None
-    poisson: Annotated[PoissonArgs | None, _bare("mean")] = None
-    categorical: CategoricalArgs | None = None
-
-    _kinds: ClassVar[tuple[str, ...]] = DIST_KINDS
-    _noun: ClassVar[str] = "a distribution"
-
-    @property
-    def args(self) -> Any:
-        return getattr(self, self.kind)
-
-
-def _dist_shorthand(value: Any) -> Any:
-    return {"constant": value} if isinstance(value, (bool, int, float, str)) else value
-
-
-Dist = Annotated[DistSpec, BeforeValidator(_dist_shorthand)]
-
-
 # --- effects, actions, triggers ---------------------------------------------------------------
-
-
-def _fire_shorthand(value: Any) -> Any:
-    return {"action": value} if isinstance(value, str) else value
-
-
-class FireArgs(Base):
-    action: Name
-    after: Dist | None = None
-
-
-EFFECT_KINDS = (
-    "set", "add", "escalate", "deescalate", "raise_to", "set_level", "fire", "start", "stop", "end",
-)
-
-
-class Effect(OneOf):
-    """One effect: exactly one of the keys below."""
-
-    set: dict[str, Expr] | None = None
-    add: dict[str, Expr] | None = None
-    escalate: Expr | None = None
-    deescalate: Expr | None = None
-    raise_to: Ident | None = None
-    set_level: Ident | None = None
-    fire: Annotated[FireArgs | None, BeforeValidator(_fire_shorthand)] = None
-    start: Ident | None = None
-    stop: Ident | None = None
-    end: Ident | None = None
-
-    _kinds: ClassVar[tuple[str, ...]] = EFFECT_KINDS
-    _noun: ClassVar[str] = "an effect"
-
-
-def _listify(value: Any) -> Any:
-    return [value] if isinstance(value, (bool, int, float, str)) else value
 
 
 class Action(Cited):

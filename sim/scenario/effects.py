@@ -1,0 +1,379 @@
+"""Effects: one registry entry per kind.
+
+Each kind is one object holding everything about it: the model of its value, its
+checks (references and expressions), how it compiles into run-time operations, how
+an operation executes on a run, and how it is described. :data:`EFFECTS` lists them;
+:class:`Effect` (one item of ``effects:`` or ``do:``) takes exactly one of their names.
+Adding a kind is one entry here and its case in ``tests/test_registry.py``.
+
+The entries see the checker, the plan builder and the running replication only
+through the small protocols below, so this module depends on neither the checks
+nor the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
+
+from pydantic import BeforeValidator, create_model
+
+from sim.scenario.distributions import Dist, DistSpec, Sampler
+from sim.scenario.expressions import CompiledExpression, Evaluator
+from sim.scenario.fields import Base, Expr, Ident, Name, OneOf, Path, plain
+
+__all__ = [
+    "EFFECTS",
+    "CheckContext",
+    "CompileContext",
+    "Effect",
+    "EffectKind",
+    "EffectOp",
+    "FireArgs",
+    "Run",
+]
+
+
+class CheckContext(Protocol):
+    """What an effect's checks use (the scenario checker provides it)."""
+
+    levels: set[str]
+    outcomes: set[str]
+
+    @property
+    def actions(self) -> Mapping[str, Any]: ...
+
+    def problem(self, path: Path, message: str, offset: int = 0, key: bool = False) -> None: ...
+
+    def expr(self, path: Path, source: Any, payload: tuple[str, ...] = (),
+             static: bool = False) -> None: ...
+
+    def dist(self, dist: DistSpec | None, path: Path, payload: tuple[str, ...] = (),
+             time: bool = False) -> None: ...
+
+    def ref(self, path: Path, name: str, known: set[str] | Mapping[str, Any],
+            what: str) -> None: ...
+
+    def target(self, path: Path, target: str) -> None: ...
+
+
+class CompileContext(Protocol):
+    """What compiling an effect uses (the engine's plan builder provides it)."""
+
+    level_slot: int
+    levels: list[str]
+    action_index: dict[str, int]
+    outcome_index: dict[str, int]
+
+    def expression(self, path: Path) -> CompiledExpression: ...
+
+    def fn(self, path: Path) -> Evaluator | None: ...
+
+    def sampler(self, dist: Any, path: Path) -> Sampler | None: ...
+
+    def slot(self, target: str) -> int: ...
+
+
+class Run(Protocol):
+    """What executing an effect does to a run (the engine's replication provides it)."""
+
+    def assign(self, slot: int, value: Any, op: EffectOp) -> None: ...
+
+    def set_level(self, rank: int) -> None: ...
+
+    def fire_action(self, action: int, delay: Sampler | None, D: Any) -> None: ...
+
+    def start(self, action: int) -> None: ...
+
+    def stop(self, action: int) -> None: ...
+
+    def end(self, outcome: int) -> None: ...
+
+
+Execute = Callable[[Run, list[Any], float, Any], None]
+
+
+class EffectOp:
+    """One compiled operation: ``execute(run, V, t, D)``; ``expr`` and ``owner`` (the
+    action or trigger) name it in messages."""
+
+    __slots__ = ("execute", "expr", "owner")
+
+    def __init__(self, owner: str, expr: CompiledExpression | None = None) -> None:
+        self.owner = owner
+        self.expr = expr
+        self.execute: Execute = _nothing
+
+
+def _nothing(run: Run, V: list[Any], t: float, D: Any) -> None:
+    return None
+
+
+class EffectKind:
+    """One kind of effect: its value's model, checks, compilation and description."""
+
+    name: ClassVar[str]
+    model: ClassVar[Any]
+    """The value's annotation in the schema."""
+    shorthand: ClassVar[Any] = None
+    """A ``BeforeValidator`` accepting a shorter spelling, or None."""
+
+    def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
+        """Check references and compile expressions of ``value`` (at ``path``)."""
+        raise NotImplementedError
+
+    def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
+        """The operations of ``value`` (checked already) for a run."""
+        raise NotImplementedError
+
+    def describe(self, value: Any) -> str:
+        return f"{self.name} {value}"
+
+
+class _Assign(EffectKind):
+    """``set: {actor.var: expr}`` and ``add: {actor.var: expr}``."""
+
+    model = dict[str, Expr]
+    adds: ClassVar[bool]
+
+    def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
+        for target, expr in value.items():
+            ctx.target((*path, target), target)
+            ctx.expr((*path, target), expr, payload)
+
+    def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
+        ops = []
+        for target in value:
+            p = (*path, target)
+            ops.append(self._op(ctx.slot(target), ctx.fn(p), ctx.expression(p), owner))
+        return ops
+
+    def _op(self, slot: int, fn: Any, expr: CompiledExpression, owner: str) -> EffectOp:
+        op = EffectOp(owner, expr)
+        if self.adds:
+            def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
+                run.assign(slot, V[slot] + fn(V, t, D), op)
+        else:
+            def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
+                run.assign(slot, fn(V, t, D), op)
+        op.execute = execute
+        return op
+
+
+class Set(_Assign):
+    name = "set"
+    adds = False
+
+    def describe(self, value: Any) -> str:
+        return "; ".join(f"{k} = {plain(v)}" for k, v in value.items())
+
+
+class Add(_Assign):
+    name = "add"
+    adds = True
+
+    def describe(self, value: Any) -> str:
+        return "; ".join(f"{k} += {plain(v)}" for k, v in value.items())
+
+
+class Escalate(EffectKind):
+    """Move the level up by a number of rungs (rounded; clipped to the ladder)."""
+
+    name = "escalate"
+    model = Expr
+    sign: ClassVar[int] = 1
+
+    def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
+        ctx.expr(path, value, payload)
+
+    def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
+        op = EffectOp(owner, ctx.expression(path))
+        fn, sign, level = ctx.fn(path), self.sign, ctx.level_slot
+        assert fn is not None
+
+        def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
+            run.set_level(V[level] + sign * round(fn(V, t, D)))
+
+        op.execute = execute
+        return [op]
+
+    def describe(self, value: Any) -> str:
+        return f"{self.name} by {plain(value)}"
+
+
+class Deescalate(Escalate):
+    """Move the level down by a number of rungs."""
+
+    name = "deescalate"
+    sign = -1
+
+
+class RaiseTo(EffectKind):
+    """Move the level up to a rung (never down)."""
+
+    name = "raise_to"
+    model = Ident
+    only_up: ClassVar[bool] = True
+
+    def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
+        ctx.ref(path, value, ctx.levels, "level")
+
+    def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
+        op = EffectOp(owner)
+        rank, level = ctx.levels.index(value), ctx.level_slot
+        if self.only_up:
+            def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
+                if rank > V[level]:
+                    run.set_level(rank)
+        else:
+            def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
+                run.set_level(rank)
+        op.execute = execute
+        return [op]
+
+    def describe(self, value: Any) -> str:
+        return f"raise level to {value}"
+
+
+class SetLevel(RaiseTo):
+    """Move the level to a rung, up or down."""
+
+    name = "set_level"
+    only_up = False
+
+    def describe(self, value: Any) -> str:
+        return f"set level {value}"
+
+
+def _fire_shorthand(value: Any) -> Any:
+    return {"action": value} if isinstance(value, str) else value
+
+
+class FireArgs(Base):
+    action: Name
+    after: Dist | None = None
+
+
+class Fire(EffectKind):
+    """Execute an action now, or after a drawn delay."""
+
+    name = "fire"
+    model = FireArgs
+    shorthand = BeforeValidator(_fire_shorthand)
+
+    def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
+        ctx.ref((*path, "action"), value.action, ctx.actions, "action")
+        ctx.dist(value.after, (*path, "after"), payload, time=True)
+
+    def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
+        op = EffectOp(owner)
+        delay = ctx.sampler(value.after, (*path, "after"))
+        action = ctx.action_index[value.action]
+
+        def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
+            run.fire_action(action, delay, D)
+
+        op.execute = execute
+        return [op]
+
+    def describe(self, value: Any) -> str:
+        after = f" after {value.after.entry.describe(value.after.args)}" if value.after else ""
+        return f"fire {value.action}{after}"
+
+
+class Start(EffectKind):
+    """Start a recurring action (no change if it runs)."""
+
+    name = "start"
+    model = Ident
+
+    def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
+        ctx.ref(path, value, ctx.actions, "action")
+        act = ctx.actions.get(value)
+        if act is not None and not act.recurring:
+            ctx.problem(path, f"'{value}' is not recurring (no every or rate), so it cannot "
+                              f"be {self.name}ed")
+
+    def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
+        op = EffectOp(owner)
+        action = ctx.action_index[value]
+
+        def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
+            run.start(action)
+
+        op.execute = execute
+        return [op]
+
+
+class Stop(Start):
+    """Stop a recurring action (its pending occurrence is dropped)."""
+
+    name = "stop"
+
+    def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
+        op = EffectOp(owner)
+        action = ctx.action_index[value]
+
+        def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
+            run.stop(action)
+
+        op.execute = execute
+        return [op]
+
+
+class End(EffectKind):
+    """End the run now with an outcome."""
+
+    name = "end"
+    model = Ident
+
+    def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
+        ctx.ref(path, value or "", ctx.outcomes, "outcome")
+
+    def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
+        op = EffectOp(owner)
+        outcome = ctx.outcome_index[value or ""]
+
+        def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
+            run.end(outcome)
+
+        op.execute = execute
+        return [op]
+
+
+EFFECTS: dict[str, EffectKind] = {k.name: k for k in (
+    Set(), Add(), Escalate(), Deescalate(), RaiseTo(), SetLevel(), Fire(), Start(), Stop(),
+    End(),
+)}
+"""Every effect kind by name, in the order the schema lists them."""
+
+
+class _EffectBase(OneOf):
+    """One effect: exactly one of the keys below."""
+
+    _kinds: ClassVar[tuple[str, ...]] = tuple(EFFECTS)
+    _noun: ClassVar[str] = "an effect"
+
+    @property
+    def value(self) -> Any:
+        """The value of the one kind given."""
+        return getattr(self, self.kind)
+
+    @property
+    def entry(self) -> EffectKind:
+        """The registry entry of the kind given."""
+        return EFFECTS[self.kind]
+
+
+def _field(kind: EffectKind) -> Any:
+    if kind.shorthand is None:
+        return (kind.model | None, None)
+    return (Annotated[kind.model | None, kind.shorthand], None)
+
+
+if TYPE_CHECKING:
+    Effect = _EffectBase
+else:
+    Effect = create_model("Effect", __base__=_EffectBase, __module__=__name__,
+                          __doc__=_EffectBase.__doc__,
+                          **{name: _field(kind) for name, kind in EFFECTS.items()})
