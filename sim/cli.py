@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sim.errors import BatchInterrupted, Problem, ScenarioError, SimError
+from sim.errors import BatchInterrupted, ScenarioError, SimError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -95,33 +95,31 @@ def cli(debug: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True,
               help="Also require every number to cite a source or be marked an assumption.")
+@click.option("--sources", "sources", type=click.Path(path_type=Path), default=None,
+              metavar="DIR", help="Folder of the sources' documents (their file:): check "
+              "every citation's evidence in them (implies --strict).")
 @_handled
-def validate(files: tuple[Path, ...], strict: bool) -> None:
+def validate(files: tuple[Path, ...], strict: bool, sources: Path | None) -> None:
     """Check scenario files; print every problem with its file, line and column."""
     from sim.scenario import load_scenario
-    from sim.scenario.citations import uncited
 
+    if sources is not None and not sources.is_dir():
+        raise click.BadParameter(f"'{sources}' is not a folder", param_hint="--sources")
     failed: list[ScenarioError] = []
     for file in files:
         try:
-            sc = load_scenario(file)
+            sc = load_scenario(file, strict=strict, sources=sources)
         except ScenarioError as exc:
             failed.append(exc)
             for line in str(exc).splitlines():
                 click.echo(line, err=True)
-            continue
-        missing = uncited(sc) if strict else []
-        if missing:
-            problems = [Problem(str(file), 0, 0, "", line) for line in missing]
-            failed.append(ScenarioError(problems))
-            for problem in problems:
-                click.echo(str(problem), err=True)
             continue
         spec = sc.spec
         click.echo(
             f"ok  {file}: {len(spec.actors)} actors, {len(spec.actions)} actions, "
             f"{len(spec.triggers)} triggers, {len(spec.parameters)} parameters, "
             f"{len(spec.ladder)} levels, {len(spec.outcomes)} outcomes"
+            + (", evidence checked" if sources is not None else "")
         )
     if failed:
         n = sum(max(1, len(e.problems)) for e in failed)
@@ -132,13 +130,19 @@ def validate(files: tuple[Path, ...], strict: bool) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option("--sources", "sources", type=click.Path(path_type=Path), default=None,
+              metavar="DIR", help="Folder of the sources' documents: mark each citation "
+              "whose evidence is checked there.")
 @_handled
-def show(file: Path) -> None:
+def show(file: Path, sources: Path | None) -> None:
     """Describe a scenario: parameters and sources, ladder, actors, actions, triggers, outcomes."""
     from sim.scenario import load_scenario
     from sim.show import render_scenario
 
-    render_scenario(load_scenario(file), _console())
+    if sources is not None and not sources.is_dir():
+        raise click.BadParameter(f"'{sources}' is not a folder", param_hint="--sources")
+    render_scenario(load_scenario(file), _console(),
+                    str(sources) if sources is not None else None)
 
 
 @cli.command()

@@ -87,13 +87,20 @@ def _assumptions(doc: dict[str, Any], titles: dict[str, str]) -> str:
             continue
         rng = p.get("range")
         src = p.get("source")
-        if isinstance(src, dict):
+        if isinstance(src, dict):  # the report has no documents: evidence not checked here
             ref = str(src.get("ref", ""))
-            basis = (f"<em>{_e(titles.get(ref, ref))}</em> [{_e(ref)}]: "
-                     f"{_e(src.get('note', ''))}")
+            excerpts = src.get("evidence") or []
+            quoted = ("; evidence: " + ", ".join(f"&ldquo;{_e(x)}&rdquo;" for x in excerpts)
+                      if isinstance(excerpts, list) and excerpts else "")
+            derived = (f" = {_e(src.get('derivation'))}"
+                       if src.get("derivation") is not None else "")
+            basis = (f"<strong>cited, not checked</strong>: <em>{_e(titles.get(ref, ref))}</em> "
+                     f"[{_e(ref)}]: {_e(src.get('note', ''))}{quoted}{derived}")
             classes.append("")
         else:
-            basis = f"<strong>assumption</strong>: {_e(p.get('assumption', ''))}"
+            informed = p.get("informed_by")
+            by = f" (informed by [{_e(informed)}])" if informed else ""
+            basis = f"<strong>assumption</strong>{by}: {_e(p.get('assumption', ''))}"
             classes.append("assumption")
         if isinstance(p.get("overridden"), dict):
             classes[-1] = "overridden"

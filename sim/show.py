@@ -115,9 +115,17 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
         console.print(f"results: {escape(str(result.out))}")
 
 
-def render_scenario(sc: Scenario, console: Console) -> None:
-    """A readable, cited description of a scenario."""
+def render_scenario(sc: Scenario, console: Console, sources: str | None = None) -> None:
+    """A readable, cited description of a scenario. Each citation says whether its
+    evidence was checked against the documents in the ``sources`` folder."""
+    from sim.scenario.evidence import check_evidence
+
     spec = sc.spec
+    evidence = check_evidence(spec, sc.expressions, sources)
+
+    def cite(item: Any, *path: str) -> str:
+        return citation(item, evidence.status(item, path))
+
     console.print(f"[bold]{escape(spec.title or spec.name)}[/bold]  ({spec.name}, "
                   f"{len(sc.files) or 1} file{'s' if len(sc.files) > 1 else ''}: "
                   f"{' <- '.join(sc.files)})")
@@ -139,7 +147,7 @@ def render_scenario(sc: Scenario, console: Console) -> None:
             t.add_column(col, overflow="fold")
         for name, p in spec.parameters.items():
             rng = f"[{p.range[0]:g}, {p.range[1]:g}]" if p.range else ""
-            what = "; ".join(x for x in (p.doc or "", citation(p)) if x)
+            what = "; ".join(x for x in (p.doc or "", cite(p, "parameters", name)) if x)
             _row(t, name, f"{p.value}", rng, p.unit or "", what)
         console.print(t)
     console.print("Ladder: " + " < ".join(
@@ -155,7 +163,8 @@ def render_scenario(sc: Scenario, console: Console) -> None:
         t.add_column("notes", overflow="fold")
         for name, actor in spec.actors.items():
             vars_ = ", ".join(f"{k} = {v}" for k, v in actor.vars.items())
-            _row(t, name, vars_, "; ".join(x for x in (actor.doc or "", citation(actor)) if x))
+            notes = (actor.doc or "", cite(actor, "actors", name))
+            _row(t, name, vars_, "; ".join(x for x in notes if x))
         console.print(t)
     if spec.actions:
         t = Table(title="Actions", title_justify="left")
@@ -167,7 +176,7 @@ def render_scenario(sc: Scenario, console: Console) -> None:
                 str(a.requires or ""),
                 "; ".join(f"{k} ~ {describe_dist(d)}" for k, d in a.draws.items()),
                 "; ".join(describe_effect(e) for e in a.effects),
-                "; ".join(x for x in (a.doc or "", citation(a)) if x),
+                "; ".join(x for x in (a.doc or "", cite(a, "actions", name)) if x),
             )
         console.print(t)
         console.print("  * milestone: appears in run paths")
@@ -178,7 +187,8 @@ def render_scenario(sc: Scenario, console: Console) -> None:
         for name, trig in spec.triggers.items():
             _row(t, name + (" *" if trig.milestone else ""), describe_trigger(trig),
                       "; ".join(describe_effect(e) for e in trig.do),
-                      "; ".join(x for x in (trig.doc or "", citation(trig)) if x))
+                      "; ".join(x for x in (trig.doc or "", cite(trig, "triggers", name))
+                                if x))
         console.print(t)
     t = Table(title="Outcomes", title_justify="left")
     for col in ("outcome", "kind", "condition", "meaning"):

@@ -144,7 +144,7 @@ def sensitivity(
     rows = _rank(method, names, raw)
     params = sc.spec.parameters
     for row in rows:
-        row["source"] = citation(params[row["parameter"]]) or "uncited"
+        row["source"] = citation(params[row["parameter"]], "cited, not checked") or "uncited"
     result = Sensitivity(sc.name, outcome, method, samples, runs, seed, len(points), rows,
                          done.out, failed)
     if done.out is not None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sim.errors import Problem, ScenarioError
 from sim.scenario.checks import Path, PathProblem, check_scenario, dotted
+from sim.scenario.evidence import strict_problems
 from sim.scenario.expressions import did_you_mean
 from sim.scenario.files import read_text_file
 from sim.scenario.scenario import Scenario
@@ -363,7 +364,8 @@ def _partial_spec(doc: dict[str, Any]) -> tuple[ScenarioSpec, bool]:
 
 
 def _finish(doc: MarkedDict | None, problems: list[Problem], file: str, files: list[str],
-            path: str | None) -> Scenario:
+            path: str | None, strict: bool = False,
+            sources: str | os.PathLike[str] | None = None) -> Scenario:
     if doc is None:
         raise ScenarioError(problems)
     try:
@@ -381,6 +383,9 @@ def _finish(doc: MarkedDict | None, problems: list[Problem], file: str, files: l
     checked = check_scenario(spec, where, complete=outcomes_whole)
     for pp in checked.problems:
         problems.append(_located(doc, pp, file))
+    if valid and not problems and (strict or sources is not None):
+        for pp in strict_problems(spec, checked.expressions, sources):
+            problems.append(_located(doc, pp, file))
     if problems or not valid:
         raise ScenarioError(problems)
     return Scenario.build(spec, dict(doc), checked.expressions, path=path, files=tuple(files))
@@ -391,10 +396,14 @@ def _located(doc: Any, pp: PathProblem, file: str) -> Problem:
     return Problem(f, line, col, dotted(pp.path), pp.message)
 
 
-def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+def load_scenario(path: str | os.PathLike[str], *, strict: bool = False,
+                  sources: str | os.PathLike[str] | None = None) -> Scenario:
     """Load, merge, validate, check and compile a scenario file.
 
-    Raises :class:`~sim.errors.ScenarioError` listing every problem found.
+    ``strict`` also applies the citation rule (every number cites a source or is an
+    assumption); ``sources``, a folder holding the sources' documents, also checks every
+    citation's evidence against them (see :mod:`sim.scenario.evidence`).
+    Raises :class:`~sim.errors.ScenarioError` listing every problem found, located.
     """
     fs = FsPath(path)
     problems: list[Problem] = []
@@ -403,7 +412,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         doc = _read(fs.resolve(), (), problems, files)
     except _Broken:
         raise ScenarioError(problems) from None
-    return _finish(doc, problems, _shown(fs), files, str(path))
+    return _finish(doc, problems, _shown(fs), files, str(path), strict, sources)
 
 
 def load_scenario_text(text: str, name: str = "<scenario>") -> Scenario:
