@@ -22,6 +22,12 @@ from sim.results import table_digest
 RUNS, SEED, CHUNK = 600, 3, 100
 
 
+def _texts(fig) -> list[str]:
+    """Every text a figure shows: titles, labels, legends, annotations."""
+    fig.canvas.draw()
+    return [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+
+
 def invoke(*args: str):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
@@ -338,8 +344,7 @@ def test_overrides_are_shown_wherever_a_result_is(ref, tmp_path):
     assert "intercept_prob=0.9" in fig.axes[0].get_title()
     assert invoke("run", ref, "-n", "300", "--out", base, "-q").exit_code == 0
     fig = compare_bars([base, out])
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert any("intercept_prob=0.9" in label for label in labels)
+    assert any("intercept_prob=0.9" in label for label in _texts(fig))
     # the folder still resumes to the scenario as the file had it
     assert invoke("run", "--resume", out, "-q").exit_code == 0
 
@@ -465,7 +470,7 @@ def test_compare_writes_its_table_and_plot_takes_sweep_points(ref, tmp_path):
 
     fig = compare_bars([f"{sweep}@0", f"{sweep}@1"])
     assert len(fig.axes) == 2 and "difference" in fig.axes[1].get_xlabel()
-    assert any("cut_prob=0.8" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert any("cut_prob=0.8" in text for text in _texts(fig))
 
 
 # --- 11. self-describing data files ----------------------------------------------------------

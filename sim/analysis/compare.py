@@ -51,10 +51,9 @@ def side_of(ref: str | Path) -> Side:
     wanted: int | None = None
     values: dict[str, Any] = dict(res.manifest.overrides)
     if sep:
-        try:
-            wanted = int(point)
-        except ValueError:
-            raise ResultsError(f"{ref}: a point is a number, as in {path}@3") from None
+        if not (point.isascii() and point.isdigit()) or len(point) > 9:
+            raise ResultsError(f"{ref}: a point is a whole number, as in {path}@3")
+        wanted = int(point)
         points = table.column("point").to_numpy()
         if wanted not in set(points.tolist()):
             raise ResultsError(f"{ref}: no point {wanted} in {path}")

@@ -37,6 +37,8 @@ class Factor:
     flag: bool = False
 
 
+MAX_DESIGN_POINTS = 100_000  # points of a sweep or sensitivity design
+
 def parse_factor(scenario: Scenario, text: str) -> Factor:
     """Read ``NAME=LO:HI:STEPS``, ``NAME=V1,V2,...`` or ``NAME`` against the scenario."""
     name, _, spec = text.partition("=")
@@ -69,9 +71,14 @@ def parse_factor(scenario: Scenario, text: str) -> Factor:
             raise ScenarioError(f"--vary {text}: expected NAME=LO:HI:STEPS") from None
         if steps < 1 or len(parts) > 3:
             raise ScenarioError(f"--vary {text}: expected NAME=LO:HI:STEPS with STEPS >= 1")
+        if steps > MAX_DESIGN_POINTS:
+            raise ScenarioError(f"--vary {text}: {steps:,} steps is more than the "
+                                f"{MAX_DESIGN_POINTS:,} points a design may have")
         raw = list(np.linspace(lo, hi, steps)) if steps > 1 else [lo]
     else:
         raw = [v for v in spec.split(",") if v.strip()]
+        if len(raw) > MAX_DESIGN_POINTS:
+            raise ScenarioError(f"--vary {name}: more than {MAX_DESIGN_POINTS:,} values")
     checked = [scenario.resolve_parameters({name: str(v)})[name] for v in raw]
     unique = tuple(dict.fromkeys(checked))
     return Factor(name, float(min(unique)), float(max(unique)), unique, integer=param.integer)
@@ -104,11 +111,16 @@ def expand(factors: list[Factor], design: str = "grid", samples: int | None = No
         if missing:
             raise ScenarioError(f"a grid needs values for {', '.join(missing)}: "
                                 f"give NAME=LO:HI:STEPS or NAME=V1,V2")
+        size = math.prod(len(f.values) for f in factors)
+        if size > MAX_DESIGN_POINTS:
+            raise ScenarioError(f"a grid of {size:,} points is more than the "
+                                f"{MAX_DESIGN_POINTS:,} a design may have")
         return [dict(zip(names, combo, strict=True))
                 for combo in itertools.product(*(f.values for f in factors))]
     from scipy.stats import qmc
 
     n = samples or 2 ** max(3, math.ceil(math.log2(10 * len(factors))))
+    check_design_size(n, f"{design} with {n:,} samples")
     sampler: Any = (qmc.LatinHypercube(d=len(factors), rng=np.random.default_rng(seed))
                     if design == "lhs" else
                     qmc.Sobol(d=len(factors), scramble=True, rng=np.random.default_rng(seed)))
@@ -137,11 +149,19 @@ def _problem(factors: list[Factor]) -> dict[str, Any]:
             "bounds": [[0.0, 1.0]] * len(factors)}
 
 
+def check_design_size(points: int, what: str) -> None:
+    """Refuse a design larger than :data:`MAX_DESIGN_POINTS` before building it."""
+    if points > MAX_DESIGN_POINTS:
+        raise ScenarioError(f"{what}: {points:,} points is more than the "
+                            f"{MAX_DESIGN_POINTS:,} a design may have; use fewer samples")
+
+
 def saltelli(factors: list[Factor], n: int, seed: int = 0) -> np.ndarray:
     """Saltelli's scheme for first- and total-order Sobol' indices (SALib): ``n * (d + 2)``
     rows on the unit cube; ``n`` should be a power of two."""
     if not factors:
         raise ScenarioError("a sensitivity analysis needs at least one parameter")
+    check_design_size(n * (len(factors) + 2), f"Sobol' with {n:,} samples")
     from SALib.sample import sobol
 
     return np.asarray(sobol.sample(_problem(factors), n, calc_second_order=False, seed=seed))
@@ -151,6 +171,7 @@ def morris(factors: list[Factor], n: int, seed: int = 0, levels: int = 4) -> np.
     """Morris elementary-effects trajectories (SALib): ``n * (d + 1)`` rows on the unit cube."""
     if not factors:
         raise ScenarioError("a sensitivity analysis needs at least one parameter")
+    check_design_size(n * (len(factors) + 1), f"Morris with {n:,} trajectories")
     from SALib.sample import morris as morris_sample
 
     return np.asarray(morris_sample.sample(_problem(factors), n, num_levels=levels, seed=seed))

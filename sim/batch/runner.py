@@ -59,6 +59,7 @@ MANIFEST_EVERY = 1.0  # seconds between manifest rewrites during a batch
 SERIAL_BELOW = 2000  # "auto" runs smaller batches in this process: no start-up cost
 MAX_POINTS = 100_000  # points of a sweep
 MAX_TOTAL_RUNS = 10_000_000_000  # runs of a whole sweep
+MAX_CHUNKS = 1_000_000  # chunk files of a batch or sweep
 SWEEP_PATHS = 5  # most common paths kept in a sweep point's summary
 
 
@@ -269,6 +270,9 @@ class Job:
 
     def identities(self, size: int) -> list[ChunkIdentity]:
         per_point = math.ceil(self.runs / size)
+        if per_point * len(self.points) > MAX_CHUNKS:
+            raise BatchError(f"{per_point * len(self.points):,} chunks is more than the "
+                             f"{MAX_CHUNKS:,} a batch may have; use a larger --chunk-size")
         return [ChunkIdentity(self.sc.content_hash, self.params_hash[p], self.seed, p,
                               p * per_point + k, k * size, min(self.runs, (k + 1) * size))
                 for p in range(len(self.points)) for k in range(per_point)]

@@ -176,6 +176,9 @@ class ResultsFolder:
             raise ResultsError(f"{p} exists and is not a folder")
         if p.is_dir() and any(p.iterdir()):
             if not force:
+                if self.lock.in_use():
+                    raise ResultsError(f"{p} is in use by {self.lock.holder()}; wait for it "
+                                       f"to finish, or choose another --out")
                 if (p / MANIFEST).is_file():
                     raise ResultsError(f"{p} already holds results; choose another --out, or "
                                        f"pass --force to replace them")
@@ -312,6 +315,10 @@ class ResultsFolder:
         for path, ident in wanted.items():
             if not path.exists() and not path.is_symlink():
                 continue
+            if path.is_dir() and not path.is_symlink():
+                raise ResultsError(f"cannot resume {self.path}: "
+                                   f"{path.relative_to(self.path)} is a folder, not a chunk "
+                                   f"file; move it away")
             try:
                 found, _, aggregate = read_chunk(path, ident)
             except ChunkProblem as exc:
@@ -347,7 +354,11 @@ class ResultsFolder:
     # --- outputs derived from the folder (figures, report) -------------------------------
 
     def plots_folder(self) -> Path:
-        return self.path / PLOTS
+        folder = self.path / PLOTS
+        if folder.is_symlink():
+            raise ResultsError(f"{folder} is a symbolic link; figures are not written through "
+                               f"it (remove it, or give --out)")
+        return folder
 
     def report_path(self) -> Path:
         return self.path / REPORT
@@ -437,10 +448,12 @@ class Results:
         return dict(self.manifest.overrides)
 
     def batch_summary(self) -> Summary:
-        """The summary of a batch (an error for a sweep or an unfinished folder)."""
+        """The summary of a batch (an error for a sweep or an unfinished folder); for a
+        complete folder, checked against its chunks' counts."""
         if not isinstance(self.summary, Summary):
             raise ResultsError(f"{self.path}: no batch summary (status "
                                f"{self.manifest.status}, kind {self.manifest.kind})")
+        self._summary_matches_chunks(self.summary)
         return self.summary
 
     def point_summaries(self) -> list[Summary]:
@@ -448,21 +461,76 @@ class Results:
             return self.summary.points
         return [self.batch_summary()]
 
+    def _chunk_files(self, kind: str) -> list[tuple[Path, int | None, int]]:
+        """The chunk files of ``runs/`` (or ``events/``) as ``(path, point, chunk)``; any
+        other entry there is an error (a renamed, moved or stray file is never read)."""
+        root = self.path / kind
+        if not root.is_dir() or root.is_symlink():
+            return []
+        found: list[tuple[Path, int | None, int]] = []
+
+        def take(folder: Path, point: int | None) -> None:
+            for entry in sorted(folder.iterdir()):
+                m = _CHUNK.match(entry.name)
+                if _TEMP.match(entry.name) and not entry.is_dir():
+                    continue
+                if m and entry.is_file() and not entry.is_symlink():
+                    found.append((entry, point, int(m.group(1))))
+                elif (point is None and self.is_sweep and entry.is_dir()
+                      and not entry.is_symlink() and _POINT.match(entry.name)):
+                    take(entry, int(entry.name.split("-")[1]))
+                else:
+                    raise ResultsError(f"{entry}: not a chunk file of this folder; the folder "
+                                       f"was altered (move it away)")
+
+        take(root, None)
+        return found
+
+    def _expected(self, point: int | None, chunk: int, params: str) -> ChunkIdentity:
+        m = self.manifest
+        total = m.runs_cap or m.runs
+        per_point = -(-total // m.chunk_size)
+        p = point or 0
+        k = chunk - p * per_point
+        start = k * m.chunk_size
+        if not 0 <= k < per_point:
+            start = -1  # no such chunk: the identity check below names the difference
+        return ChunkIdentity(m.scenario.content_hash, params, m.seed, p, chunk, start,
+                             min(total, start + m.chunk_size) if start >= 0 else -1)
+
+    def _verified(self, path: Path, point: int | None, chunk: int,
+                  point_params: dict[int, str]) -> pa.Table:
+        """A chunk's table after checking its identity (against its place in the folder
+        and the manifest) and checksum."""
+        try:
+            if self.is_sweep:
+                stated = read_identity(path)
+                params = point_params.setdefault(point or 0, stated.parameters_hash)
+            else:
+                params = self.manifest.parameters_hash
+            _, table, _ = read_chunk(path, self._expected(point, chunk, params))
+        except ChunkProblem as exc:
+            raise ResultsError(f"{path}: {exc}; the folder was altered (resume it to "
+                               f"recompute damaged chunks)") from None
+        return table
+
     def _chunks(self, kind: str) -> pa.Table:
+        files = self._chunk_files(kind)
         folder = self.path / kind
-        files = sorted(f for f in folder.rglob("chunk-*.parquet")) if folder.is_dir() else []
         if not files:
             raise ResultsError(f"{folder}: no {kind} table in this results folder"
                                + (" (run with --trace to record events)"
                                   if kind == EVENTS else ""))
         tables = []
-        for f in files:
-            if f.is_symlink() or not f.is_file():
-                raise ResultsError(f"{f}: not a regular file")
-            try:
-                t = pq.read_table(f)
-            except (OSError, pa.ArrowException) as exc:
-                raise ResultsError(f"{f}: cannot read: {str(exc)[:200]}") from None
+        point_params: dict[int, str] = {}
+        for f, point, chunk in files:
+            if kind == RUNS:
+                t = self._verified(f, point, chunk, point_params)
+            else:
+                try:
+                    t = pq.read_table(f)
+                except (OSError, pa.ArrowException) as exc:
+                    raise ResultsError(f"{f}: cannot read: {str(exc)[:200]}") from None
             tables.append(t.replace_schema_metadata(None))
         try:
             table = pa.concat_tables(tables)
@@ -478,7 +546,8 @@ class Results:
 
     @property
     def runs(self) -> pa.Table:
-        """The runs table: one row per run, sorted by point and run index."""
+        """The runs table: one row per run, sorted by point and run index. Every chunk's
+        identity and checksum is verified as it is read."""
         if "runs" not in self._cache:
             table = self._chunks(RUNS)
             self._check_runs(table)
@@ -494,6 +563,26 @@ class Results:
         if table.num_rows != n * points:
             raise ResultsError(f"{self.path / RUNS}: {table.num_rows:,} rows, but the manifest "
                                f"says {points} point(s) x {n:,} runs; the folder was altered")
+
+    def _summary_matches_chunks(self, summary: Summary) -> None:
+        """A complete batch's summary counts equal its chunks' (footers only)."""
+        if not self.complete or "summary_checked" in self._cache:
+            return
+        counts: dict[str, int] = {}
+        for f, _, _ in self._chunk_files(RUNS):
+            try:
+                ident = read_identity(f)
+            except ChunkProblem as exc:
+                raise ResultsError(f"{f}: {exc}") from None
+            for k, v in ident.counts.items():
+                counts[k] = counts.get(k, 0) + v
+        stated = {o: e.count for o, e in summary.outcomes.items() if e.count}
+        if summary.failed:
+            stated["error"] = summary.failed
+        if stated != counts:
+            raise ResultsError(f"{self.path / SUMMARY}: its counts differ from the runs' "
+                               f"chunks; the file was edited")
+        self._cache["summary_checked"] = True
 
     @property
     def events(self) -> pa.Table:
@@ -560,18 +649,28 @@ class Results:
         return frame
 
     def verify(self) -> list[str]:
-        """Read every chunk in full and check its identity and checksum; returns the
-        problems found (empty when the folder is sound)."""
+        """Read every chunk in full and check its place, identity and checksum, the row
+        count and the summary; returns the problems found (empty when the folder is sound)."""
         problems = []
-        for f in sorted((self.path / RUNS).rglob("chunk-*.parquet")):
+        try:
+            files = self._chunk_files(RUNS)
+        except ResultsError as exc:
+            return [str(exc)]
+        point_params: dict[int, str] = {}
+        rows = 0
+        for f, point, chunk in files:
             try:
-                ident, _, _ = read_chunk(f)
-            except ChunkProblem as exc:
-                problems.append(f"{f.relative_to(self.path)}: {exc}")
-                continue
-            if ident.scenario_hash != self.manifest.scenario.content_hash \
-                    or ident.seed != self.manifest.seed:
-                problems.append(f"{f.relative_to(self.path)}: of another batch")
+                rows += self._verified(f, point, chunk, point_params).num_rows
+            except ResultsError as exc:
+                problems.append(str(exc))
+        if not problems and self.complete and rows != self.manifest.runs * self.manifest.points:
+            problems.append(f"{self.path / RUNS}: {rows:,} rows, expected "
+                            f"{self.manifest.runs * self.manifest.points:,}")
+        if not problems and isinstance(self.summary, Summary):
+            try:
+                self.batch_summary()
+            except ResultsError as exc:
+                problems.append(str(exc))
         return problems
 
 

@@ -49,6 +49,24 @@ class FolderLock:
         except (OSError, ValueError, KeyError, TypeError):
             return "another process"
 
+    def in_use(self) -> bool:
+        """Whether another process holds the lock now (without taking it)."""
+        if self._fd is not None or fcntl is None or not self.path.is_file():
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            return exc.errno not in _UNSUPPORTED
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
+
     def acquire(self, what: str = "writing") -> None:
         if self._fd is not None:
             return

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    model_validator,
+)
 
 __all__ = ["FORMAT", "MAX_RUNS", "Manifest", "ParameterValue", "ScenarioRef"]
 
@@ -84,6 +92,17 @@ class Manifest(_Model):
     points_hash: str | None = None
     columns: list[ColumnInfo] = Field(default_factory=list)
     error: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Manifest:
+        if self.runs_cap is not None and (self.precision is None or self.runs > self.runs_cap):
+            raise ValueError("runs_cap belongs to a --precision batch and bounds its runs")
+        if self.kind == "batch":
+            from sim.results.chunkfile import parameters_hash
+
+            if parameters_hash(dict(self.parameters)) != self.parameters_hash:
+                raise ValueError("the parameters do not match their hash")
+        return self
 
     @property
     def is_sweep(self) -> bool:

@@ -256,3 +256,174 @@ def test_a_folder_whose_executor_never_started_says_so(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "failed to start" and address in manifest["error"]
     assert sim.load_results(out).manifest.status == "failed to start"
+
+
+# --- the attacker's pass: readers verify what they read ----------------------------------------
+
+@pytest.fixture
+def pair(folder: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the good folder, and a batch of the same size with cut_prob=0.8."""
+    variant = tmp_path / "variant"
+    sim.run_batch(REF, 300, 1, executor="serial", chunk_size=100, out=variant,
+                  parameters={"cut_prob": 0.8})
+    return _copy(folder, tmp_path / "copy"), variant
+
+
+def _refused_everywhere(cli, d: Path, good: Path) -> None:
+    with pytest.raises(sim.ResultsError, match="altered"):
+        _ = sim.load_results(d).runs
+    assert sim.load_results(d).verify()
+    cli("compare", str(d), str(good)).clean_failure()
+
+
+def test_a_duplicated_chunk_is_refused_by_readers(cli, folder, pair):
+    d, _ = pair
+    (d / "runs" / "chunk-000001.parquet").write_bytes(
+        (d / "runs" / "chunk-000000.parquet").read_bytes())
+    _refused_everywhere(cli, d, folder)
+
+
+def test_a_chunk_of_another_variant_is_refused_by_readers(cli, folder, pair):
+    d, variant = pair
+    (d / "runs" / "chunk-000002.parquet").write_bytes(
+        (variant / "runs" / "chunk-000002.parquet").read_bytes())
+    _refused_everywhere(cli, d, folder)
+
+
+def test_edited_data_with_its_metadata_kept_is_refused_by_readers(cli, folder, pair):
+    import pyarrow as pa
+
+    d, _ = pair
+    path = d / "runs" / "chunk-000001.parquet"
+    table = pq.read_table(path)
+    outcome = table.column("outcome").to_pylist()
+    i, j = next((i, j) for i in range(len(outcome)) for j in range(len(outcome))
+                if outcome[i] != outcome[j])
+    outcome[i], outcome[j] = outcome[j], outcome[i]  # counts unchanged
+    table = table.set_column(table.column_names.index("outcome"), "outcome",
+                             pa.array(outcome, pa.string()))
+    pq.write_table(table, path)
+    _refused_everywhere(cli, d, folder)
+
+
+@pytest.mark.parametrize("move", ["subfolder", "renamed"])
+def test_moved_or_renamed_chunks_are_refused_by_readers(cli, folder, pair, move):
+    d, _ = pair
+    src = d / "runs" / "chunk-000002.parquet"
+    if move == "subfolder":
+        (d / "runs" / "x").mkdir()
+        src.rename(d / "runs" / "x" / "chunk-000002.parquet")
+    else:
+        src.rename(d / "runs" / "chunk-foo.parquet")
+    with pytest.raises(sim.ResultsError):
+        _ = sim.load_results(d).runs
+    cli("compare", str(d), str(folder)).clean_failure()
+
+
+def test_a_sweep_point_copied_over_another_is_refused(cli, tmp_path):
+    out = tmp_path / "s"
+    assert cli("sweep", REF, "--vary", "cut_prob=0.2,0.8", "-n", "100", "--out", str(out),
+               "-q").code == 0
+    for f in (out / "runs" / "point-0000").iterdir():
+        target = out / "runs" / "point-0001" / f.name.replace("000000", "000001")
+        target.write_bytes(f.read_bytes())
+    with pytest.raises(sim.ResultsError):
+        _ = sim.load_results(out).runs
+    assert sim.load_results(out).verify()
+
+
+@pytest.mark.parametrize("args", [
+    ["run", REF, "-n", "1000000000", "--chunk-size", "1", "--out", "x"],
+    ["sweep", REF, "--vary", "cut_prob=0.2:0.8:1000000000", "-n", "1", "--out", "x"],
+    ["sweep", REF, "--vary", "cut_prob", "--design", "lhs", "--samples", "1000000000",
+     "-n", "1", "--out", "x"],
+    ["sweep", REF, "--vary", "cut_prob=0.1:0.9:100000", "--vary", "clash_prob=0:1:100000",
+     "-n", "1", "--out", "x"],
+    ["sensitivity", REF, "--outcome", "ceasefire", "--samples", "1000000000", "-n", "1",
+     "--out", "x"],
+])
+def test_huge_designs_and_chunk_counts_are_refused_before_any_allocation(cli, args):
+    res = cli(*args, timeout=30)
+    res.clean_failure()
+    assert "more than" in res.stderr
+
+
+def test_an_edited_summary_is_refused(cli, folder, tmp_path):
+    d = _copy(folder, tmp_path / "d")
+    s = json.loads((d / "summary.json").read_text())
+    names = list(s["outcomes"])
+    a, b = s["outcomes"][names[0]], s["outcomes"][names[1]]
+    a["count"], b["count"] = a["count"] + b["count"], 0  # consistent totals, wrong numbers
+    a["p"], b["p"] = a["count"] / s["runs"], 0.0
+    a["lo"], a["hi"], b["lo"], b["hi"] = a["p"], a["p"], 0.0, 0.0
+    (d / "summary.json").write_text(json.dumps(s))
+    cli("report", str(d)).clean_failure()
+    cli("plot", str(d)).clean_failure()
+    assert sim.load_results(d).verify()
+
+
+def test_a_path_too_long_is_a_clean_error(cli):
+    cli("run", REF, "-n", "10", "--out", "a" * 300).clean_failure()
+    cli("compare", "a" * 300, "b" * 6000).clean_failure()
+
+
+def test_plot_force_does_not_write_through_a_symlinked_plots_folder(cli, folder, tmp_path):
+    d = _copy(folder, tmp_path / "d")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "outcomes.png").write_bytes(b"precious")
+    (d / "plots").symlink_to(victim)
+    cli("plot", str(d), "--force", "--kind", "outcomes").clean_failure()
+    assert (victim / "outcomes.png").read_bytes() == b"precious"
+
+
+def test_edited_manifest_parameters_are_refused(cli, folder, tmp_path):
+    d = _copy(folder, tmp_path / "d")
+    m = json.loads((d / "manifest.json").read_text())
+    m["parameters"]["cut_prob"] = 0.8
+    (d / "manifest.json").write_text(json.dumps(m))
+    res = cli("run", "--resume", str(d))
+    res.clean_failure()
+    assert "hash" in res.stderr
+
+
+def test_a_folder_where_a_chunk_should_be_is_refused_and_nothing_rewritten(cli, folder,
+                                                                          tmp_path):
+    d = _copy(folder, tmp_path / "d")
+    (d / "runs" / "chunk-000001.parquet").unlink()
+    (d / "runs" / "chunk-000001.parquet").mkdir()
+    before = (d / "summary.json").read_bytes()
+    res = cli("run", "--resume", str(d))
+    res.clean_failure()
+    assert "is a folder" in res.stderr
+    assert (d / "summary.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("point", ["+1", " 1", "1_0", "٣", "-1", "1e3"])
+def test_sweep_points_are_plain_numbers(cli, tmp_path, point):
+    out = tmp_path / "s"
+    assert cli("sweep", REF, "--vary", "cut_prob=0.2,0.8", "-n", "20", "--out", str(out),
+               "-q").code == 0
+    cli("compare", f"{out}@0", f"{out}@{point}").clean_failure()
+
+
+def test_a_plain_second_run_names_the_holder(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "busy"
+    first = subprocess.Popen([sys.executable, "-m", "sim", "run", REF, "-n", "400000",
+                              "--executor", "serial", "--chunk-size", "500", "--out", str(out),
+                              "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not list((out / "runs").glob("chunk-*.parquet")):
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.05)
+        second = subprocess.run([sys.executable, "-m", "sim", "run", REF, "-n", "10", "--out",
+                                 str(out)], capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2 and f"pid {first.pid}" in second.stderr
+    finally:
+        first.kill()
+        first.wait(timeout=30)
