@@ -65,6 +65,12 @@ def _handled(fn: F) -> F:
                 raise
             click.echo("escalation: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except OSError as exc:  # a path the system refuses (too long, a loop, ...)
+            if debug:
+                raise
+            name = f"{str(exc.filename)[:200]}: " if exc.filename else ""
+            click.echo(f"escalation: error: {name}{exc.strerror or exc}", err=True)
+            sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]
 
