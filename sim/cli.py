@@ -50,7 +50,7 @@ def _handled(fn: F) -> F:
             if debug:
                 raise
             for line in str(exc).splitlines():
-                click.echo(line, err=True)
+                click.echo(line if exc.problems else f"escalation: error: {line}", err=True)
             n = len(exc.problems)
             if n:
                 click.echo(f"escalation: {n} problem{'s' if n != 1 else ''} found", err=True)
@@ -317,7 +317,8 @@ def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
                                execution=_execution(workers, executor, scheduler, advance,
                                                     chunk_size),
                                out=target, force=force, trace=_parse_trace(trace),
-                               command=command, precision=precision)
+                               command=command, precision=precision,
+                               overrides_by="set on the command line")
     if as_json:
         _emit(True, result.as_dict, lambda: None)
     else:
@@ -446,13 +447,15 @@ def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], desig
 @click.option("--out", type=str, default=None, callback=_out_path,
               help="Results folder [default: results/<scenario>-sensitivity-<timestamp>].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
+              metavar="DIR", help="Finish the interrupted analysis in DIR (same command).")
 @click.option("--json", "as_json", is_flag=True, help="Print the indices as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handled
 def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...],
                 samples: int, runs: int, seed: int, sets: tuple[str, ...],
                 workers: int | None, executor: str, scheduler: str | None, out: Path | None,
-                force: bool, as_json: bool, quiet: bool) -> None:
+                force: bool, resume: Path | None, as_json: bool, quiet: bool) -> None:
     """Rank parameters by their influence on an outcome's probability (Sobol' or Morris)."""
     from sim.analysis.sensitivity import sensitivity as run_sensitivity
     from sim.batch import default_out
@@ -462,12 +465,15 @@ def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...]
     sc = load_scenario(scenario)
     fixed: dict[str, Any] = _parse_sets(sets)
     sc.resolve_parameters(fixed)
-    target = out or default_out(sc, suffix="-sensitivity")
+    if resume is not None:
+        runs, seed = _resume_settings(resume, runs, seed)
+    target = resume or out or default_out(sc, suffix="-sensitivity")
     with progress_bar(None, disable=quiet or as_json) as advance:
         result = run_sensitivity(sc, outcome, method, list(vary) or None, samples=samples,
                                  runs=runs, seed=seed, fixed=fixed,
                                  execution=_execution(workers, executor, scheduler, advance),
-                                 out=target, force=force, command=["escalation", *sys.argv[1:]])
+                                 out=target, force=force, command=["escalation", *sys.argv[1:]],
+                                 resume=resume is not None)
     _emit(as_json, result.as_dict, lambda: print_sensitivity(result, _console()))
 
 

@@ -79,7 +79,7 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
     )
     for name, value in result.overrides.items():
         p = sc.spec.parameters[name]
-        console.print(escape(f"  {name} = {value} (set on the command line; scenario: "
+        console.print(escape(f"  {name} = {value} ({result.overrides_by}; scenario: "
                              f"{p.value}{', ' + citation(p) if citation(p) else ''})"))
     outcomes = Table(title="Outcomes (95% Wilson interval)", title_justify="left")
     for col in ("outcome", "runs", "probability", "95% interval"):
@@ -212,8 +212,10 @@ def _short(p: float) -> str:
 
 def print_sweep(result: Any, console: Console) -> None:
     """Outcome probabilities at each point of a sweep."""
+    runs = result.summaries[0].runs + result.summaries[0].failed if result.summaries else 0
     console.print(f"[bold]{result.scenario}[/bold]: sweep of {len(result.points)} points over "
-                  f"{', '.join(result.varied)}, {result.seconds:.1f} s")
+                  f"{', '.join(result.varied)}, {runs:,} runs per point, seed {result.seed}, "
+                  f"{result.seconds:.1f} s")
     outcomes = list(result.summaries[0].outcomes) if result.summaries else []
     table = Table(title="Outcome probability at each point (95% Wilson interval)",
                   title_justify="left")
@@ -252,6 +254,8 @@ def print_comparison(cmp: Any, console: Console) -> None:
             cells.append(f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
         _row(table, *cells)
     console.print(table)
+    for note in cmp.notes:
+        console.print(f"note: {escape(note)}")
     for label, method in cmp.methods.items():
         why = ("same seed and run indices: per-run differences (common random numbers)"
                if method == "paired" else "different streams: independent samples (Newcombe)")

@@ -600,3 +600,58 @@ def test_trace_payloads_are_typed_columns(tmp_path, write):
     assert salvo and all(0 <= r["draw.hits"] <= 6 and 1 <= r["draw.delay"] <= 2 for r in salvo)
     assert all(r["draw.hits"] is None for r in talk)
     assert salvo[0]["detail"].startswith("hits=")
+
+
+# --- from a newcomer's pass ------------------------------------------------------------------
+
+def test_an_interrupted_sensitivity_resumes_with_its_own_command(ref, tmp_path):
+    import os
+    import signal
+
+    out = tmp_path / "sens"
+    args = [sys.executable, "-m", "sim", "sensitivity", str(ref), "--outcome", "ceasefire",
+            "--vary", "cut_prob", "--vary", "clash_prob", "--samples", "32", "-n", "400",
+            "--executor", "serial", "--out", str(out), "-q"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(list((out / "runs").rglob("chunk-*.parquet"))) < 5:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "escalation sensitivity' command plus --resume" in err
+    done = subprocess.run([a for a in args if a not in ("--out", str(out))]
+                          + ["--resume", str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sim.load_results(out).has_sensitivity
+    res = invoke("run", "--resume", out)
+    assert res.exit_code == 2 and "holds a sensitivity, not a batch" in res.output
+
+
+def test_resuming_a_complete_folder_changes_nothing(ref, tmp_path):
+    out = tmp_path / "r"
+    _batch(ref, out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert invoke("run", "--resume", out, "-q").exit_code == 0
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == before
+
+
+def test_a_rerun_into_an_interrupted_folder_suggests_resume(ref, tmp_path):
+    out = tmp_path / "r"
+    _batch(ref, out)
+    m = json.loads((out / "manifest.json").read_text())
+    m["status"] = "interrupted"
+    (out / "manifest.json").write_text(json.dumps(m))
+    res = invoke("run", ref, "-n", "600", "--out", out)
+    assert res.exit_code == 2 and f"--resume {out}" in res.output
+
+
+def test_parameter_errors_say_they_are_errors_and_library_overrides_are_not_cli(ref, tmp_path):
+    res = invoke("run", ref, "-n", "10", "--set", "cut_prob=5")
+    assert res.exit_code == 2 and res.output.startswith("escalation: error: ")
+    out = tmp_path / "r"
+    sim.run_batch(ref, 50, 1, {"cut_prob": 0.9}, executor="serial", out=out)
+    doc = json.loads((out / "scenario.json").read_text())
+    assert doc["parameters"]["cut_prob"]["overridden"]["by"] == "set for this run"

@@ -56,7 +56,8 @@ def side_of(ref: str | Path) -> Side:
         wanted = int(point)
         points = table.column("point").to_numpy()
         if wanted not in set(points.tolist()):
-            raise ResultsError(f"{ref}: no point {wanted} in {path}")
+            raise ResultsError(f"{ref}: no point {wanted} in {path} (its points are 0 to "
+                               f"{res.manifest.points - 1})")
         table = table.filter(points == wanted)
         varied = list((res.manifest.design or {}).get("varied") or [])
         row = res.points.to_pandas().set_index("point")

@@ -89,6 +89,7 @@ def sensitivity(
     out: str | Path | None = None,
     force: bool = False,
     command: list[str] | None = None,
+    resume: bool = False,
     **options: Any,
 ) -> Sensitivity:
     """Sobol' (Saltelli design, ``samples * (d + 2)`` points) or Morris (``samples``
@@ -117,6 +118,7 @@ def sensitivity(
     points = [{**(fixed or {}), **p} for p in points_from_unit(factors, unit)]
     done = execute(sc, points, runs, seed, execution=execution or Execution(**options),
                    out=out, force=force, command=command, overrides_by="set for the analysis",
+                   resume=resume,
                    design={"kind": f"{method} sensitivity", "samples": samples,
                            "varied": names, "fixed": dict(fixed or {}), "outcome": outcome,
                            "factors": [f.__dict__ for f in factors]})

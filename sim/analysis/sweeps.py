@@ -29,6 +29,7 @@ class SweepResult:
     table: pa.Table
     seconds: float
     out: Path | None
+    seed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "varied": self.varied,
@@ -78,4 +79,4 @@ def run_sweep(
         table = table.append_column(PARAM + v, pa.array([float(done.values[p][v])
                                                          for p in point], pa.float64()))
     return SweepResult(sc.name, done.values, varied, done.summaries, table, done.seconds,
-                       done.out)
+                       done.out, seed)

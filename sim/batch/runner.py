@@ -103,6 +103,8 @@ class BatchResult:
     out: Path | None
     overrides: dict[str, Any] = field(default_factory=dict)
     _chunks: list[bytes] = field(default_factory=list, repr=False)
+    computed: int = -1  # runs computed by this call (fewer than runs after a resume)
+    overrides_by: str = "set for this run"
 
     @property
     def failed(self) -> int:
@@ -110,7 +112,9 @@ class BatchResult:
 
     @property
     def runs_per_second(self) -> float:
-        return self.runs / self.seconds if self.seconds > 0 else math.nan
+        """Runs computed by this call per second (a resumed batch counts only its new runs)."""
+        done = self.runs if self.computed < 0 else self.computed
+        return done / self.seconds if self.seconds > 0 else math.nan
 
     def runs_table(self) -> pa.Table:
         """The runs table, sorted by run index."""
@@ -169,6 +173,7 @@ def run_batch(
     trace: int = 0,
     command: list[str] | None = None,
     precision: float | None = None,
+    overrides_by: str = "set for this run",
     **options: Any,
 ) -> BatchResult:
     """Run ``runs`` replications of ``scenario`` with root ``seed``.
@@ -184,7 +189,7 @@ def run_batch(
     resume = bool(options.pop("resume", False))
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     job = Job(sc, [dict(parameters or {})], runs, seed, trace=trace, precision=precision,
-              command=command)
+              command=command, overrides_by=overrides_by)
     done = job.execute(execution or Execution(**options), out, force, resume=resume)
     return job.batch_result(done)
 
@@ -193,9 +198,15 @@ def resume_batch(folder: str | Path, execution: Execution | None = None,
                  command: list[str] | None = None) -> BatchResult:
     """Finish the interrupted (or damaged) batch in ``folder``: the scenario, parameters,
     seed and size are the folder's; only chunks without a whole, verified file are run."""
+    from sim.results import load_results
+
+    kind = load_results(folder).manifest
+    if kind.kind != "batch":
+        what = "sensitivity" if "sensitivity" in str((kind.design or {}).get("kind")) \
+            else "sweep"
+        raise BatchError(f"{folder} holds a {what}, not a batch; resume it with the same "
+                         f"'escalation {what}' command plus --resume {folder}")
     job = Job.from_folder(Path(folder), command)
-    if job.sweep:
-        raise BatchError(f"{folder} holds a sweep; resume it with escalation sweep --resume")
     done = job.execute(execution or Execution(), folder, False, resume=True)
     return job.batch_result(done)
 
@@ -211,6 +222,7 @@ class Executed:
     out: Path | None
     kept: list[bytes]
     ran_chunks: list[int] = field(default_factory=list)  # chunks computed by this call
+    ran_runs: int = 0  # runs computed by this call
 
 
 class _Point:
@@ -227,7 +239,7 @@ class Job:
     def __init__(self, sc: Scenario, points: list[dict[str, Any]], runs: int, seed: int, *,
                  trace: int = 0, precision: float | None = None,
                  command: list[str] | None = None, design: dict[str, Any] | None = None,
-                 chunk_size: int | None = None, overrides_by: str = "set on the command line"
+                 chunk_size: int | None = None, overrides_by: str = "set for this run"
                  ) -> None:
         _check_sizes(runs, seed, len(points), precision, design is not None)
         self.sc, self.runs, self.seed, self.precision = sc, runs, seed, precision
@@ -256,8 +268,11 @@ class Job:
         res = load_results(folder)
         m = res.manifest
         sc = scenario_of(res)
+        marks = [p.get("overridden", {}).get("by") for p in
+                 (res.scenario.get("parameters") or {}).values() if isinstance(p, dict)]
+        by = next((str(b) for b in marks if b), "set for this run")
         job = cls(sc, [dict(m.overrides)], m.runs_cap or m.runs, m.seed,
-                  trace=m.trace, command=command, chunk_size=m.chunk_size)
+                  trace=m.trace, command=command, chunk_size=m.chunk_size, overrides_by=by)
         job.resumed_from = m
         return job
 
@@ -307,9 +322,15 @@ class Job:
             if run.folder is not None:
                 run.folder.close()
             raise
+        todo = [t for t in expected if t.chunk not in run.found]
+        if resume and not todo and run.was_complete:
+            if folder is not None:
+                folder.close()
+            run.finish("complete", write=False)
+            return run.executed("complete")
         try:
             run.start(exe)
-            status = run.drain(exe, [t for t in expected if t.chunk not in run.found])
+            status = run.drain(exe, todo)
         finally:
             if folder is not None:
                 folder.close()
@@ -320,7 +341,7 @@ class Job:
         agg = done.aggregate
         return BatchResult(self.sc.name, agg.runs + agg.failed, self.seed, done.values[0],
                            done.summaries[0], agg, done.seconds, done.out, self.overrides,
-                           done.kept)
+                           done.kept, done.ran_runs, self.overrides_by)
 
     def new_manifest(self, size: int, chunks: int, exe: Executor) -> Manifest:
         plan = plan_for(self.document, self.sc.content_hash, self.params_json[0])
@@ -438,6 +459,7 @@ class _Run:
         self.worker_peak = 0.0
         self.began = self.last_saved = time.perf_counter()
         self.timeline: TimelineWriter | None = None
+        self.was_complete = False
 
     # --- folder ----------------------------------------------------------------------
 
@@ -452,6 +474,7 @@ class _Run:
         size = self.expected[0].rows if self.expected else 1
         if resume:
             old = folder.open_existing()
+            self.was_complete = old.status == "complete"
             try:
                 job.check_resume(old, folder.path)
                 if old.chunk_size != size:
@@ -462,6 +485,9 @@ class _Run:
                 folder.close()
                 raise
             manifest = old.model_copy(deep=True)
+            if self.was_complete and len(self.found) == len(self.expected):
+                self.manifest = manifest
+                return folder  # nothing to do: the folder is left as it is
             manifest.resumed.append(Resumed(
                 at=_now(), chunks_found=len(self.found),
                 chunks_to_run=len(self.expected) - len(self.found), command=job.command))
@@ -591,14 +617,14 @@ class _Run:
             raise BatchInterrupted(
                 f"interrupted: {len(self.complete)} of {len(self.expected)} chunks "
                 f"({self.done_runs:,} runs) are complete{where}"
-                + (f"; resume with --resume {self.folder.path}" if self.folder else "")
+                + (f"; resume with {self._resume_hint()}" if self.folder else "")
             ) from None
         except ResultsError as exc:
             self._end_quietly(exe, "failed")
             raise ResultsError(
                 f"{exc}. {len(self.complete)} of {len(self.expected)} chunks are complete "
                 f"and kept{where}" + (f"; free space or fix the folder, then resume with "
-                                      f"--resume {self.folder.path}" if self.folder else "")
+                                      f"{self._resume_hint()}" if self.folder else "")
             ) from None
         except BaseException:
             self._end_quietly(exe, "failed")
@@ -608,6 +634,15 @@ class _Run:
                 exe.__exit__(None, None, None)
         self.finish("complete")
         return "complete"
+
+    def _resume_hint(self) -> str:
+        assert self.folder is not None
+        kind = str((self.job.design or {}).get("kind", ""))
+        if "sensitivity" in kind:
+            return f"the same 'escalation sensitivity' command plus --resume {self.folder.path}"
+        if self.job.sweep:
+            return f"the same 'escalation sweep' command plus --resume {self.folder.path}"
+        return f"escalation run --resume {self.folder.path}"
 
     def _end_quietly(self, exe: Executor, status: str) -> None:
         with contextlib.suppress(Exception):
@@ -640,8 +675,8 @@ class _Run:
 
     # --- the end -------------------------------------------------------------------------
 
-    def finish(self, status: str) -> None:
-        """Summaries of every point, and the end-of-batch files."""
+    def finish(self, status: str, write: bool = True) -> None:
+        """Summaries of every point, and (``write``) the end-of-batch files."""
         job = self.job
         if not job.sweep:
             point = self.open.get(0)
@@ -654,7 +689,7 @@ class _Run:
                 if status != "complete":
                     self._close_point(p)
         folder, manifest = self.folder, self.manifest
-        if folder is None or manifest is None:
+        if folder is None or manifest is None or not write:
             return
         seconds = time.perf_counter() - self.began
         manifest.status = status  # type: ignore[assignment]
@@ -685,14 +720,15 @@ class _Run:
         summaries = [s for s in self.summaries if s is not None]
         return Executed(self.job.values, summaries, self.kept_aggregate,
                         time.perf_counter() - self.began,
-                        self.folder.path if self.folder else None, self.kept, self.ran)
+                        self.folder.path if self.folder else None, self.kept, self.ran,
+                        self.done_now)
 
 
 def execute(sc: Scenario, points: list[dict[str, Any]], runs: int, seed: int, *,
             execution: Execution | None = None, out: str | Path | None = None,
             force: bool = False, command: list[str] | None = None,
             design: dict[str, Any] | None = None, resume: bool = False,
-            overrides_by: str = "set on the command line") -> Executed:
+            overrides_by: str = "set for this run") -> Executed:
     """Run ``runs`` replications at each parameter point of a design (a sweep), all on
     the same random streams. ``resume``: ``out`` holds an unfinished sweep of the same
     scenario, design and seed; only chunks without a whole file there are run."""

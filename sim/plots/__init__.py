@@ -102,7 +102,7 @@ def save_figures(figures: dict[str, Figure], out: str | Path, fmt: str = "png",
     targets = {name: folder / f"{name}.{fmt}" for name in figures}
     existing = [p for p in targets.values() if p.exists() or p.is_symlink()]
     if existing and not force:
-        raise ResultsError(f"{', '.join(str(p) for p in existing[:3])} already "
+        raise ResultsError(f"{', '.join(str(p) for p in existing)} already "
                            f"exist{'s' if len(existing) == 1 else ''}; pass --force to replace")
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -68,6 +68,13 @@ _TEMP = re.compile(r"^\..+\.\d+\.tmp$")
 _FIGURE = re.compile(r"^[\w.-]+\.(png|svg|pdf)$")
 
 
+def _status_of(path: Path) -> str:
+    try:
+        return str(read_json(path / MANIFEST).get("status", ""))[:40]
+    except ResultsError:
+        return ""
+
+
 def chunk_name(chunk: int) -> str:
     return f"chunk-{chunk:06d}.parquet"
 
@@ -180,8 +187,13 @@ class ResultsFolder:
                     raise ResultsError(f"{p} is in use by {self.lock.holder()}; wait for it "
                                        f"to finish, or choose another --out")
                 if (p / MANIFEST).is_file():
-                    raise ResultsError(f"{p} already holds results; choose another --out, or "
-                                       f"pass --force to replace them")
+                    status = _status_of(p)
+                    hint = (f"resume it with --resume {p}, " if status in
+                            ("interrupted", "failed", "running") else "")
+                    raise ResultsError(f"{p} already holds results"
+                                       + (f" ({status})" if status else "")
+                                       + f"; {hint}choose another --out, or pass --force to "
+                                       f"replace them")
                 raise ResultsError(f"{p} is not empty and is not a results folder; choose "
                                    f"another --out")
             self._check_replaceable()
