@@ -642,7 +642,7 @@ class _Run:
             return f"the same 'escalation sensitivity' command plus --resume {self.folder.path}"
         if self.job.sweep:
             return f"the same 'escalation sweep' command plus --resume {self.folder.path}"
-        return f"escalation run --resume {self.folder.path}"
+        return f"--resume {self.folder.path}"
 
     def _end_quietly(self, exe: Executor, status: str) -> None:
         with contextlib.suppress(Exception):
