@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -113,7 +114,9 @@ def compare_bars(refs: Sequence[Results | str | Path], allow_different: bool = F
                           textcoords="offset points", ha="center", va="bottom",
                           fontsize=SMALL, rotation=90 if vertical else 0)
         top = max(top, float(np.nanmax(hiv)))
-    left.set_ylim(0, min(1.0, top * (1.3 if vertical else 1.15) + 0.01))
+    rows = math.ceil(len(cmp.labels) / 2)  # of the legend, drawn above the bars
+    left.set_ylim(0, top * ((1.3 if vertical else 1.15) + 0.12 * rows) + 0.01)
+    left.set_yticks([t for t in left.get_yticks() if 0 <= t <= 1.0])  # headroom: no 110%
     left.set_xticks(x, [tick_label(n, 12) for n in names])
     left.set_ylabel("probability (share of runs), 95% interval")
     left.yaxis.set_major_formatter("{x:.0%}")
@@ -147,8 +150,8 @@ def compare_bars(refs: Sequence[Results | str | Path], allow_different: bool = F
                      f"({', '.join(methods)})")
     right.grid(axis="x", alpha=0.3)
     right.set_title("Differences", fontsize=FONT)
-    canvas.legend(*left.get_legend_handles_labels(), loc="outside lower center",
-                  ncols=min(len(cmp.labels), 3), fontsize=SMALL, frameon=False)
+    left.legend(loc="upper center", ncols=min(len(cmp.labels), 2), fontsize=SMALL,
+                frameon=False)
     scenario = list(dict.fromkeys(t.rpartition(" [")[0] if t.endswith("]") else t
                                   for t in cmp.titles.values()))
     canvas.suptitle("Outcome probabilities compared\n" + "; ".join(scenario), fontsize=FONT)
