@@ -21,6 +21,7 @@ from rich.table import Table
 
 from sim.batch import BatchResult
 from sim.formatting import ClockInfo, fmt_interval, fmt_num, fmt_p, title_with_overrides
+from sim.results.folder import SENSITIVITY, SWEEP
 from sim.scenario import Scenario
 from sim.scenario.describe import (
     citation,
@@ -232,7 +233,7 @@ def print_sweep(result: Any, console: Console) -> None:
         _row(table, *cells)
     console.print(table)
     if result.out is not None:
-        console.print(f"results: {result.out} (sweep.parquet: one row per point and outcome)")
+        console.print(f"results: {result.out} ({SWEEP}: one row per point and outcome)")
 
 
 def print_comparison(cmp: Any, console: Console) -> None:
@@ -293,7 +294,7 @@ def print_sensitivity(result: Any, console: Console) -> None:
         console.print(f"[red]{result.failed:,} runs failed[/red] and were left out; see the "
                       f"'error' column of the runs table")
     if result.out is not None:
-        console.print(f"results: {result.out} (sensitivity.json, sweep.parquet)")
+        console.print(f"results: {result.out} ({SENSITIVITY}, {SWEEP})")
 
 
 def print_discovery(found: Any, console: Console) -> None:

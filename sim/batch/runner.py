@@ -33,12 +33,12 @@ from sim.batch.chunks import run_chunk as _run_chunk
 from sim.batch.executors import CONNECT_TIMEOUT, Executor, make_executor
 from sim.batch.intervals import wilson
 from sim.engine import BIT_GENERATOR, columns_of
-from sim.errors import BatchError, BatchInterrupted, ResultsError, ScenarioError, SimError
+from sim.errors import BatchError, BatchInterrupted, ResultsError, SimError
 from sim.results import Results, ResultsFolder, Summary, SweepSummary
 from sim.results.chunkfile import ChunkIdentity, parameters_hash
 from sim.results.folder import TimelineWriter
 from sim.results.manifest import FORMAT, MAX_RUNS, Manifest, Resumed
-from sim.results.provenance import effective_document, original_document
+from sim.results.provenance import effective_document
 from sim.scenario import Scenario, load_scenario
 
 __all__ = [
@@ -395,24 +395,8 @@ class Job:
 
 
 def scenario_of(results: Results) -> Scenario:
-    """The scenario a results folder ran, as its file had it (checked against the
-    manifest's content hash)."""
-    from pydantic import ValidationError
-
-    where = results.path / "scenario.json"
-    if not results.scenario:
-        raise ResultsError(f"{where}: missing or empty; the folder cannot be resumed")
-    try:
-        sc = Scenario.from_document(original_document(results.scenario),
-                                    path=results.manifest.scenario.path)
-    except (ValidationError, ScenarioError, ValueError, TypeError, KeyError) as exc:
-        first = str(exc).splitlines()[0][:300]
-        raise ResultsError(f"{where}: not a valid scenario ({first}); the file was edited "
-                           f"or damaged") from None
-    if sc.content_hash != results.manifest.scenario.content_hash:
-        raise ResultsError(f"{where}: its content does not match the manifest's hash; the "
-                           f"file was edited")
-    return sc
+    """The scenario a results folder ran, as its file had it."""
+    return results.scenario_as_written()
 
 
 def _check_sizes(runs: int, seed: int, points: int, precision: float | None,

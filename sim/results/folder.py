@@ -30,7 +30,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -42,6 +42,9 @@ from sim.results.files import dump_json, read_json, write_atomic, write_new
 from sim.results.lock import FolderLock
 from sim.results.manifest import FORMAT, Manifest
 from sim.results.summary import Summary, SweepSummary
+
+if TYPE_CHECKING:
+    from sim.scenario import Scenario
 
 __all__ = ["Results", "ResultsFolder", "load_results"]
 
@@ -446,6 +449,30 @@ class Results:
     summary: Summary | SweepSummary | None
     scenario: dict[str, Any]
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def scenario_as_written(self) -> Scenario:
+        """The scenario this folder ran (a :class:`~sim.scenario.Scenario`), as its file had
+        it: overrides taken out, checked against the manifest's content hash."""
+        from pydantic import ValidationError
+
+        from sim.errors import ScenarioError
+        from sim.results.provenance import original_document
+        from sim.scenario import Scenario
+
+        where = self.path / SCENARIO
+        if not self.scenario:
+            raise ResultsError(f"{where}: missing or empty; the folder cannot be resumed")
+        try:
+            sc = Scenario.from_document(original_document(self.scenario),
+                                        path=self.manifest.scenario.path)
+        except (ValidationError, ScenarioError, ValueError, TypeError, KeyError) as exc:
+            first = str(exc).splitlines()[0][:300]
+            raise ResultsError(f"{where}: not a valid scenario ({first}); the file was "
+                               f"edited or damaged") from None
+        if sc.content_hash != self.manifest.scenario.content_hash:
+            raise ResultsError(f"{where}: its content does not match the manifest's hash; "
+                               f"the file was edited")
+        return sc
 
     @property
     def complete(self) -> bool:
