@@ -29,8 +29,22 @@ _DAYS_PER_UNIT = {"day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0, "hour": 1 
                   "hours": 1 / 24}
 
 
+class _Identified:
+    """Shortcuts to the chunk index and point of a thing carrying a chunk identity."""
+
+    identity: ChunkIdentity
+
+    @property
+    def chunk(self) -> int:
+        return self.identity.chunk
+
+    @property
+    def point(self) -> int:
+        return self.identity.point
+
+
 @dataclass(frozen=True)
-class ChunkTask:
+class ChunkTask(_Identified):
     """Runs ``identity.start`` to ``identity.stop - 1`` of a batch at one parameter point;
     picklable, so any executor can take it."""
 
@@ -39,21 +53,9 @@ class ChunkTask:
     identity: ChunkIdentity
     trace_below: int = 0  # record events of runs with index below this
 
-    @property
-    def chunk(self) -> int:
-        return self.identity.chunk
-
-    @property
-    def point(self) -> int:
-        return self.identity.point
-
-    @property
-    def runs(self) -> int:
-        return self.identity.rows
-
 
 @dataclass
-class ChunkResult:
+class ChunkResult(_Identified):
     identity: ChunkIdentity
     runs: bytes  # the chunk file (Parquet, identity and aggregate inside)
     events: bytes | None
@@ -61,13 +63,6 @@ class ChunkResult:
     seconds: float
     peak_rss_mib: float = 0.0  # of the process that ran the chunk, so far
 
-    @property
-    def chunk(self) -> int:
-        return self.identity.chunk
-
-    @property
-    def point(self) -> int:
-        return self.identity.point
 
 
 def plan_for(document: str, content_hash: str, parameters: str) -> Plan:
