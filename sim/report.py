@@ -22,8 +22,9 @@ __all__ = ["build_report", "write_report"]
 CAPTIONS = {
     "outcomes": "How likely each outcome is: share of runs ending in it, with its 95% Wilson "
                 "interval.",
-    "occupancy": "Escalation over time: at each date, the share of runs at each ladder level, "
-                 "and of runs that have already ended (hatched, grey).",
+    "occupancy": "Escalation over time: at each date, the share of runs at each ladder level "
+                 "(greys) and of runs that have already ended (outcome colours); the bar at "
+                 "the right splits all runs by outcome at the horizon.",
     "reach": "Time to reach each level: the probability of having reached it by each date.",
     "paths": "Outcome paths: milestones in the order runs passed them, each box as tall as its "
              "share of runs; small branches grouped.",
