@@ -326,6 +326,13 @@ def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
         if precision is not None:
             click.echo(f"precision {precision:g}: stopped after {result.runs:,} of at most "
                        f"{runs:,} runs")
+    if resume is not None and result.computed:
+        from sim.results import ResultsFolder
+
+        made = ResultsFolder(resume).derived_outputs()
+        if made:
+            click.echo(f"escalation: note: {', '.join(str(p) for p in made)} were made before "
+                       f"this resume; make them again (plot/report --force)", err=True)
     if result.failed:
         click.echo(f"escalation: {result.failed} of {result.runs} runs failed; see the 'error' "
                    f"column in {result.out}/runs" + (f"; e.g. {result.summary.errors[0].error}"

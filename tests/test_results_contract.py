@@ -655,3 +655,12 @@ def test_parameter_errors_say_they_are_errors_and_library_overrides_are_not_cli(
     sim.run_batch(ref, 50, 1, {"cut_prob": 0.9}, executor="serial", out=out)
     doc = json.loads((out / "scenario.json").read_text())
     assert doc["parameters"]["cut_prob"]["overridden"]["by"] == "set for this run"
+
+
+def test_resuming_says_when_figures_and_report_are_stale(ref, tmp_path):
+    out = tmp_path / "r"
+    _batch(ref, out)
+    assert invoke("plot", out, "--kind", "outcomes").exit_code == 0
+    (out / "runs" / "chunk-000003.parquet").unlink()
+    res = invoke("run", "--resume", out, "-q")
+    assert res.exit_code == 0 and "were made before this resume" in res.output

@@ -375,6 +375,10 @@ class ResultsFolder:
                                f"it (remove it, or give --out)")
         return folder
 
+    def derived_outputs(self) -> list[Path]:
+        """Figures and reports made from this folder (stale once more runs are added)."""
+        return [p for p in (self.path / REPORT, self.path / PLOTS) if p.exists()]
+
     def report_path(self) -> Path:
         return self.path / REPORT
 
