@@ -297,9 +297,13 @@ class Start(EffectKind):
     def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
         op = EffectOp(owner)
         action = ctx.action_index[value]
+        starts = self.name == "start"
 
         def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
-            run.start(action)
+            if starts:
+                run.start(action)
+            else:
+                run.stop(action)
 
         op.execute = execute
         return [op]
@@ -309,16 +313,6 @@ class Stop(Start):
     """Stop a recurring action (its pending occurrence is dropped)."""
 
     name = "stop"
-
-    def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
-        op = EffectOp(owner)
-        action = ctx.action_index[value]
-
-        def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
-            run.stop(action)
-
-        op.execute = execute
-        return [op]
 
 
 class End(EffectKind):
