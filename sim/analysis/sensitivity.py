@@ -151,8 +151,9 @@ def sensitivity(
                          done.out, failed)
     if done.out is not None:
         with ResultsFolder(done.out) as folder:
-            folder.open_existing()
+            manifest = folder.open_existing()
             folder.write_sensitivity(result.as_dict())
+            folder.write_manifest(manifest)
     return result
 
 

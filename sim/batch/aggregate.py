@@ -184,10 +184,13 @@ class Aggregate:
         except (OSError, KeyError, EOFError, UnicodeDecodeError, json.JSONDecodeError,
                 ValueError, TypeError, MemoryError) as exc:
             raise ValueError(f"damaged aggregate: {str(exc)[:200]}") from None
-        agg.runs, agg.failed = int(meta["runs"]), int(meta["failed"])
-        agg.end_time_sum = float(meta["end_time_sum"])
-        agg.paths = Counter({str(k): int(v) for k, v in meta["paths"].items()})
-        agg.errors = [(int(r), str(e)) for r, e in meta["errors"]]
+        try:
+            agg.runs, agg.failed = int(meta["runs"]), int(meta["failed"])
+            agg.end_time_sum = float(meta["end_time_sum"])
+            agg.paths = Counter({str(k): int(v) for k, v in meta["paths"].items()})
+            agg.errors = [(int(r), str(e)) for r, e in meta["errors"]]
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise ValueError(f"damaged aggregate: {str(exc)[:200]}") from None
         return agg
 
     def time_quantile(self, level: int, q: float) -> float:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -166,6 +167,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     events_bytes = None
     if task.trace_below > ident.start:
         events_bytes = _events_file(events, plan)
+        ident = replace(ident, events=hashlib.sha256(events_bytes).hexdigest())
     return ChunkResult(ident, encode_chunk(table, ident, agg.dumps()), events_bytes, agg,
                        time.perf_counter() - began, peak_rss_mib())
 

@@ -289,7 +289,8 @@ class Job:
             raise BatchError(f"{per_point * len(self.points):,} chunks is more than the "
                              f"{MAX_CHUNKS:,} a batch may have; use a larger --chunk-size")
         return [ChunkIdentity(self.sc.content_hash, self.params_hash[p], self.seed, p,
-                              p * per_point + k, k * size, min(self.runs, (k + 1) * size))
+                              p * per_point + k, k * size, min(self.runs, (k + 1) * size),
+                              self.runs)
                 for p in range(len(self.points)) for k in range(per_point)]
 
     def _check_plans(self) -> None:
@@ -687,7 +688,6 @@ class _Run:
         if status == "complete" and job.precision is None:
             folder.check_complete(self.expected, job.sweep)
         manifest.chunks.complete = sorted(self.complete)
-        folder.write_manifest(manifest)
         if job.sweep:
             done = [s for s in self.summaries if s is not None]
             folder.write_summary(SweepSummary(done))
@@ -699,6 +699,7 @@ class _Run:
             folder.write_summary(self.summaries[0])
             folder.write_paths(self.kept_aggregate.paths.most_common())
             folder.write_timeline(pa.table(timeline_columns(self.kept_aggregate, 0)))
+        folder.write_manifest(manifest)  # last: it records the digests of the files above
 
     def executed(self, status: str) -> Executed:
         summaries = [s for s in self.summaries if s is not None]

@@ -28,13 +28,15 @@ import pyarrow.parquet as pq
 
 from sim.results.digest import table_digest
 
-__all__ = ["CHUNK_FORMAT", "ChunkIdentity", "ChunkProblem", "encode_chunk", "parameters_hash",
-           "read_chunk", "read_identity"]
+__all__ = ["CHUNK_FORMAT", "MAX_CHUNK_ROWS", "ChunkIdentity", "ChunkProblem", "encode_chunk",
+           "parameters_hash", "read_chunk", "read_identity"]
 
 CHUNK_FORMAT = 2
 IDENTITY_KEY = b"sim.chunk"
 AGGREGATE_KEY = b"sim.aggregate"
 MAX_CHUNK_BYTES = 2 * 1024**3
+MAX_CHUNK_ROWS = 1_000_000  # runs in one chunk (the largest --chunk-size)
+MAX_COLUMNS = 100_000
 
 
 def parameters_hash(values: dict[str, Any]) -> str:
@@ -54,8 +56,10 @@ class ChunkIdentity:
     chunk: int
     start: int
     stop: int
+    total: int = 0  # runs per point of the whole batch (the cap of a --precision batch)
     format: int = CHUNK_FORMAT
     counts: dict[str, int] = field(default_factory=dict)  # rows per outcome (incl. "error")
+    events: str = ""  # SHA-256 of the chunk's events file (traced runs), or ""
     checksum: str = ""
 
     @property
@@ -65,13 +69,13 @@ class ChunkIdentity:
     def key(self) -> tuple[Any, ...]:
         """The fields that say which batch and which runs (not the content)."""
         return (self.format, self.scenario_hash, self.parameters_hash, self.seed, self.point,
-                self.chunk, self.start, self.stop)
+                self.chunk, self.start, self.stop, self.total)
 
     def differences(self, expected: ChunkIdentity) -> list[str]:
         """How this identity differs from the expected one, in words."""
         out = []
         for name in ("format", "scenario_hash", "parameters_hash", "seed", "point", "chunk",
-                     "start", "stop"):
+                     "start", "stop", "total"):
             mine, theirs = getattr(self, name), getattr(expected, name)
             if mine != theirs:
                 shown = (str(mine)[:12], str(theirs)[:12]) if "hash" in name else (mine, theirs)
@@ -124,9 +128,13 @@ def _identity_from(meta: dict[bytes, bytes] | None) -> ChunkIdentity:
     try:
         data = json.loads(raw.decode("utf-8"))
         counts = {str(k): int(v) for k, v in dict(data.pop("counts")).items()}
-        return ChunkIdentity(**{k: data[k] for k in ("scenario_hash", "parameters_hash",
-                                                     "seed", "point", "chunk", "start", "stop",
-                                                     "format", "checksum")}, counts=counts)
+        ident = ChunkIdentity(**{k: data[k] for k in (
+            "scenario_hash", "parameters_hash", "seed", "point", "chunk", "start", "stop",
+            "total", "format", "events", "checksum")}, counts=counts)
+        if not all(isinstance(getattr(ident, k), int) for k in ("seed", "point", "chunk",
+                                                                 "start", "stop", "total")):
+            raise TypeError("a whole number is not one")
+        return ident
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ChunkProblem(f"damaged chunk identity: {exc}") from None
 
@@ -150,15 +158,22 @@ def read_chunk(path: Path, expected: ChunkIdentity | None = None
             raise ChunkProblem("not a regular file")
         if path.stat().st_size > MAX_CHUNK_BYTES:
             raise ChunkProblem("larger than any chunk this program writes")
-        table = pq.read_table(path)
+        meta = pq.read_metadata(path)  # the footer first: nothing is expanded before it
     except ChunkProblem:
         raise
     except (OSError, pa.ArrowException, ValueError) as exc:
         raise ChunkProblem(f"unreadable: {str(exc)[:200]}") from None
-    ident = _identity_from(table.schema.metadata)
+    ident = _identity_from(meta.metadata)
     if expected is not None and ident.key() != expected.key():
         raise ChunkProblem("of another batch: " + "; ".join(ident.differences(expected)),
                            foreign=True)
+    if meta.num_rows != ident.rows or not 0 < ident.rows <= MAX_CHUNK_ROWS \
+            or meta.num_columns > MAX_COLUMNS:
+        raise ChunkProblem(f"{meta.num_rows} rows, expected {ident.rows}")
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise ChunkProblem(f"unreadable: {str(exc)[:200]}") from None
     try:
         aggregate = base64.b64decode((table.schema.metadata or {}).get(AGGREGATE_KEY, b""),
                                      validate=True)

@@ -53,11 +53,13 @@ def read_bytes(path: Path, limit: int) -> bytes:
         raise ResultsError(f"{path}: {st.st_size:,} bytes, more than the {limit:,} allowed")
     try:
         with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
+            data = fh.read(min(limit, st.st_size) + 1)
     except OSError as exc:
         raise ResultsError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(data) > limit:
         raise ResultsError(f"{path}: more than the {limit:,} bytes allowed")
+    if len(data) > st.st_size:  # grew while being read
+        raise ResultsError(f"{path}: changed while it was read")
     return data
 
 

@@ -23,7 +23,9 @@ No other module names these files: everything reads and writes through
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -112,6 +114,12 @@ class ResultsFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.lock = FolderLock(self.path, LOCK)
+        self.digests: dict[str, str] = {}  # derived files written -> SHA-256
+
+    def _derived(self, name: str, data: bytes) -> None:
+        """Write a derived file; its digest goes into the next manifest written."""
+        write_atomic(self.path / name, data)
+        self.digests[name] = hashlib.sha256(data).hexdigest()
 
     # --- the folder itself -------------------------------------------------------------
 
@@ -248,40 +256,47 @@ class ResultsFolder:
     # --- files ---------------------------------------------------------------------------
 
     def write_manifest(self, manifest: Manifest) -> None:
+        """The manifest, with the digests of the derived files written so far (write it
+        after them: a reader trusts a derived file only when its digest is there)."""
+        manifest.files.update(self.digests)
         write_atomic(self.path / MANIFEST, dump_json(manifest.model_dump(exclude_none=True)))
 
     def write_scenario(self, document: dict[str, Any]) -> None:
         write_atomic(self.path / SCENARIO, dump_json(document))
 
     def write_summary(self, summary: Summary | SweepSummary) -> None:
-        write_atomic(self.path / SUMMARY, dump_json(summary.as_dict()))
+        self._derived(SUMMARY, dump_json(summary.as_dict()))
 
     def write_paths(self, counts: list[tuple[str, int]]) -> None:
         table = pa.table({"path": pa.array([p for p, _ in counts], pa.string()),
                           "count": pa.array([c for _, c in counts], pa.int64())})
-        write_atomic(self.path / PATHS, _parquet_bytes(table))
+        self._derived(PATHS, _parquet_bytes(table))
 
     def write_timeline(self, table: pa.Table) -> None:
-        write_atomic(self.path / TIMELINE, _parquet_bytes(table))
+        self._derived(TIMELINE, _parquet_bytes(table))
 
     def timeline_writer(self) -> TimelineWriter:
         """Streams a sweep's timeline point by point; ``commit`` puts it in place."""
-        return TimelineWriter(self.path / TIMELINE)
+        return TimelineWriter(self.path / TIMELINE, self.digests)
 
     def write_points(self, varied: list[str], values: list[dict[str, Any]]) -> None:
-        """``points.parquet``: one row per point, ``param.<name>`` per varied parameter."""
+        """``points.parquet``: one row per point, ``param.<name>`` per varied parameter and
+        ``parameters``, the point's effective values as JSON (what its chunks' parameters
+        hash is taken of)."""
         table = pa.table({"point": pa.array(range(len(values)), pa.int64()),
                           **{PARAM + v: pa.array([float(p[v]) for p in values], pa.float64())
-                             for v in varied}})
-        write_atomic(self.path / POINTS, _parquet_bytes(table))
+                             for v in varied},
+                          "parameters": pa.array([json.dumps(p, sort_keys=True)
+                                                  for p in values], pa.string())})
+        self._derived(POINTS, _parquet_bytes(table))
 
     def write_sweep_table(self, summaries: list[Summary]) -> None:
         """``sweep.parquet``: one row per point and outcome (join ``points.parquet`` on
         ``point`` for the values)."""
-        write_atomic(self.path / SWEEP, _parquet_bytes(sweep_table(summaries)))
+        self._derived(SWEEP, _parquet_bytes(sweep_table(summaries)))
 
     def write_sensitivity(self, data: dict[str, Any]) -> None:
-        write_atomic(self.path / SENSITIVITY, dump_json(data))
+        self._derived(SENSITIVITY, dump_json(data))
 
     def chunk_path(self, point: int | None, chunk: int, kind: str = RUNS) -> Path:
         folder = self.path / kind
@@ -400,10 +415,11 @@ def sweep_table(summaries: list[Summary]) -> pa.Table:
 class TimelineWriter:
     """Appends tables to a hidden Parquet file; ``commit`` renames it into place."""
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, digests: dict[str, str]) -> None:
         self.target = target
         self.tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         self._writer: pq.ParquetWriter | None = None
+        self._digests = digests
 
     def write(self, table: pa.Table) -> None:
         try:
@@ -419,7 +435,12 @@ class TimelineWriter:
         try:
             self._writer.close()
             self._writer = None
+            h = hashlib.sha256()
+            with open(self.tmp, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
             os.replace(self.tmp, self.target)
+            self._digests[self.target.name] = h.hexdigest()
         except OSError as exc:
             raise ResultsError(f"{self.target}: cannot write: {exc}") from None
 
@@ -529,6 +550,19 @@ class Results:
         take(root, None)
         return found
 
+    def _point_hashes(self) -> dict[int, str]:
+        """Each sweep point's parameters hash, from ``points.parquet`` (which the manifest's
+        digest covers)."""
+        from sim.results.chunkfile import parameters_hash
+
+        table = self.points
+        try:
+            points = table.column("point").to_pylist()
+            values = [json.loads(v) for v in table.column("parameters").to_pylist()]
+            return {int(p): parameters_hash(v) for p, v in zip(points, values, strict=True)}
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ResultsError(f"{self.path / POINTS}: damaged: {exc}") from None
+
     def _expected(self, point: int | None, chunk: int, params: str) -> ChunkIdentity:
         m = self.manifest
         total = m.runs_cap or m.runs
@@ -539,7 +573,7 @@ class Results:
         if not 0 <= k < per_point:
             start = -1  # no such chunk: the identity check below names the difference
         return ChunkIdentity(m.scenario.content_hash, params, m.seed, p, chunk, start,
-                             min(total, start + m.chunk_size) if start >= 0 else -1)
+                             min(total, start + m.chunk_size) if start >= 0 else -1, total)
 
     def _verified(self, path: Path, point: int | None, chunk: int,
                   point_params: dict[int, str]) -> pa.Table:
@@ -547,8 +581,9 @@ class Results:
         and the manifest) and checksum."""
         try:
             if self.is_sweep:
-                stated = read_identity(path)
-                params = point_params.setdefault(point or 0, stated.parameters_hash)
+                if not point_params:
+                    point_params.update(self._point_hashes())
+                params = point_params.get(point or 0, "")
             else:
                 params = self.manifest.parameters_hash
             _, table, _ = read_chunk(path, self._expected(point, chunk, params))
@@ -556,6 +591,30 @@ class Results:
             raise ResultsError(f"{path}: {exc}; the folder was altered (resume it to "
                                f"recompute damaged chunks)") from None
         return table
+
+    def _verified_events(self, path: Path, point: int | None, chunk: int) -> pa.Table:
+        """An events file, checked against the digest its runs chunk records."""
+        from sim.results.files import read_bytes
+
+        runs = self.chunk_file(point, chunk)
+        try:
+            stated = read_identity(runs).events
+        except ChunkProblem as exc:
+            raise ResultsError(f"{runs}: {exc}") from None
+        data = read_bytes(path, 2 * 1024**3)
+        if not stated or hashlib.sha256(data).hexdigest() != stated:
+            raise ResultsError(f"{path}: not the events its runs chunk recorded; the folder "
+                               f"was altered")
+        try:
+            return pq.read_table(pa.BufferReader(data))
+        except (OSError, pa.ArrowException) as exc:
+            raise ResultsError(f"{path}: cannot read: {str(exc)[:200]}") from None
+
+    def chunk_file(self, point: int | None, chunk: int, kind: str = RUNS) -> Path:
+        folder = self.path / kind
+        if point is not None:
+            folder = folder / f"point-{point:04d}"
+        return folder / chunk_name(chunk)
 
     def _chunks(self, kind: str) -> pa.Table:
         files = self._chunk_files(kind)
@@ -570,10 +629,7 @@ class Results:
             if kind == RUNS:
                 t = self._verified(f, point, chunk, point_params)
             else:
-                try:
-                    t = pq.read_table(f)
-                except (OSError, pa.ArrowException) as exc:
-                    raise ResultsError(f"{f}: cannot read: {str(exc)[:200]}") from None
+                t = self._verified_events(f, point, chunk)
             tables.append(t.replace_schema_metadata(None))
         try:
             table = pa.concat_tables(tables)
@@ -636,8 +692,9 @@ class Results:
         path = self.path / name
         if path.is_symlink() or not path.is_file():
             raise ResultsError(f"{path}: missing ({what})")
+        data = _derived_bytes(self.path, name, self.manifest)
         try:
-            return pq.read_table(path)
+            return pq.read_table(pa.BufferReader(data))
         except (OSError, pa.ArrowException) as exc:
             raise ResultsError(f"{path}: cannot read: {str(exc)[:200]}") from None
 
@@ -681,7 +738,8 @@ class Results:
         """The indices a sensitivity run wrote."""
         if not self.has_sensitivity:
             raise ResultsError(f"{self.path}: no {SENSITIVITY} (not a sensitivity folder)")
-        return read_json(self.path / SENSITIVITY)
+        return _json_of(_derived_bytes(self.path, SENSITIVITY, self.manifest),
+                        self.path / SENSITIVITY)
 
     def runs_frame(self, with_points: bool = False) -> Any:
         """The runs table as a pandas DataFrame; ``with_points`` adds a sweep's varied
@@ -728,7 +786,7 @@ def load_results(path: str | Path) -> Results:
     manifest = _read_manifest(p)
     summary: Summary | SweepSummary | None = None
     if (p / SUMMARY).exists():
-        data = read_json(p / SUMMARY)
+        data = _json_of(_derived_bytes(p, SUMMARY, manifest), p / SUMMARY)
         where = str(p / SUMMARY)
         summary = SweepSummary.from_dict(data, where) if manifest.kind == "sweep" \
             else Summary.from_dict(data, where)
@@ -744,6 +802,35 @@ def load_results(path: str | Path) -> Results:
         for s in ([summary] if isinstance(summary, Summary) else summary.points):
             s.check(str(p / SUMMARY), outcomes, levels)
     return Results(p, manifest, summary, scenario)
+
+
+DERIVED_LIMIT = 4 * 1024**3
+
+
+def _derived_bytes(folder: Path, name: str, manifest: Manifest) -> bytes:
+    """A derived file's bytes, checked against the digest the manifest recorded."""
+    from sim.results.files import read_bytes
+
+    data = read_bytes(folder / name, DERIVED_LIMIT)
+    stated = manifest.files.get(name)
+    if stated is None:
+        raise ResultsError(f"{folder / name}: not recorded in the manifest (written by an "
+                           f"unfinished batch, or added by hand)")
+    if hashlib.sha256(data).hexdigest() != stated:
+        raise ResultsError(f"{folder / name}: differs from the file the batch wrote (its "
+                           f"digest is not the manifest's); the file was edited")
+    return data
+
+
+def _json_of(data: bytes, where: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(data.decode("utf-8"),
+                           parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ResultsError(f"{where}: not valid JSON: {str(exc)[:200]}") from None
+    if not isinstance(value, dict):
+        raise ResultsError(f"{where}: not a JSON object")
+    return value
 
 
 def _document_hash(document: dict[str, Any]) -> str:

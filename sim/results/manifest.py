@@ -72,7 +72,7 @@ class Manifest(_Model):
     parameters_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     seed: StrictInt = Field(ge=0)
     runs: StrictInt = Field(ge=1, le=MAX_RUNS)
-    chunk_size: StrictInt = Field(ge=1, le=MAX_RUNS)
+    chunk_size: StrictInt = Field(ge=1, le=1_000_000)
     seeding: dict[str, str]
     trace: StrictInt = Field(ge=0)
     versions: dict[str, str]
@@ -92,11 +92,15 @@ class Manifest(_Model):
     points_hash: str | None = None
     columns: list[ColumnInfo] = Field(default_factory=list)
     error: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)  # derived file -> SHA-256
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
         if self.runs_cap is not None and (self.precision is None or self.runs > self.runs_cap):
             raise ValueError("runs_cap belongs to a --precision batch and bounds its runs")
+        if any(k not in self.parameters or self.parameters[k] != v
+               for k, v in self.overrides.items()):
+            raise ValueError("an override differs from the parameters it overrides")
         if self.kind == "batch":
             from sim.results.chunkfile import parameters_hash
 

@@ -359,7 +359,8 @@ def test_an_edited_summary_is_refused(cli, folder, tmp_path):
     (d / "summary.json").write_text(json.dumps(s))
     cli("report", str(d)).clean_failure()
     cli("plot", str(d)).clean_failure()
-    assert sim.load_results(d).verify()
+    with pytest.raises(sim.ResultsError, match="edited"):
+        sim.load_results(d)
 
 
 def test_a_path_too_long_is_a_clean_error(cli):
@@ -427,3 +428,139 @@ def test_a_plain_second_run_names_the_holder(tmp_path):
     finally:
         first.kill()
         first.wait(timeout=30)
+
+
+# --- a second attacker's pass: cross-file checks and derived files ----------------------------
+
+@pytest.fixture
+def sweeps(tmp_path: Path) -> tuple[Path, Path]:
+    a, b = tmp_path / "SA", tmp_path / "SB"
+    for out, values in ((a, "0.2,0.8"), (b, "0.5,0.8")):
+        sim.run_sweep(REF, [f"cut_prob={values}"], runs=100, seed=0, executor="serial", out=out)
+    return a, b
+
+
+def test_a_point_of_another_sweep_is_refused_by_readers(sweeps):
+    a, b = sweeps
+    for f in (b / "runs" / "point-0000").iterdir():
+        (a / "runs" / "point-0000" / f.name).write_bytes(f.read_bytes())
+    with pytest.raises(sim.ResultsError, match="parameters hash"):
+        _ = sim.load_results(a).runs
+    assert sim.load_results(a).verify()
+
+
+@pytest.mark.parametrize("name", ["points.parquet", "sweep.parquet"])
+def test_an_edited_derived_table_of_a_sweep_is_refused(cli, sweeps, name):
+    import pyarrow as pa
+
+    a, _ = sweeps
+    table = pq.read_table(a / name)
+    column = table.column_names[-1] if name != "points.parquet" else "param.cut_prob"
+    values = table.column(column).to_pylist()
+    table = table.set_column(table.column_names.index(column), column,
+                             pa.array(values[::-1], table.schema.field(column).type))
+    pq.write_table(table, a / name)
+    for args in (("report", str(a)), ("plot", str(a)), ("discover", str(a), "--outcome",
+                                                         "ceasefire")):
+        cli(*args).clean_failure()
+
+
+@pytest.mark.parametrize("name", ["paths.parquet", "timeline.parquet"])
+def test_an_edited_derived_table_of_a_batch_is_refused(cli, folder, tmp_path, name):
+    d = _copy(folder, tmp_path / "d")
+    table = pq.read_table(d / name)
+    pq.write_table(table.slice(1), d / name)
+    cli("plot", str(d)).clean_failure()
+    cli("report", str(d)).clean_failure()
+
+
+def test_an_interrupted_folder_keeps_its_summary_checked(cli, folder, tmp_path):
+    d = _copy(folder, tmp_path / "d")
+    m = json.loads((d / "manifest.json").read_text())
+    m["status"] = "interrupted"
+    (d / "manifest.json").write_text(json.dumps(m))
+    s = json.loads((d / "summary.json").read_text())
+    first = next(iter(s["outcomes"]))
+    s["outcomes"][first]["count"] = 250
+    (d / "summary.json").write_text(json.dumps(s))
+    cli("report", str(d)).clean_failure()
+
+
+def test_edited_overrides_are_refused(cli, folder, tmp_path):
+    d = _copy(folder, tmp_path / "d")
+    m = json.loads((d / "manifest.json").read_text())
+    m["overrides"] = {"cut_prob": 0.99}
+    (d / "manifest.json").write_text(json.dumps(m))
+    res = cli("report", str(d))
+    res.clean_failure()
+    assert "override" in res.stderr
+
+
+def test_rewritten_events_are_refused(tmp_path):
+    out = tmp_path / "t"
+    sim.run_batch(REF, 200, 1, executor="serial", chunk_size=100, out=out, trace=5)
+    path = out / "events" / "chunk-000000.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.slice(1), path)
+    with pytest.raises(sim.ResultsError, match="events"):
+        _ = sim.load_results(out).events
+
+
+def test_a_column_retyped_in_a_chunk_is_refused(folder, tmp_path):
+    import pyarrow as pa
+
+    d = _copy(folder, tmp_path / "d")
+    path = d / "runs" / "chunk-000000.parquet"
+    table = pq.read_table(path)
+    i = table.column_names.index("usa.support")
+    text = pa.array([str(v) for v in table.column(i).to_pylist()], pa.string())
+    pq.write_table(table.set_column(i, "usa.support", text), path)
+    with pytest.raises(sim.ResultsError, match="checksum"):
+        _ = sim.load_results(d).runs
+
+
+def test_a_chunk_is_judged_by_its_footer_before_its_data_is_read(folder, tmp_path,
+                                                                 monkeypatch):
+    """A small file claiming many rows (a Parquet bomb) is refused without expanding it."""
+    import pyarrow as pa
+
+    from sim.results import chunkfile
+
+    bomb = tmp_path / "chunk-000003.parquet"
+    writer = pq.ParquetWriter(bomb, pa.schema([("run", pa.int64())]), compression="zstd")
+    block = pa.table({"run": pa.array(np.zeros(1_000_000, dtype=np.int64))})
+    for _ in range(20):
+        writer.write_table(block)
+    writer.close()
+    good = folder / "runs" / "chunk-000002.parquet"
+    meta = dict(pq.read_schema(good).metadata)
+    table = pq.read_table(bomb).replace_schema_metadata(meta)
+    pq.write_table(table, bomb, compression="zstd")
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the data was read before the footer was checked")
+
+    monkeypatch.setattr(chunkfile.pq, "read_table", never)
+    with pytest.raises(chunkfile.ChunkProblem, match="rows"):
+        chunkfile.read_chunk(bomb)
+
+
+def test_an_aggregate_with_damaged_fields_is_a_value_error():
+    import base64
+
+    from sim.batch.aggregate import Aggregate
+
+    agg = Aggregate(["a"], ["l0"], 10.0)
+    data = agg.dumps()
+    import numpy as _np
+
+    with _np.load(io.BytesIO(data)) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["paths"] = ["not", "a", "mapping"]
+    arrays["meta"] = _np.frombuffer(json.dumps(meta).encode(), _np.uint8)
+    sink = io.BytesIO()
+    _np.savez_compressed(sink, **arrays)
+    with pytest.raises(ValueError, match="damaged aggregate"):
+        Aggregate.loads(sink.getvalue())
+    assert base64  # the aggregate travels base64-encoded in chunk files
