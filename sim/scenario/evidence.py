@@ -243,7 +243,7 @@ class _Strict:
         self.expressions = expressions
         self.problems: list[PathProblem] = []
         self.folder = folder
-        self.library = _Library(folder, spec, self.problems) if folder is not None else None
+        self.documents = _Library(folder, spec, self.problems) if folder is not None else None
 
     def items(self) -> Iterator[tuple[Path, Cited, list[float] | None]]:
         """Each cited item, its path and its value(s): a parameter's value, or the numbers
@@ -266,7 +266,7 @@ class _Strict:
     def run(self) -> list[PathProblem]:
         for path, item, values in self.items():
             self.uncited(path, item, values)
-            if item.source is not None and self.library is not None:
+            if item.source is not None and self.documents is not None:
                 self.cited(path, item, values)
         return self.problems
 
@@ -290,7 +290,7 @@ class _Strict:
                 return
 
     def cited(self, path: Path, item: Cited, values: list[float] | None) -> None:
-        assert item.source is not None and self.library is not None
+        assert item.source is not None and self.documents is not None
         src = item.source
         here: Path = (*path, "source")
         if src.note and _judgement(src.note):
@@ -302,7 +302,7 @@ class _Strict:
             self.problem(here, f"cites '{src.ref}' without evidence: give the short "
                                f"excerpts of its document that hold the figure")
             return
-        text = self.library.texts.get(src.ref)
+        text = self.documents.texts.get(src.ref)
         numbers: list[float] = []
         refused = False
         for i, excerpt in enumerate(src.evidence):
@@ -358,6 +358,6 @@ def check_evidence(spec: ScenarioSpec, expressions: Mapping[Path, CompiledExpres
         return Evidence(None)
     strict = _Strict(spec, expressions, sources)
     problems = strict.run()
-    assert strict.library is not None
-    unread = {ref for ref, text in strict.library.texts.items() if text is None}
+    assert strict.documents is not None
+    unread = {ref for ref, text in strict.documents.texts.items() if text is None}
     return Evidence(str(sources), problems, unread)
