@@ -106,21 +106,20 @@ def occupancy_bands(results: Results | FolderContext | str | Path, point: int = 
         heads.append(len(handles))
         handles.append(Patch(facecolor="none", edgecolor="none", label=text))
 
-    if ended:
-        head("ended before the horizon")
-        for o in reversed(ended):
+    def outcomes(title: str, names: list[str]) -> None:
+        if not names:
+            return
+        head(title)
+        for o in reversed(names):
             st = outcome_style(index[o])
             handles.append(Patch(facecolor=st["color"], hatch=st["hatch"], edgecolor="#333333",
                                  label=f"{o.replace('_', ' ')} ({_share(o, segments)})"))
+
+    outcomes("ended before the horizon", ended)
     head("under way, at ladder level")
     handles += [Patch(facecolor=colours[ctx.levels.index(lv)], edgecolor="white",
                       label=lv.replace("_", " ")) for lv in reversed(levels)]
-    if at_end:
-        head("classified at the horizon")
-        for o in reversed(at_end):
-            st = outcome_style(index[o])
-            handles.append(Patch(facecolor=st["color"], hatch=st["hatch"], edgecolor="#333333",
-                                 label=f"{o.replace('_', ' ')} ({_share(o, segments)})"))
+    outcomes("classified at the horizon", at_end)
     legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.09, 1.0),
                        fontsize=SMALL, frameon=False, borderaxespad=0, handlelength=1.6)
     bold_heads(legend, heads)
