@@ -664,3 +664,34 @@ def test_resuming_says_when_figures_and_report_are_stale(ref, tmp_path):
     (out / "runs" / "chunk-000003.parquet").unlink()
     res = invoke("run", "--resume", out, "-q")
     assert res.exit_code == 0 and "were made before this resume" in res.output
+
+
+def test_ctrl_c_just_after_a_chunk_is_written_still_lists_it_as_complete(ref, tmp_path,
+                                                                        monkeypatch):
+    """CI found it: SIGINT landing between a chunk's rename and its bookkeeping left a
+    whole chunk on disk that the interrupted manifest did not list."""
+    import os
+    import signal
+
+    import sim.results.folder as folder
+
+    out = tmp_path / "r"
+    real = folder.ResultsFolder.write_chunk
+    written = []
+
+    def then_ctrl_c(self, point, chunk, runs, events=None):
+        real(self, point, chunk, runs, events)
+        written.append(chunk)
+        if len(written) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(folder.ResultsFolder, "write_chunk", then_ctrl_c)
+    with pytest.raises(sim.errors.BatchInterrupted):
+        _batch(ref, out)
+    monkeypatch.undo()
+    manifest = json.loads((out / "manifest.json").read_text())
+    on_disk = sorted(int(f.stem.split("-")[1]) for f in (out / "runs").glob("chunk-*.parquet"))
+    assert manifest["status"] == "interrupted"
+    assert manifest["chunks"]["complete"] == on_disk == sorted(written)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["runs"] == len(written) * CHUNK

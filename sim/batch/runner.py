@@ -16,7 +16,9 @@ import io
 import json
 import math
 import platform
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -87,6 +89,31 @@ class Execution:
         if kind == "auto" and total_runs < SERIAL_BELOW and not self.scheduler:
             kind = "serial"
         return make_executor(kind, self.workers, self.scheduler, self.connect_timeout)
+
+
+@contextlib.contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then raise it: the block's steps
+    (a chunk's file and its bookkeeping) happen together or not at all. Outside the main
+    thread signals cannot be caught, and nothing is changed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    except ValueError:  # no signals here (embedded interpreter)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        if callable(previous):
+            previous(signal.SIGINT, None)  # Python's own handler raises KeyboardInterrupt
+        elif previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 @dataclass
@@ -547,19 +574,20 @@ class _Run:
 
     def accept(self, res: ChunkResult) -> None:
         ident = res.identity
-        if self.folder is not None:
-            self.folder.write_chunk(ident.point if self.job.sweep else None, ident.chunk,
-                                    res.runs, res.events)
-            self.complete.append(ident.chunk)
-            if time.perf_counter() - self.last_saved > MANIFEST_EVERY:
-                self._save_manifest()
-        else:
-            self.kept.append(res.runs)
-        self.ran.append(ident.chunk)
-        self._merge(ident, res.aggregate)
-        self.worker_peak = max(self.worker_peak, res.peak_rss_mib)
-        self.done_runs += ident.rows
-        self.done_now += ident.rows
+        with _interrupt_deferred():  # a chunk on disk is always a chunk counted
+            if self.folder is not None:
+                self.folder.write_chunk(ident.point if self.job.sweep else None,
+                                        ident.chunk, res.runs, res.events)
+                self.complete.append(ident.chunk)
+            else:
+                self.kept.append(res.runs)
+            self.ran.append(ident.chunk)
+            self._merge(ident, res.aggregate)
+            self.worker_peak = max(self.worker_peak, res.peak_rss_mib)
+            self.done_runs += ident.rows
+            self.done_now += ident.rows
+        if self.folder is not None and time.perf_counter() - self.last_saved > MANIFEST_EVERY:
+            self._save_manifest()
         if self.progress is not None:
             self.progress(self.done_runs, self.job.runs * len(self.job.points))
 
