@@ -108,6 +108,7 @@ def cli(debug: bool) -> None:
 def validate(files: tuple[Path, ...], strict: bool, sources: Path | None) -> None:
     """Check scenario files; print every problem with its file, line and column."""
     from sim.scenario import load_scenario
+    from sim.scenario.describe import describe_shape
 
     if sources is not None and not sources.is_dir():
         raise click.BadParameter(f"'{sources}' is not a folder", param_hint="--sources")
@@ -124,7 +125,7 @@ def validate(files: tuple[Path, ...], strict: bool, sources: Path | None) -> Non
         click.echo(
             f"ok  {file}: {len(spec.actors)} actors, {len(spec.actions)} actions, "
             f"{len(spec.triggers)} triggers, {len(spec.parameters)} parameters, "
-            f"{len(spec.ladder)} levels, {len(spec.outcomes)} outcomes"
+            f"{describe_shape(spec)}"
             + (", evidence checked" if sources is not None else "")
         )
     if failed:

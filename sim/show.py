@@ -151,12 +151,17 @@ def render_scenario(sc: Scenario, console: Console, sources: str | None = None) 
             what = "; ".join(x for x in (p.doc or "", cite(p, "parameters", name)) if x)
             _row(t, name, f"{p.value}", rng, p.unit or "", what)
         console.print(t)
-    console.print("Ladder: " + " < ".join(
-        f"[bold]{lv.id}[/bold]" if lv.id == (spec.start_level or spec.ladder[0].id) else lv.id
-        for lv in spec.ladder) + "  (start in bold)")
-    for lv in spec.ladder:
-        if lv.doc:
-            console.print(f"  {lv.id}: {escape(lv.doc)}")
+    docs = {lv.id: lv.doc for lv in spec.ladder or []}
+    for written in (spec.ladders or {}).values():
+        docs.update({lv.id: lv.doc for lv in written.rungs})
+    for track in spec.tracks:
+        head = f"Track {track.name}: " if track.name else "Ladder: "
+        console.print(head + " < ".join(
+            f"[bold]{lv}[/bold]" if rank == track.start else lv
+            for rank, lv in enumerate(track.levels)) + "  (start in bold)")
+        for lv in track.levels:
+            if docs.get(lv):
+                console.print(f"  {lv}: {escape(str(docs[lv]))}")
     if spec.actors:
         t = Table(title="Actors", title_justify="left")
         t.add_column("actor")
@@ -191,14 +196,16 @@ def render_scenario(sc: Scenario, console: Console, sources: str | None = None) 
                       "; ".join(x for x in (trig.doc or "", cite(trig, "triggers", name))
                                 if x))
         console.print(t)
-    t = Table(title="Outcomes", title_justify="left")
-    for col in ("outcome", "kind", "condition", "meaning"):
-        t.add_column(col, overflow="fold")
-    for o in spec.outcomes:
-        kind = "default" if o.default else "terminal" if o.terminal else "at horizon"
-        _row(t, o.id, kind, str(o.when if o.when is not None else
-                                  ("(end effect)" if o.terminal else "")), o.doc or "")
-    console.print(t)
+    for dim in spec.dimensions:
+        title = f"Outcomes: {dim.name}" if dim.name else "Outcomes"
+        t = Table(title=title, title_justify="left")
+        for col in ("outcome", "kind", "condition", "meaning"):
+            t.add_column(col, overflow="fold")
+        for o in dim.outcomes:
+            kind = "default" if o.default else "terminal" if o.terminal else "at horizon"
+            _row(t, o.id, kind, str(o.when if o.when is not None else
+                                      ("(end effect)" if o.terminal else "")), o.doc or "")
+        console.print(t)
     if spec.metrics:
         console.print("Metrics: " + escape("; ".join(f"{k} = {m.expr}"
                                                      for k, m in spec.metrics.items())))

@@ -99,7 +99,7 @@ def sensitivity(
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if method not in METHODS:
         raise ScenarioError(f"unknown method '{method}': use one of {', '.join(METHODS)}")
-    outcomes = [o.id for o in sc.spec.outcomes]
+    outcomes = sc.spec.outcome_labels
     if outcome not in outcomes:
         raise ScenarioError(f"unknown outcome '{outcome}'{did_you_mean(outcome, outcomes)}; "
                             f"outcomes are: {', '.join(outcomes)}")

@@ -21,7 +21,8 @@ from sim.results.summary import (
     Summary,
 )
 
-__all__ = ["TIME_BINS", "Aggregate", "occupancy_times", "summarise", "timeline_columns"]
+__all__ = ["TIME_BINS", "Aggregate", "dimensions_of", "occupancy_times", "outcome_columns",
+           "summarise", "timeline_columns"]
 
 TIME_BINS = 4096
 OCCUPANCY_STEPS = 2000  # at most this many sample times (one per clock unit below it)
@@ -63,10 +64,12 @@ class Aggregate:
         self.occupancy = np.zeros((len(self.levels) + len(self.outcomes),
                                    occupancy_times(self.horizon).size), dtype=np.int64)
 
-    def add_histories(self, runs: list[tuple[list[tuple[float, int]], float, int]]) -> None:
-        """Add runs' level histories ``(changes, end time, outcome index)`` to the occupancy
-        counts: the level held at each sample time, or the outcome once a run has ended
-        before the horizon."""
+    def add_histories(self, runs: list[tuple[list[list[tuple[float, int]]], float, int]]
+                      ) -> None:
+        """Add runs' level histories ``(changes of each track, end time, outcome index)``
+        to the occupancy counts: each track's level held at each sample time (changes
+        are ``(time, index in levels)``), or the outcome that ended a run before the
+        horizon (counted once, whatever the number of tracks)."""
         times = occupancy_times(self.horizon)
         n = times.size
         step = times[1] - times[0] if n > 1 else 1.0
@@ -75,17 +78,19 @@ class Aggregate:
         starts: list[int] = []
         stops: list[int] = []
         n_levels = len(self.levels)
-        for changes, end, outcome in runs:
+        for tracks, end, outcome in runs:
             ended = end < self.horizon
             limit = min(n, math.ceil(end / step - 1e-9)) if ended else n
-            for i, (t, rank) in enumerate(changes):
-                a = math.ceil(t / step - 1e-9)
-                b = math.ceil(changes[i + 1][0] / step - 1e-9) if i + 1 < len(changes) else n
-                a, b = min(a, limit), min(b, limit)
-                if b > a:
-                    rows.append(rank)
-                    starts.append(a)
-                    stops.append(b)
+            for changes in tracks:
+                for i, (t, rank) in enumerate(changes):
+                    a = math.ceil(t / step - 1e-9)
+                    b = math.ceil(changes[i + 1][0] / step - 1e-9) if i + 1 < len(changes) \
+                        else n
+                    a, b = min(a, limit), min(b, limit)
+                    if b > a:
+                        rows.append(rank)
+                        starts.append(a)
+                        stops.append(b)
             if ended and limit < n:
                 rows.append(n_levels + outcome)
                 starts.append(limit)
@@ -97,7 +102,6 @@ class Aggregate:
 
     def add_columns(self, cols: dict[str, Any]) -> None:
         """Add a chunk of runs given as columns of the runs table."""
-        outcome = np.asarray(cols["outcome"], dtype=object)
         errors = np.asarray(cols["error"], dtype=object)
         ok = np.array([e is None or e == "" for e in errors], dtype=bool)
         self.runs += int(ok.sum())
@@ -105,7 +109,8 @@ class Aggregate:
         for idx in np.flatnonzero(~ok)[:5]:
             if len(self.errors) < 5:
                 self.errors.append((int(cols["run"][idx]), str(cols["error"][idx])))
-        for i, name in enumerate(self.outcomes):
+        for i, (column, name) in enumerate(outcome_columns(self.outcomes)):
+            outcome = np.asarray(cols[column], dtype=object)
             self.outcome_counts[i] += int(np.sum(outcome[ok] == name))
         scale = TIME_BINS / self.horizon
         for i, lv in enumerate(self.levels):
@@ -215,6 +220,26 @@ class Aggregate:
 
 
 MAX_AGGREGATE_BYTES = 64 * 1024**2
+
+
+def outcome_columns(labels: list[str]) -> list[tuple[str, str]]:
+    """For each outcome label (``dimension=class`` with several dimensions), the runs
+    table's column holding it and the class written there."""
+    out = []
+    for label in labels:
+        dim, eq, name = label.partition("=")
+        out.append((f"outcome.{dim}", name) if eq else ("outcome", label))
+    return out
+
+
+def dimensions_of(labels: list[str]) -> list[tuple[str, list[str]]]:
+    """The outcome dimensions of a list of labels, in order: ``(name, labels)``; one
+    unnamed dimension for labels without ``=``."""
+    dims: dict[str, list[str]] = {}
+    for label in labels:
+        dim, eq, _ = label.partition("=")
+        dims.setdefault(dim if eq else "", []).append(label)
+    return list(dims.items())
 
 
 def _check_expanded_size(data: bytes) -> None:

@@ -110,7 +110,7 @@ def schema_of(plan: Plan) -> pa.Schema:
 
 def new_aggregate(plan: Plan) -> Aggregate:
     return Aggregate(
-        outcomes=[o.id for o in plan.outcomes],
+        outcomes=[o.label for o in plan.outcomes],
         levels=list(plan.levels),
         horizon=plan.horizon,
         metrics=[name for name, _, _ in plan.metrics],
@@ -142,14 +142,16 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     rows: list[list[Any]] = []
     events: list[tuple[Any, ...]] = []
     levels = plan.levels
-    outcome_index = {o.id: i for i, o in enumerate(plan.outcomes)}
-    histories: list[tuple[list[tuple[float, int]], float, int]] = []
+    label_index = {o.label: o.index for o in plan.outcomes}
+    end_at = 1 + len(plan.dimensions)  # end_time follows run and the outcome columns
+    histories: list[tuple[list[list[tuple[float, int]]], float, int]] = []
     for index in range(ident.start, ident.stop):
         trace = index < task.trace_below
-        history: list[tuple[float, int]] = []
+        history: list[list[tuple[float, int]]] = []
         try:
             row, trail = run_one(plan, ident.seed, index, trace=trace, history=history)
-            histories.append((history, row[2], outcome_index[row[1]]))
+            last = row[-2].rpartition(" > ")[2]  # the path ends with the deciding outcome
+            histories.append((history, row[end_at], label_index[last]))
         except RunError as exc:
             row, trail = _failed_row(plan, index, exc), []
         rows.append(row)

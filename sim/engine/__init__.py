@@ -24,23 +24,23 @@ __all__ = [
 
 
 def run_one(plan: Plan, seed: int, index: int, trace: bool = False,
-            history: list[tuple[float, int]] | None = None
+            history: list[list[tuple[float, int]]] | None = None
             ) -> tuple[list[Any], list[TraceEvent]]:
     """Run replication ``index`` of the batch with root ``seed``.
 
     Returns the record's values (see :func:`columns_of`) and, with ``trace``, its events.
-    If a ``history`` list is given, the run's level changes ``(time, rank)`` are appended
-    to it, starting with ``(0, start rank)``. A run that fails raises
-    :class:`~sim.errors.RunError`.
+    If a ``history`` list is given, each track's level changes are appended to it as one
+    list of ``(time, index in plan.levels)``, starting with the start rung at time 0. A
+    run that fails raises :class:`~sim.errors.RunError`.
     """
     rep = Replication(plan, Stream(run_generator(seed, index)), trace=trace)
     try:
-        outcome, end = rep.run()
-        row = rep.row(index, outcome, end)
+        outcomes, end = rep.run()
+        row = rep.row(index, outcomes, end)
     except (ArithmeticError, ValueError, TypeError) as exc:  # a value no check foresaw
         raise RunError(f"cannot compute a value at t={rep.env.now:g}: {exc}") from None
     if history is not None:
-        history.extend(rep.history)
+        history.extend(rep.histories)
     return row, rep.trace or []
 
 
@@ -51,6 +51,7 @@ def failed_row(plan: Plan, index: int, error: RunError) -> list[Any]:
     for c in cols:
         row.append(index if c.name == "run" else "" if c.kind == "str" else
                    (0 if c.kind == "int" else float("nan")))
-    row[1] = "error"
+    for d in range(len(plan.dimensions)):  # the outcome columns follow "run"
+        row[1 + d] = "error"
     row[-1] = str(error)
     return row

@@ -13,7 +13,8 @@ from sim.scenario.expressions import CompiledExpression, Evaluator, namespace_fo
 from sim.scenario.fields import Path
 from sim.scenario.scenario import Scenario
 
-__all__ = ["ActionPlan", "Plan", "TriggerPlan", "make_plan"]
+__all__ = ["ActionPlan", "DimensionPlan", "OutcomePlan", "Plan", "TrackPlan", "TriggerPlan",
+           "make_plan"]
 
 @dataclass(eq=False)
 class ActionPlan:
@@ -55,11 +56,35 @@ class TriggerPlan:
 
 @dataclass(eq=False)
 class OutcomePlan:
-    index: int
+    index: int  # in the flat list of every dimension's outcomes
     id: str
     when: Evaluator | None
     terminal: bool
     expr: CompiledExpression | None
+    dimension: int = 0
+    label: str = ""  # ``dimension=id`` with several dimensions, else the id
+
+
+@dataclass(eq=False)
+class DimensionPlan:
+    """One outcome dimension: its outcomes (in file order) and its default's index."""
+
+    name: str
+    outcomes: list[OutcomePlan]
+    default: int
+
+
+@dataclass(eq=False)
+class TrackPlan:
+    """One escalation track: its rungs, its slot in the state, its start rank, and
+    ``offset``, the index of its first rung in the plan's flat list of rungs."""
+
+    name: str
+    levels: list[str]
+    labels: list[str]  # ``track:rung`` with several tracks (as paths show them)
+    slot: int
+    start: int
+    offset: int
 
 
 @dataclass(eq=False)
@@ -72,10 +97,12 @@ class Plan:
     initial: list[Any]
     level_slot: int
     start_rank: int
-    levels: list[str]
+    levels: list[str]  # every track's rungs, track by track
+    tracks: list[TrackPlan]
     actions: list[ActionPlan]
     triggers: list[TriggerPlan]
-    outcomes: list[OutcomePlan]
+    outcomes: list[OutcomePlan]  # every dimension's outcomes, dimension by dimension
+    dimensions: list[DimensionPlan]
     default_outcome: int
     terminal_watch: list[list[OutcomePlan]]  # by state slot: terminal outcomes to check
     when_watch: list[list[TriggerPlan]]  # by state slot: when-triggers to check
@@ -114,9 +141,20 @@ class _Builder:
         self.ns = namespace_for(parameters)
         self.spec = scenario.spec
         self.action_index = {name: i for i, name in enumerate(self.spec.actions)}
-        self.outcome_index = {o.id: i for i, o in enumerate(self.spec.outcomes)}
+        self.outcome_index: dict[str, int] = {}
+        flat = [(d, o) for d in self.spec.dimensions for o in d.outcomes]
+        bare = [o.id for _, o in flat]
+        for i, (d, o) in enumerate(flat):
+            self.outcome_index[d.label(o.id)] = i
+            if bare.count(o.id) == 1:
+                self.outcome_index[o.id] = i
         self.levels = self.spec.level_ids
         self.level_slot = scenario.symbols.level_slot
+        tracks = self.spec.tracks
+        self.track_slots = [self.level_slot + i for i in range(len(tracks))]
+        self.track_index = {t.name: i for i, t in enumerate(tracks)}
+        self.rungs = {rung: (i, rank) for i, t in enumerate(tracks)
+                      for rank, rung in enumerate(t.levels)}
 
     def fn(self, path: Path) -> Evaluator | None:
         expr = self.ex.get(path)
@@ -141,7 +179,8 @@ class _Builder:
 
     def build(self, parameters: dict[str, Any]) -> Plan:
         spec, syms = self.spec, self.sc.symbols
-        n_slots = syms.level_slot + 1 + len(spec.actions)
+        n_tracks = len(spec.tracks)
+        n_slots = syms.level_slot + n_tracks + len(spec.actions)
         initial: list[Any] = [0] * n_slots
         var_slots: list[tuple[str, int]] = []
         for actor, a in spec.actors.items():
@@ -151,7 +190,14 @@ class _Builder:
                 value = _initial(expr, _eval(expr, expr.bind(self.ns)))
                 initial[syms.actor_vars[actor][var]] = value
                 var_slots.append((f"{actor}.{var}", syms.actor_vars[actor][var]))
-        initial[syms.level_slot] = spec.start_rank
+        tracks: list[TrackPlan] = []
+        offset = 0
+        for i, info in enumerate(spec.tracks):
+            initial[self.track_slots[i]] = info.start
+            tracks.append(TrackPlan(info.name, list(info.levels),
+                                    [info.label(r) for r in info.levels],
+                                    self.track_slots[i], info.start, offset))
+            offset += len(info.levels)
 
         triggers: list[TriggerPlan] = []
         for i, (name, trig) in enumerate(spec.triggers.items()):
@@ -205,13 +251,19 @@ class _Builder:
                 actions[self.action_index[act_name]].listeners.append(trig_plan)
 
         outcomes: list[OutcomePlan] = []
-        default = 0
-        for i, outcome in enumerate(spec.outcomes):
-            p = ("outcomes", i, "when")
-            outcomes.append(OutcomePlan(i, outcome.id, self.fn(p), outcome.terminal,
-                                        self.ex.get(p)))
-            if outcome.default:
-                default = i
+        dimensions: list[DimensionPlan] = []
+        for d, dim in enumerate(spec.dimensions):
+            mine: list[OutcomePlan] = []
+            default = len(outcomes)
+            for i, outcome in enumerate(dim.outcomes):
+                p = (*dim.path, i, "when")
+                o = OutcomePlan(len(outcomes), outcome.id, self.fn(p), outcome.terminal,
+                                self.ex.get(p), d, dim.label(outcome.id))
+                outcomes.append(o)
+                mine.append(o)
+                if outcome.default:
+                    default = o.index
+            dimensions.append(DimensionPlan(dim.name, mine, default))
 
         terminal_watch: list[list[OutcomePlan]] = [[] for _ in range(n_slots)]
         when_watch: list[list[TriggerPlan]] = [[] for _ in range(n_slots)]
@@ -242,10 +294,12 @@ class _Builder:
             level_slot=syms.level_slot,
             start_rank=spec.start_rank,
             levels=list(self.levels),
+            tracks=tracks,
             actions=actions,
             triggers=triggers,
             outcomes=outcomes,
-            default_outcome=default,
+            dimensions=dimensions,
+            default_outcome=dimensions[0].default,
             terminal_watch=terminal_watch,
             when_watch=when_watch,
             when_triggers=when_triggers,

@@ -6,7 +6,17 @@ from dataclasses import dataclass
 
 from sim.engine.plan import Plan
 
-__all__ = ["Column", "columns_of"]
+__all__ = ["Column", "columns_of", "level_column", "outcome_column"]
+
+
+def outcome_column(dimension: str) -> str:
+    """The runs table's column of an outcome dimension ('' for a single list)."""
+    return f"outcome.{dimension}" if dimension else "outcome"
+
+
+def level_column(kind: str, track: str) -> str:
+    """``final_level``/``max_level`` of a track ('' for a single ladder)."""
+    return f"{kind}.{track}" if track else kind
 
 
 @dataclass(frozen=True)
@@ -18,13 +28,17 @@ class Column:
 
 def columns_of(plan: Plan) -> list[Column]:
     """The record layout: one row per run, these columns in this order."""
-    cols = [
-        Column("run", "int", "run index within the batch"),
-        Column("outcome", "str", "outcome id"),
-        Column("end_time", "float", "clock time the run ended (the horizon if no terminal end)"),
-        Column("final_level", "str", "ladder level at the end"),
-        Column("max_level", "str", "highest ladder level reached"),
-    ]
+    cols = [Column("run", "int", "run index within the batch")]
+    cols += [Column(outcome_column(d.name), "str",
+                    f"outcome in dimension {d.name}" if d.name else "outcome id")
+             for d in plan.dimensions]
+    cols.append(Column("end_time", "float",
+                       "clock time the run ended (the horizon if no terminal end)"))
+    for tr in plan.tracks:
+        on = f" of track {tr.name}" if tr.name else ""
+        cols += [Column(level_column("final_level", tr.name), "str", f"level{on} at the end"),
+                 Column(level_column("max_level", tr.name), "str",
+                        f"highest level{on} reached")]
     cols += [Column(f"time_to.{lv}", "float", f"first time the level was at or above {lv} "
                                              "(NaN if never)") for lv in plan.levels]
     cols += [Column(f"count.{a.name}", "int", f"times {a.name} executed") for a in plan.actions]

@@ -41,7 +41,7 @@ from typing import Any
 
 import simpy
 
-from sim.engine.plan import ActionPlan, Plan, TriggerPlan
+from sim.engine.plan import ActionPlan, DimensionPlan, Plan, TriggerPlan
 from sim.engine.randomness import Stream
 from sim.errors import RunError
 from sim.scenario.distributions import Sampler
@@ -73,18 +73,20 @@ class Replication:
         self.stream = stream
         self.env = simpy.Environment()
         self.V: list[Any] = list(plan.initial)
-        n_levels = len(plan.levels)
-        self.reach = [math.nan] * n_levels
-        for k in range(plan.start_rank + 1):
-            self.reach[k] = 0.0
-        self.max_rank = plan.start_rank
+        self.reach = [math.nan] * len(plan.levels)  # every track's rungs, flat
+        for tr in plan.tracks:
+            for k in range(tr.start + 1):
+                self.reach[tr.offset + k] = 0.0
+        self.max_rank = [tr.start for tr in plan.tracks]
         self.fired = [0] * len(plan.triggers)
         self.last_fired = [-math.inf] * len(plan.triggers)
         self.when_prev = [False] * len(plan.triggers)
         self.generation = [0] * len(plan.actions)
         self.active = [a.active for a in plan.actions]
-        self.path: list[str] = [plan.levels[plan.start_rank]]
-        self.history: list[tuple[float, int]] = [(0.0, plan.start_rank)]  # level changes
+        self.path: list[str] = [", ".join(tr.labels[tr.start] for tr in plan.tracks)]
+        # each track's level changes (time, index in plan.levels), from its start
+        self.histories: list[list[tuple[float, int]]] = [
+            [(0.0, tr.offset + tr.start)] for tr in plan.tracks]
         self.events = 0
         self.check_at = min(plan.max_events, _FIRST_CHECK)  # events at the next checkpoint
         self.started = -1.0  # CPU time of this thread at the first checkpoint
@@ -203,24 +205,29 @@ class Replication:
             for trig in rising:
                 self._fire(trig, ())
 
-    def set_level(self, rank: int) -> None:
-        """Move to rung ``rank`` (clipped to the ladder) and react."""
-        plan = self.plan
-        top = len(plan.levels) - 1
+    def set_level(self, track: int, rank: int) -> None:
+        """Move track ``track`` to rung ``rank`` (clipped to the track) and react."""
+        tr = self.plan.tracks[track]
+        top = len(tr.levels) - 1
         rank = 0 if rank < 0 else top if rank > top else rank
-        slot = plan.level_slot
+        slot = tr.slot
         if rank == self.V[slot]:
             return
         self.V[slot] = rank
-        self.history.append((self.env.now, rank))
-        if rank > self.max_rank:
-            now = self.env.now
-            for k in range(self.max_rank + 1, rank + 1):
-                self.reach[k] = now
-            self.max_rank = rank
-        self._mark(plan.levels[rank])
-        self._record("level", plan.levels[rank])
+        now = self.env.now
+        self.histories[track].append((now, tr.offset + rank))
+        if rank > self.max_rank[track]:
+            for k in range(self.max_rank[track] + 1, rank + 1):
+                self.reach[tr.offset + k] = now
+            self.max_rank[track] = rank
+        self._mark(tr.labels[rank])
+        self._record("level", tr.labels[rank])
         self._changed(slot)
+
+    @property
+    def history(self) -> list[tuple[float, int]]:
+        """The first track's level changes ``(time, rank)``."""
+        return self.histories[0]
 
     def _enter_chain(self, owner: str) -> None:
         """Count one nested zero-delay reaction; too many means a loop."""
@@ -408,19 +415,24 @@ class Replication:
     def _scheduled(self, a: ActionPlan, _ev: simpy.Event) -> None:
         self._execute(a)
 
-    def _classify(self) -> int:
-        plan, V, now = self.plan, self.V, self.env.now
-        for o in plan.outcomes:
+    def _classify(self, dim: DimensionPlan) -> int:
+        """A dimension's class now: its first terminal outcome whose condition holds,
+        else its first other outcome whose condition holds, else its default."""
+        V, now = self.V, self.env.now
+        for o in dim.outcomes:
             if o.terminal and o.when is not None and o.when(V, now, ()):
                 return o.index
-        for o in plan.outcomes:
+        for o in dim.outcomes:
             if not o.terminal and o.when is not None and o.when(V, now, ()):
                 return o.index
-        return plan.default_outcome
+        return dim.default
 
-    def run(self) -> tuple[int, float]:
-        """Run to the horizon or a terminal end; returns (outcome index, end time)."""
+    def run(self) -> tuple[list[int], float]:
+        """Run to the horizon or a terminal end; returns each dimension's outcome (an
+        index in ``plan.outcomes``) and the end time. A terminal outcome decides its own
+        dimension; the others are classified at that moment."""
         plan = self.plan
+        ended: int | None = None
         try:
             try:
                 self._begin()
@@ -429,22 +441,30 @@ class Replication:
                 raise RunError(f"cannot compute a value at t={self.env.now:g}: {exc}") from None
             if self.diagnose is not None:
                 self._loop_error()
-            outcome = self._classify()
             end = plan.horizon
-        except _Ended as ended:
-            outcome = ended.outcome
+        except _Ended as stop:
+            ended = stop.outcome
             end = self.env.now
-        self.path.append(plan.outcomes[outcome].id)
+        try:
+            classes = [ended if ended is not None and plan.outcomes[ended].dimension == d
+                       else self._classify(dim) for d, dim in enumerate(plan.dimensions)]
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            raise RunError(f"cannot classify the run at t={self.env.now:g}: {exc}") from None
+        last = plan.outcomes[ended if ended is not None else classes[0]].label
+        self.path.append(last)
         if self.trace is not None:  # the end is always traced, even past MAX_TRACE
-            self.trace.append((self.env.now, "end", plan.outcomes[outcome].id,
-                               self.V[plan.level_slot], ""))
-        return outcome, end
+            self.trace.append((self.env.now, "end", last, self.V[plan.level_slot], ""))
+        return classes, end
 
-    def row(self, index: int, outcome: int, end: float) -> list[Any]:
+    def row(self, index: int, outcomes: list[int], end: float) -> list[Any]:
         """The record's values in :func:`sim.engine.record.columns_of` order."""
         plan, V = self.plan, self.V
-        row: list[Any] = [index, plan.outcomes[outcome].id, end,
-                          plan.levels[V[plan.level_slot]], plan.levels[self.max_rank]]
+        row: list[Any] = [index]
+        row.extend(plan.outcomes[o].id for o in outcomes)
+        row.append(end)
+        for track, tr in enumerate(plan.tracks):
+            row.append(tr.levels[V[tr.slot]])
+            row.append(tr.levels[self.max_rank[track]])
         row.extend(self.reach)
         row.extend(V[a.count_slot] for a in plan.actions)
         row.extend(float(V[slot]) for _, slot in plan.var_slots)

@@ -21,7 +21,7 @@ from sim.scenario.expressions import (
     compile_expression,
 )
 from sim.scenario.fields import Path
-from sim.scenario.schema import Cited, ScenarioSpec
+from sim.scenario.schema import Cited, DimensionInfo, ScenarioSpec
 
 __all__ = ["Checked", "Path", "PathProblem", "build_symbols", "check_scenario", "dotted"]
 
@@ -51,7 +51,8 @@ def dotted(path: Path) -> str:
 
 
 def build_symbols(spec: ScenarioSpec) -> Symbols:
-    """Lay out the run state: every actor variable, then the level, then action counts."""
+    """Lay out the run state: every actor variable, then each track's level, then action
+    counts. A rung's name stands for its rank on its track."""
     actor_vars: dict[str, dict[str, int]] = {}
     slot = 0
     for actor, a in spec.actors.items():
@@ -59,14 +60,21 @@ def build_symbols(spec: ScenarioSpec) -> Symbols:
         for var in a.vars:
             actor_vars[actor][var] = slot
             slot += 1
+    tracks = spec.tracks
     level_slot = slot
-    counts = {name: level_slot + 1 + i for i, name in enumerate(spec.actions)}
+    named = {t.name: level_slot + i for i, t in enumerate(tracks) if t.name}
+    counts = {name: level_slot + len(tracks) + i for i, name in enumerate(spec.actions)}
+    levels: dict[str, int] = {}
+    for t in tracks:
+        for rank, rung in enumerate(t.levels):
+            levels.setdefault(rung, rank)
     return Symbols(
         parameters={name: p.value for name, p in spec.parameters.items()},
         actor_vars=actor_vars,
-        levels={lv.id: i for i, lv in enumerate(spec.ladder)},
+        levels=levels,
         counts=counts,
         level_slot=level_slot,
+        tracks=named,
     )
 
 
@@ -79,7 +87,13 @@ class _Checker:
         self.where = where
         self.sources = {s.id for s in spec.sources}
         self.levels = set(spec.level_ids)
-        self.outcomes = {o.id for o in spec.outcomes}
+        self.tracks = {t.name: t.levels for t in spec.tracks}
+        dims = spec.dimensions
+        self.outcomes = {o.id for d in dims for o in d.outcomes}
+        if len(dims) > 1:  # several dimensions: DIM=CLASS, or a class no other one has
+            ids = [o.id for d in dims for o in d.outcomes]
+            self.outcomes = {d.label(o.id) for d in dims for o in d.outcomes}
+            self.outcomes |= {i for i in ids if ids.count(i) == 1}
         self.hints: dict[str, Hints] = {}  # by kind of name: one bounded index each
 
     def problem(self, path: Path, message: str, offset: int = 0, key: bool = False) -> None:
@@ -136,14 +150,8 @@ class _Checker:
     def run(self) -> Checked:
         spec = self.spec
         self.names()
-        if spec.start_level is not None:
-            self.ref(("start_level",), spec.start_level, self.levels, "level")
+        self.track_checks()
         seen: set[str] = set()
-        for i, lv in enumerate(spec.ladder):
-            if lv.id in seen:
-                self.problem(("ladder", i), f"duplicate level '{lv.id}'")
-            seen.add(lv.id)
-        seen = set()
         for i, src in enumerate(spec.sources):
             if src.id in seen:
                 self.problem(("sources", i, "id"), f"duplicate source id '{src.id}'")
@@ -177,11 +185,35 @@ class _Checker:
                     self.problem((section, name),
                                  f"'{name}' is already a name in {owners[name]}", key=True)
                 owners.setdefault(name, section)
-        for i, lv in enumerate(self.spec.ladder):
-            if lv.id in RESERVED:
-                self.problem(("ladder", i), f"'{lv.id}' is a reserved name")
-            elif lv.id in owners:
-                self.problem(("ladder", i), f"'{lv.id}' is already a name in {owners[lv.id]}")
+        for track in self.spec.tracks:
+            for i, rung in enumerate(track.levels):
+                if rung in RESERVED:
+                    self.problem((*track.path, i), f"'{rung}' is a reserved name")
+                elif rung in owners:
+                    self.problem((*track.path, i), f"'{rung}' is already a name in "
+                                                   f"{owners[rung]}")
+
+    def track_checks(self) -> None:
+        """Rungs are unique across all tracks (a rung's name says its track); each
+        track's start is one of its rungs."""
+        spec = self.spec
+        if spec.start_level is not None:
+            self.ref(("start_level",), spec.start_level, self.levels, "level")
+        seen: dict[str, str] = {}
+        for track in spec.tracks:
+            rungs_path = (*track.path, "rungs") if track.name else track.path
+            for i, rung in enumerate(track.levels):
+                if rung in seen:
+                    other = f" (also on track '{seen[rung]}')" if seen[rung] != track.name \
+                        else ""
+                    self.problem((*rungs_path, i), f"duplicate level '{rung}'{other}: rung "
+                                                   f"names are unique across tracks")
+                seen.setdefault(rung, track.name)
+            if track.name and spec.ladders is not None:
+                start = spec.ladders[track.name].start
+                if start is not None:
+                    self.ref((*track.path, "start"), start, set(track.levels),
+                             f"rung of track '{track.name}'")
 
     def action(self, name: str) -> None:
         action = self.spec.actions[name]
@@ -245,20 +277,25 @@ class _Checker:
                                f"{self.hint(target, known, 'variable')}", key=True)
 
     def outcome_checks(self) -> None:
+        for dim in self.spec.dimensions:
+            self.dimension_checks(dim)
+
+    def dimension_checks(self, dim: DimensionInfo) -> None:
         seen: set[str] = set()
         defaults = []
-        for i, o in enumerate(self.spec.outcomes):
+        of = f" of dimension '{dim.name}'" if dim.name else ""
+        for i, o in enumerate(dim.outcomes):
             if o.id in seen:
-                self.problem(("outcomes", i, "id"), f"duplicate outcome id '{o.id}'")
+                self.problem((*dim.path, i, "id"), f"duplicate outcome id '{o.id}'{of}")
             seen.add(o.id)
             if o.default:
                 defaults.append(i)
-            self.expr(("outcomes", i, "when"), o.when)
+            self.expr((*dim.path, i, "when"), o.when)
         if not defaults and self.complete:
-            self.problem(("outcomes",), "one outcome must be marked default: true "
-                                        "(the class of a run no other outcome claims)")
+            self.problem(dim.path, f"one outcome{of} must be marked default: true "
+                                   f"(the class of a run no other outcome claims)")
         for i in defaults[1:]:
-            self.problem(("outcomes", i, "default"), "only one outcome may be the default")
+            self.problem((*dim.path, i, "default"), f"only one outcome{of} may be the default")
 
 
 def check_scenario(spec: ScenarioSpec, where: Callable[[Path], str] | None = None,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from sim.scenario.distributions import DistSpec
 from sim.scenario.effects import Effect
 from sim.scenario.fields import plain
-from sim.scenario.schema import Action, Cited, Trigger
+from sim.scenario.schema import Action, Cited, ScenarioSpec, Trigger
 
-__all__ = ["citation", "describe_dist", "describe_effect", "describe_timing", "describe_trigger"]
+__all__ = ["citation", "describe_dist", "describe_effect", "describe_shape", "describe_timing",
+           "describe_trigger"]
 
 
 _v = plain
@@ -60,3 +61,17 @@ def citation(item: Cited, status: str = "") -> str:
         informed = f" (informed by {item.informed_by})" if item.informed_by else ""
         return f"assumption{informed}: {item.assumption}"
     return ""
+
+
+def describe_shape(spec: ScenarioSpec) -> str:
+    """``7 levels, 3 outcomes``, or per track and dimension when there are several."""
+    tracks, dims = spec.tracks, spec.dimensions
+    if len(tracks) == 1:
+        levels = f"{len(tracks[0].levels)} levels"
+    else:
+        each = ", ".join(f"{t.name}: {len(t.levels)}" for t in tracks)
+        levels = f"{len(tracks)} tracks ({each})"
+    if len(dims) == 1:
+        return f"{levels}, {len(dims[0].outcomes)} outcomes"
+    each = ", ".join(f"{d.name}: {len(d.outcomes)}" for d in dims)
+    return f"{levels}, {len(dims)} outcome dimensions ({each})"

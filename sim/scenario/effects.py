@@ -31,6 +31,8 @@ __all__ = [
     "EffectOp",
     "FireArgs",
     "Run",
+    "RungArgs",
+    "StepArgs",
 ]
 
 
@@ -39,6 +41,7 @@ class CheckContext(Protocol):
 
     levels: set[str]
     outcomes: set[str]
+    tracks: dict[str, list[str]]  # track name ('' for a single ladder) -> its rungs
 
     @property
     def actions(self) -> Mapping[str, Any]: ...
@@ -60,10 +63,11 @@ class CheckContext(Protocol):
 class CompileContext(Protocol):
     """What compiling an effect uses (the engine's plan builder provides it)."""
 
-    level_slot: int
-    levels: list[str]
+    track_slots: list[int]  # each track's slot in V, in file order
+    track_index: dict[str, int]  # track name ('' for a single ladder) -> its index
+    rungs: dict[str, tuple[int, int]]  # rung -> (track index, rank)
     action_index: dict[str, int]
-    outcome_index: dict[str, int]
+    outcome_index: dict[str, int]  # outcome (label, or a class unique across dimensions)
 
     def expression(self, path: Path) -> CompiledExpression: ...
 
@@ -79,7 +83,7 @@ class Run(Protocol):
 
     def assign(self, slot: int, value: Any, op: EffectOp) -> None: ...
 
-    def set_level(self, rank: int) -> None: ...
+    def set_level(self, track: int, rank: int) -> None: ...
 
     def fire_action(self, action: int, delay: Sampler | None, D: Any) -> None: ...
 
@@ -176,73 +180,125 @@ class Add(_Assign):
         return "; ".join(f"{k} += {plain(v)}" for k, v in value.items())
 
 
+def _step_shorthand(value: Any) -> Any:
+    return value if isinstance(value, dict) else {"by": value}
+
+
+class StepArgs(Base):
+    """``escalate``/``deescalate``: ``by`` rungs (an expression, rounded) on ``track``
+    (needed only when the scenario has several tracks)."""
+
+    by: Expr = 1
+    track: Name | None = None
+
+
+def _check_track(ctx: CheckContext, track: str | None, path: Path) -> str | None:
+    """The track an effect names, checked: required with several tracks."""
+    tracks = ctx.tracks
+    if track is None:
+        if "" in tracks:
+            return ""
+        ctx.problem(path, f"this scenario has several escalation tracks: name one with "
+                          f"track: ({', '.join(tracks)})")
+        return None
+    if "" in tracks:
+        ctx.problem((*path, "track"), "this scenario has one ladder: leave out track")
+        return None
+    ctx.ref((*path, "track"), track, tracks, "track")
+    return track if track in tracks else None
+
+
 class Escalate(EffectKind):
-    """Move the level up by a number of rungs (rounded; clipped to the ladder)."""
+    """Move a track's level up by a number of rungs (rounded; clipped to the track)."""
 
     name = "escalate"
-    model = Expr
+    model = StepArgs
+    shorthand = BeforeValidator(_step_shorthand)
     sign: ClassVar[int] = 1
 
     def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
-        ctx.expr(path, value, payload)
+        _check_track(ctx, value.track, path)
+        ctx.expr((*path, "by") if isinstance(value.by, str) else path, value.by, payload)
 
     def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
-        op = EffectOp(owner, ctx.expression(path))
-        fn, sign, level = ctx.fn(path), self.sign, ctx.level_slot
+        by = (*path, "by") if isinstance(value.by, str) else path
+        op = EffectOp(owner, ctx.expression(by))
+        fn, sign = ctx.fn(by), self.sign
+        track = ctx.track_index[value.track or ""]
+        level = ctx.track_slots[track]
         assert fn is not None
 
         def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
-            run.set_level(V[level] + sign * round(fn(V, t, D)))
+            run.set_level(track, V[level] + sign * round(fn(V, t, D)))
 
         op.execute = execute
         return [op]
 
     def describe(self, value: Any) -> str:
-        return f"{self.name} by {plain(value)}"
+        on = f" on {value.track}" if value.track else ""
+        return f"{self.name}{on} by {plain(value.by)}"
 
 
 class Deescalate(Escalate):
-    """Move the level down by a number of rungs."""
+    """Move a track's level down by a number of rungs."""
 
     name = "deescalate"
     sign = -1
 
 
+def _rung_shorthand(value: Any) -> Any:
+    return {"level": value} if isinstance(value, str) else value
+
+
+class RungArgs(Base):
+    """``raise_to``/``set_level``: a rung (its name says its track); ``track`` may be
+    given too, and must then be the rung's."""
+
+    level: Ident
+    track: Name | None = None
+
+
 class RaiseTo(EffectKind):
-    """Move the level up to a rung (never down)."""
+    """Move a track's level up to a rung (never down)."""
 
     name = "raise_to"
-    model = Ident
+    model = RungArgs
+    shorthand = BeforeValidator(_rung_shorthand)
     only_up: ClassVar[bool] = True
 
     def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
-        ctx.ref(path, value, ctx.levels, "level")
+        here = (*path, "level") if value.track is not None else path
+        ctx.ref(here, value.level, ctx.levels, "level")
+        if value.track is not None and _check_track(ctx, value.track, path) is not None \
+                and value.level in ctx.levels and value.level not in ctx.tracks[value.track]:
+            ctx.problem(here, f"'{value.level}' is not a rung of track '{value.track}'")
 
     def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
         op = EffectOp(owner)
-        rank, level = ctx.levels.index(value), ctx.level_slot
+        track, rank = ctx.rungs[value.level]
+        level = ctx.track_slots[track]
         if self.only_up:
             def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
                 if rank > V[level]:
-                    run.set_level(rank)
+                    run.set_level(track, rank)
         else:
             def execute(run: Run, V: list[Any], t: float, D: Any) -> None:
-                run.set_level(rank)
+                run.set_level(track, rank)
         op.execute = execute
         return [op]
 
     def describe(self, value: Any) -> str:
-        return f"raise level to {value}"
+        return f"raise level to {value.level}"
 
 
 class SetLevel(RaiseTo):
-    """Move the level to a rung, up or down."""
+    """Move a track's level to a rung, up or down."""
 
     name = "set_level"
     only_up = False
 
     def describe(self, value: Any) -> str:
-        return f"set level {value}"
+        return f"set level {value.level}"
 
 
 def _fire_shorthand(value: Any) -> Any:
@@ -319,10 +375,12 @@ class End(EffectKind):
     """End the run now with an outcome."""
 
     name = "end"
-    model = Ident
+    model = str
 
     def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
-        ctx.ref(path, value or "", ctx.outcomes, "outcome")
+        several = any("=" in o for o in ctx.outcomes)
+        ctx.ref(path, value or "", ctx.outcomes,
+                "outcome (DIMENSION=CLASS)" if several else "outcome")
 
     def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
         op = EffectOp(owner)

@@ -130,11 +130,13 @@ class Symbols:
     actor_vars: dict[str, dict[str, int]]  # actor -> var -> slot in V
     levels: dict[str, int]  # ladder id -> rank
     counts: dict[str, int]  # action -> slot in V
-    level_slot: int
+    level_slot: int  # the single track's slot (the first track's with several)
+    tracks: dict[str, int] = field(default_factory=dict)  # named tracks -> slot in V
     _hints: Hints | None = field(default=None, repr=False, compare=False)
 
     def candidates(self, payload: tuple[str, ...] = ()) -> set[str]:
-        names = set(self.parameters) | set(self.levels) | {"t", "level"} | set(payload)
+        names = set(self.parameters) | set(self.levels) | {"t"} | set(payload)
+        names |= {f"level.{k}" for k in self.tracks} if self.tracks else {"level"}
         names |= {f"{a}.{v}" for a, vs in self.actor_vars.items() for v in vs}
         names |= {f"count.{a}" for a in self.counts}
         return names
@@ -322,6 +324,10 @@ class _Rewriter:
             self.reads_time = True
             return ast.Name("t", ast.Load())
         if name == "level":
+            if self.symbols.tracks:
+                names = ", ".join(f"level.{k}" for k in self.symbols.tracks)
+                raise self.fail(node, f"this scenario has several escalation tracks: "
+                                      f"name one ({names})")
             return self._slot(node, self.symbols.level_slot)
         if name in self.payload:
             self.reads_payload = True
@@ -344,8 +350,16 @@ class _Rewriter:
         if node.attr.startswith("_"):
             raise self.fail(node, f"attribute '{node.attr}' is not allowed")
         if not isinstance(owner, ast.Name):
-            raise self.fail(node, "attribute access is only 'actor.variable' or 'count.action'")
+            raise self.fail(node, "attribute access is only 'actor.variable', "
+                                  "'count.action' or 'level.track'")
         full = f"{owner.id}.{node.attr}"
+        if owner.id == "level":
+            if node.attr in self.symbols.tracks:
+                return self._slot(node, self.symbols.tracks[node.attr])
+            if not self.symbols.tracks:
+                raise self.fail(node, f"'{full}': this scenario has one ladder; its rung "
+                                      f"is plain 'level'")
+            raise self._unknown(node, full)
         if owner.id == "count":
             if node.attr in self.symbols.counts:
                 return self._slot(node, self.symbols.counts[node.attr])

@@ -34,6 +34,7 @@ from sim.scenario.schema import (
     ParameterItem,
     ScenarioSpec,
     Source,
+    TrackItem,
     Trigger,
 )
 from sim.scenario.yamlfile import MarkedDict, MarkedList, locate, parse_yaml
@@ -58,6 +59,8 @@ _DICT_SECTIONS: dict[str, TypeAdapter[Any]] = {
     "metrics": TypeAdapter(MetricItem),
 }
 _SALVAGED: dict[str, type[BaseModel]] = {"actions": Action, "triggers": Trigger, "actors": Actor}
+_OUTCOME: TypeAdapter[Any] = TypeAdapter(Outcome)
+_TRACK: TypeAdapter[Any] = TypeAdapter(TrackItem)
 _LIST_SECTIONS: dict[str, TypeAdapter[Any]] = {
     "sources": TypeAdapter(Source),
     "outcomes": TypeAdapter(Outcome),
@@ -360,6 +363,24 @@ def _partial_spec(doc: dict[str, Any]) -> tuple[ScenarioSpec, bool]:
     fields["name"] = "partial"
     raw_outcomes = doc.get("outcomes")
     whole = isinstance(raw_outcomes, list) and len(fields["outcomes"]) == len(raw_outcomes)
+    if isinstance(raw_outcomes, dict):  # dimensions: the valid outcomes of each
+        dims: dict[str, list[Any]] = {}
+        whole = True
+        for dim, listed in raw_outcomes.items():
+            good: list[Any] = []
+            for value in listed if isinstance(listed, list) else []:
+                with contextlib.suppress(ValidationError):
+                    good.append(_OUTCOME.validate_python(value))
+            whole = whole and isinstance(listed, list) and len(good) == len(listed)
+            dims[str(dim)] = good
+        fields["outcomes"] = dims
+    raw_ladders = doc.get("ladders")
+    if isinstance(raw_ladders, dict):
+        tracks: dict[str, Any] = {}
+        for track, value in raw_ladders.items():
+            with contextlib.suppress(ValidationError):
+                tracks[str(track)] = _TRACK.validate_python(value)
+        fields["ladders"], fields["ladder"] = tracks, None
     return ScenarioSpec.model_construct(**fields), whole
 
 

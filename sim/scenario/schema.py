@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from sim.scenario.distributions import Dist, DistSpec
 from sim.scenario.effects import Effect
@@ -35,6 +36,7 @@ __all__ = [
     "Actor",
     "Citation",
     "Clock",
+    "DimensionInfo",
     "Dist",
     "DistSpec",
     "Effect",
@@ -48,6 +50,8 @@ __all__ = [
     "ParameterItem",
     "ScenarioSpec",
     "Source",
+    "Track",
+    "TrackInfo",
     "Trigger",
     "Whole",
 ]
@@ -186,6 +190,53 @@ class Level(Base):
     doc: str | None = None
 
 
+LevelItem = Annotated[Level, BeforeValidator(_level_shorthand)]
+
+
+def _track_shorthand(value: Any) -> Any:
+    return {"rungs": value} if isinstance(value, list) else value
+
+
+class Track(Base):
+    """One escalation track of ``ladders:``: its rungs in order and the rung a run
+    starts on (the first unless ``start`` names another)."""
+
+    rungs: Annotated[list[LevelItem], Field(min_length=2)]
+    start: Ident | None = None
+    doc: str | None = None
+
+
+TrackItem = Annotated[Track, BeforeValidator(_track_shorthand)]
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    """A track as the engine sees it: ``name`` ('' for a single ``ladder:``), its rung
+    ids, the rank it starts on, and where it is written (``ladder`` or ``ladders.NAME``)."""
+
+    name: str
+    levels: list[str]
+    start: int
+    path: tuple[str, ...]
+
+    def label(self, rung: str) -> str:
+        """A rung as paths and tables name it: ``track:rung`` on several tracks."""
+        return f"{self.name}:{rung}" if self.name else rung
+
+
+@dataclass(frozen=True)
+class DimensionInfo:
+    """An outcome dimension: ``name`` ('' for a single list) and its outcomes."""
+
+    name: str
+    outcomes: list[Outcome]
+    path: tuple[str, ...]
+
+    def label(self, outcome: str) -> str:
+        """An outcome as summaries name it: ``dimension=class`` with several dimensions."""
+        return f"{self.name}={outcome}" if self.name else outcome
+
+
 class Actor(Cited):
     """A party and its state variables (numbers, flags, or expressions of parameters)."""
 
@@ -283,7 +334,11 @@ class Limits(Base):
 
 
 ParameterItem = Annotated[Parameter, BeforeValidator(_param_shorthand)]
-LevelItem = Annotated[Level, BeforeValidator(_level_shorthand)]
+OutcomeList = Annotated[list[Outcome], Field(min_length=1)]
+
+
+def _outcomes_kind(value: Any) -> str:
+    return "dimensions" if isinstance(value, dict) else "list"
 MetricItem = Annotated[Metric, BeforeValidator(_metric_shorthand)]
 
 
@@ -297,21 +352,62 @@ class ScenarioSpec(Base):
     sources: list[Source] = Field(default_factory=list)
     clock: Clock
     parameters: dict[Name, ParameterItem] = Field(default_factory=dict)
-    ladder: Annotated[list[LevelItem], Field(min_length=2)]
+    ladder: Annotated[list[LevelItem], Field(min_length=2)] | None = None
+    ladders: Annotated[dict[Name, TrackItem], Field(min_length=1)] | None = None
     start_level: Ident | None = None
     actors: dict[Name, Actor] = Field(default_factory=dict)
     actions: dict[Name, Action] = Field(default_factory=dict)
     triggers: dict[Ident, Trigger] = Field(default_factory=dict)
-    outcomes: Annotated[list[Outcome], Field(min_length=1)]
+    outcomes: Annotated[
+        Annotated[OutcomeList, Tag("list")]
+        | Annotated[Annotated[dict[Name, OutcomeList], Field(min_length=1)], Tag("dimensions")],
+        Discriminator(_outcomes_kind)]
     metrics: dict[Ident, MetricItem] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=Limits)
     format: Literal[1] = 1
 
+    @model_validator(mode="after")
+    def _one_ladder(self) -> ScenarioSpec:
+        if (self.ladder is None) == (self.ladders is None):
+            raise ValueError("give exactly one of ladder (a list of rungs) or ladders "
+                             "(named tracks, each a list of rungs)")
+        if self.ladders is not None and self.start_level is not None:
+            raise ValueError("start_level goes with a single ladder; with ladders, give "
+                             "each track's start: ladders: {NAME: {rungs: [...], start: RUNG}}")
+        return self
+
+    @property
+    def tracks(self) -> list[TrackInfo]:
+        """The escalation tracks, in file order (one unnamed track for ``ladder:``)."""
+        if self.ladders is None:
+            ids = [lv.id for lv in self.ladder or []]
+            start = ids.index(self.start_level) if self.start_level in ids else 0
+            return [TrackInfo("", ids, start, ("ladder",))]
+        out = []
+        for name, track in self.ladders.items():
+            ids = [lv.id for lv in track.rungs]
+            start = ids.index(track.start) if track.start in ids else 0
+            out.append(TrackInfo(name, ids, start, ("ladders", name)))
+        return out
+
+    @property
+    def dimensions(self) -> list[DimensionInfo]:
+        """The outcome dimensions, in file order (one unnamed one for a list)."""
+        if isinstance(self.outcomes, dict):
+            return [DimensionInfo(name, list(items), ("outcomes", name))
+                    for name, items in self.outcomes.items()]
+        return [DimensionInfo("", list(self.outcomes), ("outcomes",))]
+
+    @property
+    def outcome_labels(self) -> list[str]:
+        """Every outcome as summaries name it, dimension by dimension."""
+        return [d.label(o.id) for d in self.dimensions for o in d.outcomes]
+
     @property
     def level_ids(self) -> list[str]:
-        return [lv.id for lv in self.ladder]
+        """Every rung id, track by track (rung ids are unique across tracks)."""
+        return [lv for t in self.tracks for lv in t.levels]
 
     @property
     def start_rank(self) -> int:
-        ids = self.level_ids
-        return ids.index(self.start_level) if self.start_level in ids else 0
+        return self.tracks[0].start
