@@ -17,13 +17,20 @@ from typing import Any
 
 import numpy as np
 
+from sim.batch.aggregate import dimensions_of
 from sim.batch.intervals import newcombe_diff, paired_diff, wilson
+from sim.engine.record import outcome_column
 from sim.errors import ResultsError
 from sim.formatting import title_with_overrides
 from sim.results import Results, load_results, write_new
 from sim.results.folder import PARAM
 
 __all__ = ["Comparison", "Side", "compare", "side_of"]
+
+
+def label_of(dimension: str, value: Any) -> str:
+    """A runs table's outcome value as a label (``dimension=class`` when named)."""
+    return f"{dimension}={value}" if dimension and value != "error" else str(value)
 
 
 @dataclass
@@ -36,8 +43,8 @@ class Side:
     seed: int
     content: str
     runs: np.ndarray  # run indices of completed runs
-    outcomes: np.ndarray  # outcome per run, aligned with runs
-    declared: list[str]  # the scenario's outcome ids, in file order
+    outcomes: np.ndarray  # runs x dimensions: each run's outcome labels, aligned with runs
+    declared: list[str]  # the scenario's outcome labels, in file order
     title: str  # scenario title with its overrides (or the point's values)
 
 
@@ -68,9 +75,11 @@ def side_of(ref: str | Path) -> Side:
         raise ResultsError(f"{path} is a sweep: name one of its points, as in {path}@0")
     ok = np.asarray(table.column("error").is_null().to_pylist(), dtype=bool)
     runs = table.column("run").to_numpy()[ok]
-    outcomes = np.asarray(table.column("outcome").to_pylist(), dtype=object)[ok]
-    declared = [o["id"] for o in res.scenario.get("outcomes", [])
-                if isinstance(o, dict) and "id" in o]
+    declared = res.spec.outcome_labels
+    # one column of labels per outcome dimension (runs x dimensions)
+    by_dim = [np.asarray([label_of(dim, v) for v in table.column(outcome_column(dim)).to_pylist()],
+                         dtype=object)[ok] for dim, _ in dimensions_of(declared)]
+    outcomes = np.stack(by_dim, axis=1) if by_dim else np.empty((0, 0), dtype=object)
     title = str(res.scenario.get("title") or res.manifest.scenario.name)
     return Side(text, res, wanted, res.manifest.seed, res.manifest.scenario.content_hash, runs,
                 outcomes, declared, title_with_overrides(title, values))
@@ -147,7 +156,7 @@ def _pairing(base: Side, other: Side) -> tuple[str, np.ndarray | None, str | Non
 def _on(side: Side, runs: np.ndarray, outcome: str) -> np.ndarray:
     order = np.argsort(side.runs)
     pos = order[np.searchsorted(side.runs, runs, sorter=order)]
-    return np.asarray(side.outcomes[pos] == outcome)
+    return np.asarray((side.outcomes[pos] == outcome).any(axis=1))  # one dimension holds it
 
 
 def compare(refs: list[str | Path], allow_different: bool = False) -> Comparison:
@@ -176,7 +185,7 @@ def compare(refs: list[str | Path], allow_different: bool = False) -> Comparison
             notes.append(f"{s.label}: another scenario file with the same outcomes "
                          f"(a variant)")
     outcomes = list(dict.fromkeys([o for s in sides for o in s.declared]
-                                  + [o for s in sides for o in s.outcomes.tolist()]))
+                                  + [o for s in sides for o in s.outcomes.ravel().tolist()]))
     cmp = Comparison([s.label for s in sides], outcomes, {s.label: s.title for s in sides})
     pairs: dict[str, np.ndarray | None] = {}
     for other in sides[1:]:

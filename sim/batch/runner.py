@@ -568,6 +568,9 @@ class _Run:
         s = summarise(agg, top_paths)
         s.scenario, s.seed, s.parameters = job.sc.name, job.seed, job.values[p]
         s.overrides, s.point = dict(job.overrides), p
+        tracks = job.sc.spec.tracks
+        if len(tracks) > 1:
+            s.tracks = {t.name: list(t.levels) for t in tracks}
         if job.precision is not None:
             s.precision, s.runs_cap = job.precision, job.runs
         return s

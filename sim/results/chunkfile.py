@@ -83,8 +83,21 @@ class ChunkIdentity:
         return out
 
 
+def _outcome_columns(table: pa.Table) -> list[str]:
+    return [n for n in table.column_names if n == "outcome" or n.startswith("outcome.")]
+
+
 def _counts(table: pa.Table) -> dict[str, int]:
-    outcomes = [str(o) for o in table.column("outcome").to_pylist()]
+    """Runs per outcome label (``dimension=class`` with several dimensions; a failed run
+    counts once as ``error``)."""
+    outcomes: list[str] = []
+    for i, name in enumerate(_outcome_columns(table)):
+        dim = name.partition(".")[2]
+        for o in table.column(name).to_pylist():
+            if str(o) != "error":
+                outcomes.append(f"{dim}={o}" if dim else str(o))
+            elif i == 0:
+                outcomes.append("error")
     if not outcomes:
         return {}
     values, counts = np.unique(np.asarray(outcomes, dtype=str), return_counts=True)
@@ -183,7 +196,7 @@ def read_chunk(path: Path, expected: ChunkIdentity | None = None
         {k: v for k, v in (table.schema.metadata or {}).items()
          if k not in (IDENTITY_KEY, AGGREGATE_KEY)})
     if table.num_rows != ident.rows or "run" not in table.column_names \
-            or "outcome" not in table.column_names:
+            or not _outcome_columns(table):
         raise ChunkProblem(f"{table.num_rows} rows, expected {ident.rows}")
     runs = table.column("run").to_numpy()
     if not np.array_equal(runs, np.arange(ident.start, ident.stop)):

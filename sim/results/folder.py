@@ -47,6 +47,7 @@ from sim.results.summary import Summary, SweepSummary
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
+    from sim.scenario.schema import ScenarioSpec
 
 __all__ = ["Results", "ResultsFolder", "load_results"]
 
@@ -475,6 +476,14 @@ class Results:
     scenario: dict[str, Any]
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @property
+    def spec(self) -> ScenarioSpec:
+        """The scenario as run, validated (its tracks, outcome dimensions, ...)."""
+        if "spec" not in self._cache:
+            self._cache["spec"] = spec_of(self.scenario, self.path / SCENARIO)
+        spec: ScenarioSpec = self._cache["spec"]
+        return spec
+
     def scenario_as_written(self) -> Scenario:
         """The scenario this folder ran (a :class:`~sim.scenario.Scenario`), as its file had
         it: overrides taken out, checked against the manifest's content hash."""
@@ -794,14 +803,25 @@ def load_results(path: str | Path) -> Results:
     if _document_hash(scenario) != manifest.scenario.content_hash:
         raise ResultsError(f"{p / SCENARIO}: does not match the scenario hash in the "
                            f"manifest; the file was edited or damaged")
+    results = Results(p, manifest, summary, scenario)
     if summary is not None:
-        outcomes = [str(o.get("id")) for o in scenario.get("outcomes") or []
-                    if isinstance(o, dict)]
-        levels = [str(lv.get("id")) if isinstance(lv, dict) else str(lv)
-                  for lv in scenario.get("ladder") or []]
+        spec = results.spec
         for s in ([summary] if isinstance(summary, Summary) else summary.points):
-            s.check(str(p / SUMMARY), outcomes, levels)
-    return Results(p, manifest, summary, scenario)
+            s.check(str(p / SUMMARY), spec.outcome_labels, spec.level_ids)
+    return results
+
+
+def spec_of(document: dict[str, Any], where: Path) -> ScenarioSpec:
+    """A saved scenario document, validated."""
+    from pydantic import ValidationError
+
+    from sim.scenario.schema import ScenarioSpec
+
+    try:
+        return ScenarioSpec.model_validate(document)
+    except ValidationError as exc:
+        raise ResultsError(f"{where}: not a scenario this version reads: "
+                           f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
 
 
 DERIVED_LIMIT = 4 * 1024**3

@@ -89,6 +89,8 @@ class Summary:
     point: int = 0
     precision: float | None = None
     runs_cap: int | None = None
+    tracks: dict[str, list[str]] = field(default_factory=dict)
+    """With several escalation tracks: each track's rungs (``levels`` holds them all)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (NaN where a value is undefined; strict JSON writers turn it to null)."""
