@@ -267,21 +267,24 @@ def _resume_settings(folder: Path, runs: int, seed: int) -> tuple[int, int]:
               metavar="[K]", help="Record events of the first K runs (all if K is omitted).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary as JSON (with the results folder's path).")
+@click.option("--joint", "joint", default=None, metavar="A,B",
+              help="Also print the joint table of two outcome dimensions.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_handled
 def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
         workers: int | None, executor: str, scheduler: str | None, chunk_size: int | None,
         out: Path | None, force: bool, resume: Path | None, precision: float | None,
-        trace: str | None, as_json: bool, quiet: bool) -> None:
+        trace: str | None, joint: str | None, as_json: bool, quiet: bool) -> None:
     """Run a Monte Carlo batch of a scenario and summarise its outcomes and paths.
 
     \b
     escalation run scenarios/bryansk_atacms_2024.yaml -n 20000 --seed 7
     escalation run --resume results/base      # finish an interrupted batch
     """
+    from sim.analysis.joint import joint_of, parse_pair
     from sim.batch import default_out, resume_batch, run_batch
     from sim.scenario import load_scenario
-    from sim.show import print_summary, progress_bar
+    from sim.show import print_joint, print_summary, progress_bar
 
     command = ["escalation", *sys.argv[1:]]
     if resume is not None:
@@ -312,6 +315,8 @@ def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
         sc = load_scenario(scenario)
         overrides = _parse_sets(sets)
         sc.resolve_parameters(overrides)  # fail before creating any folder
+        if joint is not None:
+            parse_pair(sc.spec, joint)
         target = out or default_out(sc)
         with progress_bar(runs, disable=quiet or as_json) as advance:
             result = run_batch(sc, runs, seed, overrides,
@@ -320,10 +325,17 @@ def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
                                out=target, force=force, trace=_parse_trace(trace),
                                command=command, precision=precision,
                                overrides_by="set on the command line")
+    pair = parse_pair(sc.spec, joint) if joint is not None else None
+    table = joint_of(result.runs_table(), sc.spec, *pair) if pair is not None else None
     if as_json:
-        _emit(True, result.as_dict, lambda: None)
+        data = result.as_dict()
+        if table is not None:
+            data["joint"] = table.as_dict()
+        _emit(True, lambda: data, lambda: None)
     else:
         print_summary(sc, result, _console())
+        if table is not None:
+            print_joint(table, _console())
         if precision is not None:
             click.echo(f"precision {precision:g}: stopped after {result.runs:,} of at most "
                        f"{runs:,} runs")

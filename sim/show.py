@@ -19,7 +19,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from sim.analysis.joint import Joint
 from sim.batch import BatchResult
+from sim.batch.aggregate import dimensions_of
 from sim.formatting import ClockInfo, fmt_interval, fmt_num, fmt_p, title_with_overrides
 from sim.results.folder import SENSITIVITY, SWEEP
 from sim.scenario import Scenario
@@ -85,16 +87,26 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
     outcomes = Table(title="Outcomes (95% Wilson interval)", title_justify="left")
     for col in ("outcome", "runs", "probability", "95% interval"):
         outcomes.add_column(col, justify="left" if col == "outcome" else "right")
-    for name, o in s.outcomes.items():
-        _row(outcomes, name, f"{o.count:,}", fmt_p(o.p), fmt_interval(o.lo, o.hi))
+    for d, (_, labels) in enumerate(dimensions_of(list(s.outcomes))):
+        if d:
+            outcomes.add_section()  # each dimension's probabilities sum to 1
+        for name in labels:
+            o = s.outcomes[name]
+            _row(outcomes, name, f"{o.count:,}", fmt_p(o.p), fmt_interval(o.lo, o.hi))
     console.print(outcomes)
     ladder = Table(title="Escalation ladder: probability of ever reaching each level, and when",
                    title_justify="left")
     for col in ("level", "P(reached)", "95% interval", "median time", "90th percentile"):
         ladder.add_column(col, justify="left" if col == "level" else "right", no_wrap=True)
-    for name, lv in s.levels.items():
-        _row(ladder, name, fmt_p(lv.p), fmt_interval(lv.lo, lv.hi), clock.time(lv.time_median),
-             clock.time(lv.time_p90))
+    tracks = s.tracks or {"": list(s.levels)}
+    for k, (track, rungs) in enumerate(tracks.items()):
+        if k:
+            ladder.add_section()
+        for name in rungs:
+            lv = s.levels[name]
+            _row(ladder, f"{track}:{name}" if track else name, fmt_p(lv.p),
+                 fmt_interval(lv.lo, lv.hi), clock.time(lv.time_median),
+                 clock.time(lv.time_p90))
     console.print(ladder)
     if s.metrics:
         metrics = Table(title="Metrics at the end of a run", title_justify="left")
@@ -114,6 +126,24 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
     console.print(paths)
     if result.out is not None:
         console.print(f"results: {escape(str(result.out))}")
+
+
+def print_joint(joint: Joint, console: Console) -> None:
+    """The joint table of two outcome dimensions: each cell's share of the runs (and count)."""
+    t = Table(title=f"Joint outcomes: {joint.a} (rows) by {joint.b} (columns), share of "
+                    f"{joint.runs:,} runs", title_justify="left")
+    t.add_column(f"{joint.a} / {joint.b}")
+    for c in [*joint.columns, "all"]:
+        t.add_column(c, justify="right")
+    for i, r in enumerate(joint.rows):
+        cells = [f"{fmt_p(joint.p(i, j))} ({int(joint.counts[i, j]):,})"
+                 for j in range(len(joint.columns))]
+        total = int(joint.counts[i].sum())
+        _row(t, r, *cells, fmt_p(total / joint.runs if joint.runs else float("nan")))
+    col_totals = joint.counts.sum(axis=0)
+    _row(t, "all", *(fmt_p(int(k) / joint.runs if joint.runs else float("nan"))
+                     for k in col_totals), "1")
+    console.print(t)
 
 
 def render_scenario(sc: Scenario, console: Console, sources: str | None = None) -> None:
