@@ -450,7 +450,9 @@ def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], desig
 
 @cli.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--outcome", required=True, help="The outcome whose probability is analysed.")
+@click.option("--outcome", required=True,
+              help="The outcome whose probability is analysed (DIMENSION=CLASS with several "
+                   "dimensions).")
 @click.option("--method", type=click.Choice(["sobol", "morris"]), default="sobol",
               show_default=True)
 @click.option("--vary", "vary", multiple=True, metavar="NAME",
@@ -499,7 +501,8 @@ def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...]
 
 @cli.command()
 @click.argument("sweep_dir", metavar="SWEEP", type=click.Path(path_type=Path))
-@click.option("--outcome", required=True, help="The outcome to explain.")
+@click.option("--outcome", required=True,
+              help="The outcome to explain (DIMENSION=CLASS with several dimensions).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None, callback=lambda c, p, v:
               _finite(v, "--threshold"),
               help="Points with P(outcome) >= this are of interest [default: upper quartile].")
