@@ -446,8 +446,11 @@ class Replication:
             ended = stop.outcome
             end = self.env.now
         try:
-            classes = [ended if ended is not None and plan.outcomes[ended].dimension == d
-                       else self._classify(dim) for d, dim in enumerate(plan.dimensions)]
+            if len(plan.dimensions) == 1:
+                classes = [ended if ended is not None else self._classify(plan.dimensions[0])]
+            else:
+                classes = [ended if ended is not None and plan.outcomes[ended].dimension == d
+                           else self._classify(dim) for d, dim in enumerate(plan.dimensions)]
         except (ArithmeticError, ValueError, TypeError) as exc:
             raise RunError(f"cannot classify the run at t={self.env.now:g}: {exc}") from None
         last = plan.outcomes[ended if ended is not None else classes[0]].label
@@ -459,12 +462,17 @@ class Replication:
     def row(self, index: int, outcomes: list[int], end: float) -> list[Any]:
         """The record's values in :func:`sim.engine.record.columns_of` order."""
         plan, V = self.plan, self.V
-        row: list[Any] = [index]
-        row.extend(plan.outcomes[o].id for o in outcomes)
-        row.append(end)
-        for track, tr in enumerate(plan.tracks):
-            row.append(tr.levels[V[tr.slot]])
-            row.append(tr.levels[self.max_rank[track]])
+        if len(outcomes) == 1 and len(plan.tracks) == 1:
+            levels = plan.levels
+            row: list[Any] = [index, plan.outcomes[outcomes[0]].id, end,
+                              levels[V[plan.level_slot]], levels[self.max_rank[0]]]
+        else:
+            row = [index]
+            row.extend(plan.outcomes[o].id for o in outcomes)
+            row.append(end)
+            for track, tr in enumerate(plan.tracks):
+                row.append(tr.levels[V[tr.slot]])
+                row.append(tr.levels[self.max_rank[track]])
         row.extend(self.reach)
         row.extend(V[a.count_slot] for a in plan.actions)
         row.extend(float(V[slot]) for _, slot in plan.var_slots)
