@@ -812,13 +812,14 @@ def load_results(path: str | Path) -> Results:
 
 
 def spec_of(document: dict[str, Any], where: Path) -> ScenarioSpec:
-    """A saved scenario document, validated."""
+    """A saved scenario document (its provenance marks taken out), validated."""
     from pydantic import ValidationError
 
+    from sim.results.provenance import original_document
     from sim.scenario.schema import ScenarioSpec
 
     try:
-        return ScenarioSpec.model_validate(document)
+        return ScenarioSpec.model_validate(original_document(document))
     except ValidationError as exc:
         raise ResultsError(f"{where}: not a scenario this version reads: "
                            f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
