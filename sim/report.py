@@ -16,6 +16,7 @@ from sim.plots.context import FolderContext, context_of
 from sim.results import Results, ResultsFolder, write_output
 from sim.results.folder import PARAM
 from sim.results.provenance import describe_value, override_label
+from sim.results.summary import Summary
 
 __all__ = ["build_report", "write_report"]
 
@@ -33,6 +34,51 @@ CAPTIONS = {
     "sensitivity": "Sensitivity indices of the outcome's probability, ranked, with 95% "
                    "intervals; * marks a parameter that is an assumption.",
 }
+
+
+def _names(items: list[str]) -> str:
+    return ", ".join(i.replace("_", " ") for i in items)
+
+
+def _caption(ctx: FolderContext, name: str) -> str:
+    """What a figure of the report shows, saying how it splits by escalation track and by
+    outcome dimension when the scenario has several."""
+    text = CAPTIONS.get(name, "One traced run: ladder level and events over time.")
+    tracks = _names([t.name for t in ctx.tracks]) if ctx.several_tracks else ""
+    dims = _names([d.name for d in ctx.dimensions]) if ctx.several_dimensions else ""
+    if name == "outcomes" and dims:
+        text = (f"How likely each outcome is, one panel per outcome dimension ({dims}): the "
+                f"share of runs in each class, with its 95% Wilson interval; every run is "
+                f"classified in every dimension, so each panel sums to 100%.")
+    elif name == "occupancy" and (tracks or dims):
+        where = (f"Escalation over time, one panel per escalation track ({tracks}): at each "
+                 f"date, the share of runs "
+                 f"at each rung of that track (greys, darker = higher)" if tracks else
+                 "Escalation over time: at each date, the share of runs at each ladder level "
+                 "(greys)")
+        bar = (f"the bars at the right split all runs by outcome at the horizon, one bar per "
+               f"outcome dimension ({dims})" if dims else
+               "the bar at the right splits all runs by outcome at the horizon")
+        text = (f"{where} and of runs that have already ended (outcome colours); {bar}"
+                f"{' (beside the last panel)' if tracks else ''}.")
+    elif name == "reach" and tracks:
+        text = (f"Time to reach each rung above its track's start, one panel per escalation "
+                f"track ({tracks}): the probability of having reached it by each date.")
+    elif name == "paths" and (tracks or dims):
+        text = CAPTIONS["paths"]
+        if tracks:
+            text += (f" Rungs are greys of their track ({tracks}; each track with its own "
+                     f"hatching).")
+        if dims:
+            text += (f" A path ends with the outcome that ended its run, else its "
+                     f"{ctx.dimensions[0].name.replace('_', ' ')} class.")
+    elif name == "sweep" and dims:
+        text += f" Outcomes are named dimension: class ({dims})."
+    elif name.startswith("run-") and tracks:
+        text = (f"One traced run: its rung on each escalation track ({tracks}) and its events "
+                f"over time.")
+    return text
+
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
@@ -114,6 +160,24 @@ def _assumptions(doc: dict[str, Any], titles: dict[str, str]) -> str:
                    "source or assumption (of the scenario's value)"], rows, {1}, classes)
 
 
+def _outcome_table(s: Summary, labels: list[str], dimension: str = "") -> str:
+    """The outcomes' table; a dimension's classes by their own name."""
+    return _table(
+        ["outcome" if not dimension else "class", "runs", "probability",
+         "95% interval"],
+        [[_e(o.partition("=")[2] if dimension else o), f"{s.outcomes[o].count:,}",
+          _p(s.outcomes[o].p), fmt_interval(s.outcomes[o].lo, s.outcomes[o].hi)]
+         for o in labels if o in s.outcomes], {1, 2, 3})
+
+
+def _ladder_table(s: Summary, rungs: list[str], clock: ClockInfo) -> str:
+    return _table(
+        ["level", "P(reached)", "95% interval", "median time", "90th percentile"],
+        [[_e(lv), _p(v.p), fmt_interval(v.lo, v.hi), _e(clock.time(v.time_median)),
+          _e(clock.time(v.time_p90))] for lv, v in ((r, s.levels[r]) for r in rungs
+                                                    if r in s.levels)], {1, 2, 3, 4})
+
+
 def _batch_tables(ctx: FolderContext) -> str:
     s = ctx.results.batch_summary()
     clock = ClockInfo.of_document(ctx.results.scenario)
@@ -121,14 +185,27 @@ def _batch_tables(ctx: FolderContext) -> str:
     if s.failed:
         parts.append(f"<p><strong>{s.failed:,} runs failed</strong> and are left out; e.g. "
                      f"{_e(s.errors[0].error if s.errors else '')}</p>")
-    parts += ["<h3>Outcomes</h3>", _table(
-        ["outcome", "runs", "probability", "95% interval"],
-        [[_e(o), f"{v.count:,}", _p(v.p), fmt_interval(v.lo, v.hi)]
-         for o, v in s.outcomes.items()], {1, 2, 3})]
-    parts += ["<h3>Escalation ladder</h3>", _table(
-        ["level", "P(reached)", "95% interval", "median time", "90th percentile"],
-        [[_e(lv), _p(v.p), fmt_interval(v.lo, v.hi), _e(clock.time(v.time_median)),
-          _e(clock.time(v.time_p90))] for lv, v in s.levels.items()], {1, 2, 3, 4})]
+    groups = ctx.dimension_groups(list(s.outcomes))
+    if len(groups) == 1:
+        parts += ["<h3>Outcomes</h3>", _outcome_table(s, groups[0][1])]
+    else:
+        parts += ["<h3>Outcomes, by dimension</h3>",
+                  "<p>Every run is classified in every outcome dimension, so each "
+                  "dimension's probabilities sum to 100%.</p>"]
+        for dim, labels in groups:
+            parts += [f'<h4 id="dimension-{_e(dim)}">Outcome dimension: {_e(dim)}</h4>',
+                      _outcome_table(s, labels, dim)]
+    if len(s.tracks) <= 1:
+        parts += ["<h3>Escalation ladder</h3>", _ladder_table(s, list(s.levels), clock)]
+    else:
+        parts += ["<h3>Escalation tracks</h3>",
+                  "<p>Each track moves on its own; P(reached) is the share of runs that "
+                  "reached the rung on that track.</p>"]
+        for track, rungs in s.tracks.items():
+            start = next((t.levels[t.start] for t in ctx.tracks if t.name == track), "")
+            parts += [f'<h4 id="track-{_e(track)}">Escalation track: {_e(track)}'
+                      f"{f' (starts at {_e(start)})' if start else ''}</h4>",
+                      _ladder_table(s, rungs, clock)]
     if s.metrics:
         parts += ["<h3>Metrics at the end of a run</h3>", _table(
             ["metric", "mean", "sd", "min", "max", "runs"],
@@ -216,7 +293,7 @@ def build_report(results: Results | str | Path, run: int | None = None) -> str:
         # screen: the figures are at most 11.25 in wide, within the page's 1100 px.
         data = base64.b64encode(figure_bytes(fig, "png", dpi=144)).decode("ascii")
         width, height = (round(v * 96) for v in fig.get_size_inches())
-        caption = CAPTIONS.get(name, "One traced run: ladder level and events over time.")
+        caption = _caption(ctx, name)
         body.append(f'<figure id="fig-{_e(name)}"><img alt="{_e(caption)}" '
                     f'width="{width}" height="{height}" '
                     f'src="data:image/png;base64,{data}"><figcaption>{_e(caption)}'

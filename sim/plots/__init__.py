@@ -11,7 +11,9 @@ figure::
     reach_curves("results/base", ax=b)
 
 Ladder levels are greys (darker = higher), outcomes are colours, in every figure; every
-figure is at most 11.25 in wide and writes no text under 9 pt.
+figure is at most 11.25 in wide and writes no text under 9 pt. With several escalation
+tracks, occupancy and reach draw one panel per track; with several outcome dimensions,
+the outcome bars draw one panel per dimension (these take ``fig=``, not ``ax=``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from sim.errors import ResultsError
-from sim.plots.context import FolderContext, context_of
+from sim.plots.context import FolderContext, context_of, outcome_text
 from sim.plots.style import (
     FONT,
     SMALL,
@@ -71,11 +71,11 @@ def _sweep_lines(ctx: FolderContext, df: Any, v: str, names: list[str], head: st
     fig, ax = axes_for(ax, 10, 5.2)
     for i, o in enumerate(names):
         rows = df[df["outcome"] == o].sort_values(k)
-        st = outcome_style(ctx.outcomes.index(o) if o in ctx.outcomes else i)
+        st = outcome_style(ctx.outcome_index(o, i))
         ax.fill_between(rows[k], rows["lo"], rows["hi"], color=st["color"], alpha=0.2,
                         linewidth=0)
         ax.plot(rows[k], rows["p"], color=st["color"], linestyle=st["linestyle"],
-                marker=st["marker"], linewidth=2, label=o.replace("_", " "))
+                marker=st["marker"], linewidth=2, label=outcome_text(o))
     ax.set_xlabel(param_label(ctx, v))
     ax.set_ylabel("probability, 95% interval band")
     ax.yaxis.set_major_formatter("{x:.0%}")
@@ -90,11 +90,18 @@ def _sweep_lines(ctx: FolderContext, df: Any, v: str, names: list[str], head: st
 def _heatmaps(ctx: FolderContext, df: Any, varied: list[str], names: list[str], head: str,
               fig: Canvas | None) -> Figure:
     a, b = varied
-    cols = min(3, len(names))
-    rows_n = math.ceil(len(names) / cols)
+    groups = ctx.dimension_groups(names)
+    cols = min(3, max(len(g) for _, g in groups))
+    cells: list[tuple[int, str]] = []  # each outcome's cell, a row per dimension's outcomes
+    row = 0
+    for _, labels in groups:
+        cells += [((row + k // cols) * cols + k % cols, o) for k, o in enumerate(labels)]
+        row += math.ceil(len(labels) / cols)
+    rows_n = row
     root, canvas = subfigure_for(fig, 3.5 * cols + 0.6, 3.3 * rows_n + 1.0)
-    axes = np.atleast_1d(canvas.subplots(rows_n, cols, squeeze=False)).ravel()
-    for ax, o in zip(axes, names, strict=False):
+    grid = np.atleast_1d(canvas.subplots(rows_n, cols, squeeze=False)).ravel()
+    axes = [grid[k] for k, _ in cells]
+    for ax, (_, o) in zip(axes, cells, strict=True):
         sub = df[df["outcome"] == o]
         table = sub.pivot_table(index=PARAM + b, columns=PARAM + a, values="p")
         values = table.to_numpy()
@@ -112,13 +119,14 @@ def _heatmaps(ctx: FolderContext, df: Any, varied: list[str], names: list[str], 
         ax.set_xlabel(param_label(ctx, a), fontsize=SMALL)
         ax.set_ylabel(param_label(ctx, b), fontsize=SMALL)
         ax.tick_params(labelsize=SMALL)
-        ax.set_title(o.replace("_", " "), fontsize=FONT)
+        ax.set_title(outcome_text(o), fontsize=FONT)
         bar = canvas.colorbar(im, ax=ax, shrink=0.9)
         ticks, labels = percent_ticks(0.0, vmax, 4)
         bar.set_ticks(ticks, labels=labels)
         bar.ax.tick_params(labelsize=SMALL)
-    for ax in axes[len(names):]:
-        ax.set_visible(False)
+    for ax in grid:
+        if not any(ax is used for used in axes):
+            ax.set_visible(False)
     canvas.suptitle(f"Outcome probability over {a} and {b}\n{head}\n"
                     f"each panel has its own colour scale, from 0 to its highest cell",
                     fontsize=FONT)
@@ -154,7 +162,7 @@ def _effects(ctx: FolderContext, df: Any, varied: list[str], names: list[str], h
     for ax, v in zip(axes, varied, strict=True):
         k = PARAM + v
         for i, o in enumerate(names):
-            st = outcome_style(ctx.outcomes.index(o) if o in ctx.outcomes else i)
+            st = outcome_style(ctx.outcome_index(o, i))
             rows = df[df["outcome"] == o]
             ax.scatter(rows[k], rows["p"], color=st["color"], s=8, alpha=0.25, linewidths=0)
             grouped = rows.assign(bin=_bins(rows[k].to_numpy())).groupby("bin")
@@ -168,7 +176,7 @@ def _effects(ctx: FolderContext, df: Any, varied: list[str], names: list[str], h
                             color=st["color"], alpha=0.18, linewidth=0)
             ax.plot(x, mean, color=st["color"], linestyle=st["linestyle"], marker=st["marker"],
                     linewidth=2, markeredgecolor="black", markeredgewidth=0.4,
-                    label=o.replace("_", " "))
+                    label=outcome_text(o))
         ax.set_xlabel(param_label(ctx, v))
         ax.yaxis.set_major_formatter("{x:.0%}")
         ax.set_ylim(bottom=0)
@@ -250,7 +258,7 @@ def sensitivity_bars(results: Results | FolderContext | str | Path, top: int = 1
     ax.grid(axis="x", alpha=0.3)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=SMALL,
               frameon=False, borderaxespad=0)
-    ax.set_title(f"What drives P({sens.outcome.replace('_', ' ')}): {method} sensitivity\n"
+    ax.set_title(f"What drives P({outcome_text(sens.outcome)}): {method} sensitivity\n"
                  f"{ctx.title}\n{sens.points:,} points x {sens.runs:,} runs, seed {sens.seed}"
                  f"  (* = parameter marked an assumption)")
     return fig

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from sim.errors import ResultsError
-from sim.plots.context import FolderContext, context_of
+from sim.plots.context import FolderContext, context_of, outcome_text, rung_text
 from sim.plots.style import (
     SMALL,
     axes_for,
@@ -40,6 +40,9 @@ _ACTION = "white"  # milestone actions: white boxes, so no fill is confused with
 _GROUPED = {"facecolor": "#f7f7f7", "hatch": "////", "edgecolor": "#9a9a9a"}
 
 Step = tuple[str, bool]  # (milestone or outcome id, is the outcome)
+# With several tracks, each track's rungs are its greys with its own hatch, so a rung of one
+# track is not read as the same-grey rung of another.
+_TRACK_HATCHES = ["", "\\\\\\", "...", "|||", "---", "+++"]
 
 
 @dataclass
@@ -95,18 +98,17 @@ def path_icicle(results: Results | FolderContext | str | Path, min_share: float 
     for key, n in counts.items():
         children.setdefault(key[:-1], []).append((key, n))
 
-    levels = level_colours(len(ctx.levels))
-    outcome_index = {o: i for i, o in enumerate(ctx.outcomes)}
+    styles = _level_styles(ctx)
 
     def style(step: Step) -> tuple[str, dict[str, Any]]:
         name, is_outcome = step
-        if is_outcome and name in outcome_index:
-            st = outcome_style(outcome_index[name])
+        if is_outcome and name in ctx.outcomes:
+            st = outcome_style(ctx.outcome_index(name))
             return "outcome", {"facecolor": st["color"], "hatch": st["hatch"],
                                "edgecolor": "black"}
-        if not is_outcome and name in ctx.levels:
-            return "level", {"facecolor": levels[ctx.levels.index(name)], "hatch": "",
-                             "edgecolor": "black"}
+        rung = _rung_of(name, ctx)
+        if not is_outcome and rung is not None:
+            return "level", dict(styles[rung])
         return "action", {"facecolor": _ACTION, "hatch": "", "edgecolor": "black"}
 
     boxes: list[_Box] = []
@@ -139,19 +141,55 @@ def path_icicle(results: Results | FolderContext | str | Path, min_share: float 
     ax.tick_params(axis="x", length=0)
     ax.yaxis.set_major_formatter("{x:.0%}")
     ax.set_ylabel("share of runs")
-    after = f"after {start.replace('_', ' ')} (where every run starts); " if start else ""
-    ax.set_xlabel(f"milestones in the order runs passed them, {after}each path ends with its "
-                  f"outcome")
+    after = f"after {_start_text(start)} (where every run starts); " if start else ""
+    ending = "each path ends with its outcome"
+    if ctx.several_dimensions:
+        ending += (f" (the one that ended the run, else its "
+                   f"{ctx.dimensions[0].name.replace('_', ' ')} class)")
+    label = f"milestones in the order runs passed them, {after}{ending}"
+    ax.set_xlabel(label.replace("; ", ";\n") if len(label) > 120 else label)
     ax.set_title(ctx.heading(f"Outcome paths ({distinct:,} distinct)"))
-    _legend(ax, ctx, boxes, levels, min_share)
+    _legend(ax, ctx, boxes, styles, min_share)
     _label_boxes(fig, ax, boxes)
     return fig
 
 
-def _legend(ax: Axes, ctx: FolderContext, boxes: list[_Box], levels: list[Any],
-            min_share: float) -> None:
-    """Every fill drawn, in three groups: ladder levels, outcomes, other boxes."""
+def _rung_of(step: str, ctx: FolderContext) -> str | None:
+    """The rung a path step names (``track:rung``, a rung, or the start of several tracks,
+    ``a:x, b:y``, coloured as its first), or None for an action."""
+    rung = step.split(", ")[0].rpartition(":")[2]
+    return rung if rung in ctx.levels else None
+
+
+def _start_text(step: str) -> str:
+    """A start as words: ``skirmishes (intensity) and bilateral (scope)`` on several
+    tracks."""
+    parts = []
+    for part in step.split(", "):
+        track, colon, rung = part.rpartition(":")
+        parts.append(f"{rung.replace('_', ' ')} ({track.replace('_', ' ')})" if colon
+                     else part.replace("_", " "))
+    return " and ".join(parts)
+
+
+def _level_styles(ctx: FolderContext) -> dict[str, dict[str, Any]]:
+    """Each rung's box style: its track's greys (darker = higher), hatched per track when
+    there are several."""
+    out = {}
+    for i, track in enumerate(ctx.tracks):
+        greys = level_colours(len(track.levels))
+        hatch = _TRACK_HATCHES[i % len(_TRACK_HATCHES)] if ctx.several_tracks else ""
+        for k, lv in enumerate(track.levels):
+            out[lv] = {"facecolor": greys[k], "hatch": hatch, "edgecolor": "black"}
+    return out
+
+
+def _legend(ax: Axes, ctx: FolderContext, boxes: list[_Box],
+            styles: dict[str, dict[str, Any]], min_share: float) -> None:
+    """Every fill drawn, in groups: ladder levels (one group per track), outcomes, other
+    boxes."""
     used = {(b.kind, b.name) for b in boxes}
+    rungs = {_rung_of(b.name, ctx) for b in boxes if b.kind == "level"}
     handles: list[Patch] = []
     heads: list[int] = []
 
@@ -159,18 +197,20 @@ def _legend(ax: Axes, ctx: FolderContext, boxes: list[_Box], levels: list[Any],
         heads.append(len(handles))
         handles.append(Patch(facecolor="none", edgecolor="none", label=text))
 
-    shown_levels = [lv for lv in ctx.levels if ("level", lv) in used]
-    if shown_levels:
-        head("ladder level")
-        handles += [Patch(facecolor=levels[ctx.levels.index(lv)], edgecolor="black",
-                          label=lv.replace("_", " ")) for lv in shown_levels]
+    for track in ctx.tracks:
+        shown_levels = [lv for lv in track.levels if lv in rungs]
+        if shown_levels:
+            head(f"{track.name.replace('_', ' ')} level" if ctx.several_tracks
+                 else "ladder level")
+            handles += [Patch(**styles[lv], label=lv.replace("_", " "))
+                        for lv in shown_levels]
     shown = [o for o in ctx.outcomes if ("outcome", o) in used]
     if shown:
         head("outcome (ends the path)")
         for o in shown:
-            st = outcome_style(ctx.outcomes.index(o))
+            st = outcome_style(ctx.outcome_index(o))
             handles.append(Patch(facecolor=st["color"], hatch=st["hatch"], edgecolor="black",
-                                 label=o.replace("_", " ")))
+                                 label=outcome_text(o)))
     head("other boxes")
     kinds = {kind for kind, _ in used}
     if "action" in kinds:
@@ -193,7 +233,8 @@ def _label_boxes(fig: Figure, ax: Axes, boxes: list[_Box]) -> None:
         width, height = inner[1, 0] - inner[0, 0], inner[1, 1] - inner[0, 1]
         if height < SMALL * fig.dpi / 72:
             continue
-        name = b.name.replace("_", " ")
+        name = (outcome_text(b.name) if b.kind == "outcome" else
+                ", ".join(rung_text(part) for part in b.name.split(", ")))
         share = f"{b.h:.1%}"
         hatched = bool(b.style.get("hatch"))
         text = ax.text(b.column + 0.045, b.y + b.h / 2, "", va="center", ha="left",
