@@ -89,6 +89,8 @@ class Plan:
     max_seconds: float
     hazard_watch: list[list[ActionPlan]] = field(default_factory=list)
     """By state slot: actions whose rate reads it (a change may redraw their wait)."""
+    watched: list[bool] = field(default_factory=list)
+    """By state slot: whether any of the three watches above reads it."""
 
 
 def _eval(expr: CompiledExpression, fn: Evaluator) -> Any:
@@ -273,6 +275,8 @@ class _Builder:
             max_events=spec.limits.max_events,
             max_seconds=float(spec.limits.max_seconds),
             hazard_watch=hazard_watch,
+            watched=[bool(a or b or c) for a, b, c in zip(terminal_watch, when_watch,
+                                                          hazard_watch, strict=True)],
         )
 
 

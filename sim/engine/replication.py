@@ -91,11 +91,7 @@ class Replication:
         self.chain = 0
         self.diagnose: list[str] | None = None
         self.trace: list[TraceEvent] | None = [] if trace else None
-        self.watched = [bool(a or b) for a, b in zip(plan.terminal_watch, plan.when_watch,
-                                                      strict=True)]
-        for slot, hazards in enumerate(plan.hazard_watch):
-            if hazards:
-                self.watched[slot] = True
+        self.watched = plan.watched  # read only
         self.rate_now = [0.0] * len(plan.actions)  # a hazard's rate when its wait was drawn
         self._occur: list[Any] = [self._occurrence(a, 0) for a in plan.actions]
 
