@@ -255,3 +255,24 @@ def test_figures_read_a_horizon_given_as_a_date(tmp_path):
     sc = load(DATED.format(unit="week", horizon="2025-03-01"))
     res = sim.run_batch(sc, 20, 1, executor="serial", out=tmp_path / "out")
     assert context_of(res.out).horizon == pytest.approx(59 / 7)
+
+
+def test_a_date_is_a_written_number_under_the_citation_rule(write):
+    """A date is a judgement of when: in at: or in date('...'), it needs an assumption."""
+    path = write("""
+    name: strict_dates
+    clock: {start: 2025-01-01, horizon: 100}
+    ladder: [a, b]
+    actions: {go: {at: 2025-02-01}}
+    triggers:
+      late: {when: "t > date('2025-03-01')", do: []}
+      fine: {when: "t > date('2025-01-02')", do: []}
+    outcomes: [{id: end, default: true}]
+    """)
+    with pytest.raises(ScenarioError) as info:
+        sim.load_scenario(path, strict=True)
+    assert [(p.path, p.message) for p in info.value.problems] == [
+        ("actions.go.at[0]", "the number 31 is written here, but actions.go has neither "
+                             "source: nor assumption:"),
+        ("triggers.late.when", "the number 59 is written here, but triggers.late has neither "
+                               "source: nor assumption:")]
