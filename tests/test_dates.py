@@ -101,6 +101,9 @@ def test_date_is_a_reserved_name(write):
     ("{start: 2025-01-01, horizon: 100}", "'2025-1-20'",
      "6:12: actions.go.at[0]: '2025-1-20' is not a date: write YYYY-MM-DD, with two-digit "
      "month and day"),
+    ("{start: 2025-01-01, horizon: 100}", "'2025-01-20T10:00'",
+     "6:12: actions.go.at[0]: '2025-01-20T10:00' is not a date: write YYYY-MM-DD, without a "
+     "time of day"),
     ("{start: 2025-01-01, horizon: 100}", "0000-01-01",
      "6:12: actions.go.at[0]: '0000-01-01' is outside the dates that can be used (years 0001 "
      "to 9999)"),

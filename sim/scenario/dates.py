@@ -19,7 +19,7 @@ UNIT_DAYS = {"day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0, "hour": 1 / 24,
              "hours": 1 / 24}
 """The length of each clock unit that dates can be used with, in days."""
 
-_DATE = re.compile(r"^\s*([0-9]{4,})-([0-9]{1,2})-([0-9]{1,2})\s*$")
+_DATE = re.compile(r"^\s*([0-9]{4,})-([0-9]{1,2})-([0-9]{1,2})([Tt ][0-9:.+Zz -]*)?\s*$")
 _IN_TEXT = re.compile(r"(?<![\w.])[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}(?![\w.])")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
@@ -30,8 +30,8 @@ class DateError(ValueError):
 
 def looks_like_date(value: Any) -> bool:
     """True for a date object or a text shaped like a date (``YYYY-MM-DD``, also with
-    a short month or day, so that ``2025-1-5`` is refused as a date, never read as
-    a subtraction)."""
+    a short month or day or a time of day, so that ``2025-1-5`` or ``2025-01-05T10:00``
+    is refused as a date, never read as a subtraction)."""
     if isinstance(value, dt.date):
         return True
     return isinstance(value, str) and _DATE.match(value) is not None
@@ -53,8 +53,10 @@ def parse_date(value: Any) -> dt.date:
     match = _DATE.match(str(value))
     if match is None:
         raise DateError(f"'{value}' is not a date: write YYYY-MM-DD")
-    year, month, day = (int(g) for g in match.groups())
+    year, month, day = (int(g) for g in match.groups()[:3])
     text = str(value).strip()
+    if match.group(4):
+        raise DateError(f"'{text}' is not a date: write YYYY-MM-DD, without a time of day")
     if not 1 <= year <= 9999:
         raise DateError(f"'{text}' is outside the dates that can be used (years 0001 "
                         f"to 9999)")
