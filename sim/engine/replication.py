@@ -8,6 +8,13 @@ probability, delay, effects); after every state change, terminal outcomes are
 checked in file order and ``when:`` triggers fire on a false-to-true edge.
 Same-time events run in scheduling order (SimPy's FIFO).
 
+Hazards (:mod:`sim.engine.hazards`): an exponential wait whose rate reads the state is
+watched like a ``when:`` condition; after a change to a slot it reads (once the
+conditions are evaluated, before the rising triggers fire) and at each time of its
+schedule, its rate is evaluated again and, if it changed, the pending wait is dropped
+(its generation moves on) and one drawn at the new rate; none while the rate is 0. A
+rate that reads ``t`` is thinned: its candidates are each kept with rate/bound.
+
 Edges of ``when:`` conditions, also inside nested zero-delay reactions: every state
 change first evaluates *all* the ``when:`` conditions that read the changed value and
 records each one's new truth value; only then do the triggers whose condition went
