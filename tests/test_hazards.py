@@ -300,6 +300,39 @@ def test_a_negative_rate_is_a_located_run_error(write):
                                "got -1.0 (from '1 - u.x') at t=2")
 
 
+def test_a_rate_of_time_that_is_never_positive_is_a_located_error(write):
+    """Thinning against a bound of 0 would never evaluate it: refused at load, and at a
+    parameter point that makes it so."""
+    path = write("""
+    name: never
+    clock: {horizon: 10}
+    ladder: [a, b]
+    actions:
+      always: {rate: "-0.1 - 0.01 * t"}
+    outcomes: [{id: end, default: true}]
+    """)
+    with pytest.raises(ScenarioError) as info:
+        sim.load_scenario(path)
+    assert [str(p) for p in info.value.problems] == [
+        "scenario.yaml:6:18: actions.always.rate: this rate is below 0 throughout the run "
+        "(at most -0.1)"]
+    path = write("""
+    name: sometimes
+    clock: {horizon: 10}
+    parameters: {k: {value: 1, range: [-1, 1], assumption: a test}}
+    ladder: [a, b]
+    actions:
+      arrive: {rate: "k * (0.1 + 0.01 * t)"}
+    outcomes: [{id: end, default: true}]
+    """, "sometimes.yaml")
+    sc = sim.load_scenario(path)
+    with pytest.raises(RunError) as run_info:
+        make_plan(sc, {"k": -1})
+    assert str(run_info.value) == (
+        "sometimes.yaml:7:18: actions.arrive.rate: a rate must be >= 0; "
+        "'k * (0.1 + 0.01 * t)' is at most -0.1 at these parameter values")
+
+
 def test_a_negative_literal_rate_or_schedule_rate_is_a_located_load_error(write):
     path = write("""
     name: negative

@@ -153,4 +153,7 @@ def _bound(expr: CompiledExpression, ns: dict[str, Any], horizon: float,
     if not math.isfinite(derived):
         raise RunError(f"{expr.where}: the rate '{expr.text}' reads t and has no bound at "
                        f"these parameter values; declare one, rate: {{expr: ..., max: B}}")
-    return max(derived, 0.0)
+    if derived < 0:
+        raise RunError(f"{expr.where}: a rate must be >= 0; '{expr.text}' is at most "
+                       f"{derived:g} at these parameter values")
+    return derived

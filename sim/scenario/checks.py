@@ -279,7 +279,9 @@ class _Checker:
         lo, hi = self.range(compiled)
         if at[-1] == "mean":
             hi = 1.0 / lo if lo > 0 else math.inf
-        if not math.isfinite(hi) and self.symbols.calendar.known:
+        if hi < 0:  # thinning would never look at it
+            self.problem(at, f"this rate is below 0 throughout the run (at most {hi:g})")
+        elif not math.isfinite(hi) and self.symbols.calendar.known:
             hint = "rate: {expr: ..., max: B}" if at[-1] != "mean" else \
                 "rate: {expr: 1 / (...), max: B} in place of every:"
             self.problem(at, f"this rate reads t, so it is run by thinning, which needs a "
