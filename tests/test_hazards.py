@@ -358,6 +358,8 @@ def test_a_negative_literal_rate_or_schedule_rate_is_a_located_load_error(write)
     ("[[0, t]]", "[0][1]: a schedule's rate may not read t (it holds from its time to the "
                  "next); use rate: {expr: ..., max: B}"),
     ("[]", ": List should have at least 1 item after validation, not 0"),
+    ("[[0, 1, 2]]", "[0]: a schedule item is [time, rate], got [0, 1, 2]"),
+    ("[0.5]", "[0]: a schedule item is [time, rate], got 0.5"),
 ])
 def test_bad_schedules_are_located_load_errors(write, schedule, message):
     path = write(f"""

@@ -19,11 +19,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from sim.scenario.fields import Base, Expr, NonNegative, Positive, Scalar, plain
 
 __all__ = ["Rate", "RateSpec", "describe_rate"]
+
+
+def _pair(value: Any) -> Any:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return value
+    raise ValueError(f"a schedule item is [time, rate], got {value!r}")
+
+
+ScheduleItem = Annotated[tuple[Expr, NonNegative], BeforeValidator(_pair)]
 
 
 class RateSpec(Base):
@@ -31,7 +40,7 @@ class RateSpec(Base):
 
     expr: NonNegative | None = None
     max: Positive | None = None
-    schedule: Annotated[list[tuple[Expr, NonNegative]], Field(min_length=1)] | None = None
+    schedule: Annotated[list[ScheduleItem], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _one(self) -> RateSpec:
