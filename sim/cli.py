@@ -75,6 +75,15 @@ def _handled(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _warn(scenario: Any) -> None:
+    """Print a loaded scenario's warnings (``FILE:LINE:COL: path: warning: ...``)."""
+    import dataclasses
+
+    for problem in scenario.warnings:
+        click.echo(str(dataclasses.replace(problem, message=f"warning: {problem.message}")),
+                   err=True)
+
+
 class _Commands(click.Group):
     """The command group; refuses arguments no file system or scenario can take."""
 
@@ -122,6 +131,7 @@ def validate(files: tuple[Path, ...], strict: bool, sources: Path | None) -> Non
                 click.echo(line, err=True)
             continue
         spec = sc.spec
+        _warn(sc)
         click.echo(
             f"ok  {file}: {len(spec.actors)} actors, {len(spec.actions)} actions, "
             f"{len(spec.triggers)} triggers, {len(spec.parameters)} parameters, "
@@ -313,6 +323,7 @@ def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
         if scenario is None:
             raise click.UsageError("give a SCENARIO file (or --resume DIR)")
         sc = load_scenario(scenario)
+        _warn(sc)
         overrides = _parse_sets(sets)
         sc.resolve_parameters(overrides)  # fail before creating any folder
         if joint is not None:
@@ -434,6 +445,7 @@ def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], desig
     if not factors:
         raise click.UsageError("give at least one --vary (or a --spec file with 'vary:')")
     sc = load_scenario(scenario)
+    _warn(sc)
     fixed.update(_parse_sets(sets))
     sc.resolve_parameters(fixed)
     if resume is not None:
@@ -485,6 +497,7 @@ def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...]
     from sim.show import print_sensitivity, progress_bar
 
     sc = load_scenario(scenario)
+    _warn(sc)
     fixed: dict[str, Any] = _parse_sets(sets)
     sc.resolve_parameters(fixed)
     if resume is not None:

@@ -106,7 +106,7 @@ def test_forbidden_dunder_import_at_column(write):
     found = problems(write, replace("    if: hits > 0\n",
                                     "    if: hits > 0 and __import__('os')\n"))
     assert found == ["scenario.yaml:19:22: triggers.answer.if: calling '__import__' is not "
-                     "allowed; functions are abs, clip, max, min, round"]
+                     "allowed; functions are abs, clip, date, max, min, round"]
 
 
 def test_extends_missing_file(write):

@@ -6,7 +6,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.engine.hazards import Hazard, timing_of
 from sim.errors import RunError
+from sim.scenario.bounds import state_ranges
 from sim.scenario.distributions import Sampler, make_sampler
 from sim.scenario.effects import Effect, EffectOp
 from sim.scenario.expressions import CompiledExpression, Evaluator, namespace_for
@@ -32,10 +34,11 @@ class ActionPlan:
     milestone: bool
     count_slot: int
     listeners: list[TriggerPlan] = field(default_factory=list)
+    hazard: Hazard | None = None  # a rate that reads the state or the clock
 
     @property
     def recurring(self) -> bool:
-        return self.interval is not None or self.rate is not None
+        return self.interval is not None or self.rate is not None or self.hazard is not None
 
 
 @dataclass(eq=False)
@@ -111,6 +114,10 @@ class Plan:
     var_slots: list[tuple[str, int]]
     max_events: int
     max_seconds: float
+    hazard_watch: list[list[ActionPlan]] = field(default_factory=list)
+    """By state slot: actions whose rate reads it (a change may redraw their wait)."""
+    watched: list[bool] = field(default_factory=list)
+    """By state slot: whether any of the three watches above reads it."""
 
 
 def _eval(expr: CompiledExpression, fn: Evaluator) -> Any:
@@ -161,7 +168,12 @@ class _Builder:
         return None if expr is None else expr.bind(self.ns)
 
     def sampler(self, dist: Any, path: Path) -> Sampler | None:
-        return None if dist is None else make_sampler(dist, path, self.ex, self.ns)
+        if dist is None:
+            return None
+        if dist.kind == "constant" and self.ex[(*path, "constant")].date:
+            until = float(self.ex[(*path, "constant")].literal)  # after: a date
+            return lambda r, V, t, D: until - t if t < until else 0.0
+        return make_sampler(dist, path, self.ex, self.ns)
 
     def expression(self, path: Path) -> CompiledExpression:
         return self.ex[path]
@@ -229,13 +241,16 @@ class _Builder:
                 if not (when >= 0 and math.isfinite(when)):
                     raise RunError(f"{expr.where}: a time must be >= 0, got {when}")
                 at_times.append(when)
+            timing = timing_of(act, base, self.ex, self.ns, float(spec.clock.horizon),
+                               state_ranges(syms))
             plan = ActionPlan(
                 index=i,
                 name=name,
                 at=at_times,
-                interval=self.sampler(act.every, (*base, "every")),
-                rate=self.fn((*base, "rate")),
-                rate_expr=self.ex.get((*base, "rate")),
+                interval=None if timing.hazard is not None and act.rate is None
+                else self.sampler(act.every, (*base, "every")),
+                rate=timing.rate,
+                rate_expr=timing.rate_expr,
                 active=act.active,
                 requires=self.fn((*base, "requires")),
                 draws=[s for d, dist in act.draws.items()
@@ -244,6 +259,7 @@ class _Builder:
                 effects=self.effects(act.effects, (*base, "effects"), name),
                 milestone=act.milestone,
                 count_slot=syms.counts[name],
+                hazard=timing.hazard,
             )
             actions.append(plan)
         for trig_plan, trig in zip(triggers, spec.triggers.values(), strict=True):
@@ -272,6 +288,11 @@ class _Builder:
                 for slot in range(n_slots):
                     if slot in o.expr.slots or o.expr.reads_time:
                         terminal_watch[slot].append(o)
+        hazard_watch: list[list[ActionPlan]] = [[] for _ in range(n_slots)]
+        for act_plan in actions:
+            if act_plan.hazard is not None:
+                for slot in sorted(act_plan.hazard.slots):
+                    hazard_watch[slot].append(act_plan)
         when_triggers = [t for t in triggers if t.when is not None]
         for name, t in zip(spec.triggers, triggers, strict=True):
             if t.when is None:
@@ -307,6 +328,9 @@ class _Builder:
             var_slots=var_slots,
             max_events=spec.limits.max_events,
             max_seconds=float(spec.limits.max_seconds),
+            hazard_watch=hazard_watch,
+            watched=[bool(a or b or c) for a, b, c in zip(terminal_watch, when_watch,
+                                                          hazard_watch, strict=True)],
         )
 
 

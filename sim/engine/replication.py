@@ -8,6 +8,13 @@ probability, delay, effects); after every state change, terminal outcomes are
 checked in file order and ``when:`` triggers fire on a false-to-true edge.
 Same-time events run in scheduling order (SimPy's FIFO).
 
+Hazards (:mod:`sim.engine.hazards`): an exponential wait whose rate reads the state is
+watched like a ``when:`` condition; after a change to a slot it reads (once the
+conditions are evaluated, before the rising triggers fire) and at each time of its
+schedule, its rate is evaluated again and, if it changed, the pending wait is dropped
+(its generation moves on) and one drawn at the new rate; none while the rate is 0. A
+rate that reads ``t`` is thinned: its candidates are each kept with rate/bound.
+
 Edges of ``when:`` conditions, also inside nested zero-delay reactions: every state
 change first evaluates *all* the ``when:`` conditions that read the changed value and
 records each one's new truth value; only then do the triggers whose condition went
@@ -93,8 +100,8 @@ class Replication:
         self.chain = 0
         self.diagnose: list[str] | None = None
         self.trace: list[TraceEvent] | None = [] if trace else None
-        self.watched = [bool(a or b) for a, b in zip(plan.terminal_watch, plan.when_watch,
-                                                      strict=True)]
+        self.watched = plan.watched  # read only
+        self.rate_now = [0.0] * len(plan.actions)  # a hazard's rate when its wait was drawn
         self._occur: list[Any] = [self._occurrence(a, 0) for a in plan.actions]
 
     # --- bookkeeping ------------------------------------------------------------------------
@@ -201,6 +208,10 @@ class Replication:
                         rising.append(trig)
             else:
                 prev[i] = False
+        hazards = self.plan.hazard_watch[slot]  # rates that read it: redraw if changed
+        if hazards:
+            for a in hazards:
+                self._redraw(a)
         if rising is not None:
             for trig in rising:
                 self._fire(trig, ())
@@ -322,8 +333,10 @@ class Replication:
             d = a.interval(self.stream, V, now, ())
             if not d >= 0:
                 raise RunError(f"actions.{a.name}.every: an interval must be >= 0, got {d}")
+        elif a.rate is None:
+            self._wait(a)
+            return
         else:
-            assert a.rate is not None
             rate = a.rate(V, now, ())
             if rate == 0:
                 return
@@ -333,8 +346,61 @@ class Replication:
             d = -math.log(1.0 - self.stream.uniform()) / rate
         self.env.timeout(d).callbacks.append(self._occur[a.index])
 
+    # --- hazards (see sim.engine.hazards) ----------------------------------------------------
+
+    def _wait(self, a: ActionPlan) -> None:
+        """Draw the next wait of a hazard: at its rate now, or a candidate at its bound."""
+        h = a.hazard
+        assert h is not None
+        if h.thinned:
+            rate = h.bound
+        else:
+            rate = self.rate_now[a.index] = h.rate(self.V, self.env._now)
+        if rate > 0:
+            if len(self.env._queue) >= self.plan.max_events:
+                raise self._queue_full(f"actions.{a.name}.rate")
+            d = -math.log(1.0 - self.stream.uniform()) / rate
+            self.env.timeout(d).callbacks.append(self._occur[a.index])
+
+    def _redraw(self, a: ActionPlan, _ev: simpy.Event | None = None) -> None:
+        """Something the rate reads changed (or a breakpoint passed): if the rate did, drop
+        the pending wait and draw one at the new rate (none while it is 0)."""
+        i = a.index
+        if not self.active[i]:
+            return
+        h = a.hazard
+        assert h is not None
+        rate = h.rate(self.V, self.env._now)
+        if rate == self.rate_now[i]:
+            return
+        self.generation[i] += 1
+        self._occur[i] = self._occurrence(a, self.generation[i])
+        self._wait(a)
+
+    def _candidate(self, a: ActionPlan, generation: int) -> Any:
+        """The callback of one candidate of a thinned hazard: kept with rate/bound."""
+        h = a.hazard
+        assert h is not None
+        i = a.index
+
+        def candidate(_ev: simpy.Event) -> None:
+            if self.generation[i] != generation:
+                return
+            if self.stream.uniform() * h.bound < h.rate(self.V, self.env._now):
+                self._execute(a)
+            else:
+                self.events += 1  # a rejected candidate counts towards the event limit
+                if self.events > self.check_at:
+                    self._checkpoint(a.name)
+            if self.generation[i] == generation:
+                self._schedule(a)
+
+        return candidate
+
     def _occurrence(self, a: ActionPlan, generation: int) -> Any:
         """The callback of one occurrence of a recurring action in one of its generations."""
+        if a.hazard is not None and a.hazard.thinned:
+            return self._candidate(a, generation)
 
         def occur(_ev: simpy.Event) -> None:
             if self.generation[a.index] == generation:
@@ -403,6 +469,11 @@ class Replication:
                 self.env.timeout(when).callbacks.append(functools.partial(self._scheduled, a))
             if a.recurring and a.active:
                 self._schedule(a)
+            if a.hazard is not None:
+                for when in a.hazard.breaks[1:]:
+                    if when < plan.horizon:
+                        self.env.timeout(when).callbacks.append(
+                            functools.partial(self._redraw, a))
         rising = []
         for trig in plan.when_triggers:  # every condition first, then the true ones fire
             assert trig.when is not None

@@ -13,6 +13,7 @@ import numpy as np
 from sim.errors import ResultsError
 from sim.formatting import DAYS_PER_UNIT, title_with_overrides
 from sim.results import Results, load_results
+from sim.scenario.dates import Calendar, DateError, looks_like_date
 from sim.scenario.schema import DimensionInfo, TrackInfo
 
 __all__ = ["FolderContext", "context_of", "outcome_text", "rung_text"]
@@ -123,6 +124,16 @@ def _runs(res: Results) -> int:
     return sum(s.runs for s in res.point_summaries())
 
 
+def _horizon(value: Any, start: dt.date | None, unit: str) -> float:
+    """The horizon in clock units; a file may give it as a date."""
+    if looks_like_date(value):
+        try:
+            return Calendar(start, unit).time_of(value)
+        except DateError:
+            return 0.0
+    return float(value or 0)
+
+
 def context_of(results: Results | str | Path) -> FolderContext:
     """Read the context of a results folder (or take a loaded one)."""
     res = results if isinstance(results, Results) else load_results(results)
@@ -165,7 +176,7 @@ def context_of(results: Results | str | Path) -> FolderContext:
         kind=manifest.kind,
         unit=str(clock.get("unit", "") or ""),
         start=start_date,
-        horizon=float(clock.get("horizon", 0) or 0),
+        horizon=_horizon(clock.get("horizon"), start_date, str(clock.get("unit") or "day")),
         levels=ladder,
         start_level=first_track.levels[first_track.start] if first_track else "",
         outcomes=outcomes,

@@ -6,10 +6,13 @@ loader turns paths into file, line and column.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.scenario.bounds import state_ranges, value_range
+from sim.scenario.dates import Calendar, DateError, looks_like_date
 from sim.scenario.distributions import DistSpec, distribution_arguments
 from sim.scenario.effects import Effect
 from sim.scenario.expressions import (
@@ -19,9 +22,11 @@ from sim.scenario.expressions import (
     Hints,
     Symbols,
     compile_expression,
+    namespace_for,
 )
 from sim.scenario.fields import Path
-from sim.scenario.schema import Cited, DimensionInfo, ScenarioSpec
+from sim.scenario.rates import RateSpec
+from sim.scenario.schema import Action, Cited, DimensionInfo, ScenarioSpec
 
 __all__ = ["Checked", "Path", "PathProblem", "build_symbols", "check_scenario", "dotted"]
 
@@ -37,10 +42,11 @@ class PathProblem:
 
 @dataclass
 class Checked:
-    """What the checks produce: problems, and compiled expressions by path."""
+    """What the checks produce: problems, warnings, and compiled expressions by path."""
 
     problems: list[PathProblem] = field(default_factory=list)
     expressions: dict[Path, CompiledExpression] = field(default_factory=dict)
+    warnings: list[PathProblem] = field(default_factory=list)
 
 
 def dotted(path: Path) -> str:
@@ -52,7 +58,10 @@ def dotted(path: Path) -> str:
 
 def build_symbols(spec: ScenarioSpec) -> Symbols:
     """Lay out the run state: every actor variable, then each track's level, then action
-    counts. A rung's name stands for its rank on its track."""
+    counts. A rung's name stands for its rank on its track.
+
+    A partial spec (one whose validation failed) may carry ``clock=None``: its dates are
+    then not checked."""
     actor_vars: dict[str, dict[str, int]] = {}
     slot = 0
     for actor, a in spec.actors.items():
@@ -75,6 +84,7 @@ def build_symbols(spec: ScenarioSpec) -> Symbols:
         counts=counts,
         level_slot=level_slot,
         tracks=named,
+        calendar=Calendar.of(spec.clock),
     )
 
 
@@ -99,6 +109,9 @@ class _Checker:
     def problem(self, path: Path, message: str, offset: int = 0, key: bool = False) -> None:
         self.out.problems.append(PathProblem(path, message, offset, key))
 
+    def warn(self, path: Path, message: str, offset: int = 0) -> None:
+        self.out.warnings.append(PathProblem(path, message, offset))
+
     def expr(self, path: Path, source: Any, payload: tuple[str, ...] = (),
              static: bool = False) -> None:
         if source is None:
@@ -113,7 +126,38 @@ class _Checker:
             self.problem(path, "this value is fixed at the start of a run: it may use "
                                "parameters and numbers only")
             return
+        for offset, text, t in compiled.dates:
+            self.beyond(path, text, t, offset)
         self.out.expressions[path] = compiled
+
+    def beyond(self, path: Path, text: str, t: float, offset: int = 0) -> None:
+        """Warn of a date past the horizon (it is never reached)."""
+        calendar = self.symbols.calendar
+        if calendar.beyond(t):
+            self.warn(path, f"{text} is after the horizon ({calendar.shown(calendar.horizon)})"
+                            f": a run never reaches it", offset)
+
+    def time(self, path: Path, source: Any, constant: bool = False) -> None:
+        """A point in time: a date (with ``clock.start``), else a number or, unless
+        ``constant``, an expression of parameters."""
+        if source is None:
+            return
+        if looks_like_date(source):
+            text = str(source).strip()
+            try:
+                t = self.symbols.calendar.time_of(source)
+            except DateError as exc:
+                self.problem(path, str(exc))
+                return
+            self.beyond(path, text, t)
+            self.out.expressions[path] = CompiledExpression(
+                text=text, code=None, literal=t, where=self.where(path), date=text)
+            return
+        if constant and (isinstance(source, bool) or not isinstance(source, (int, float))):
+            self.problem(path, f"a time here is a number or a date (YYYY-MM-DD), got "
+                               f"'{source}'")
+            return
+        self.expr(path, source, static=True)
 
     def dist(self, dist: DistSpec | None, path: Path, payload: tuple[str, ...] = (),
              time: bool = False) -> None:
@@ -121,6 +165,12 @@ class _Checker:
         if dist is None:
             return
         floor = {(*path, dist.kind, *sub) for sub in dist.entry.delay_floor} if time else set()
+        if time and dist.kind == "constant" and looks_like_date(dist.args):
+            if path[-1] == "after":  # wait until that date
+                self.time((*path, dist.kind), dist.args)
+            else:
+                self.problem(path, "this is a length of time, not a date")
+            return
         for arg_path, value in distribution_arguments(dist, path):
             self.expr(arg_path, value, payload)
             negative = isinstance(value, (int, float)) and not isinstance(value, bool) \
@@ -222,9 +272,9 @@ class _Checker:
         if action.actor is not None:
             self.ref((*path, "actor"), action.actor, self.spec.actors, "actor")
         for i, at in enumerate(action.at or []):
-            self.expr((*path, "at", i), at, static=True)
+            self.time((*path, "at", i), at)
         self.dist(action.every, (*path, "every"), time=True)
-        self.expr((*path, "rate"), action.rate)
+        self.rate(action, path)
         self.expr((*path, "requires"), action.requires)
         drawn: list[str] = []
         for draw, dist in action.draws.items():
@@ -235,6 +285,73 @@ class _Checker:
             self.dist(dist, (*path, "draws", draw), tuple(drawn))
             drawn.append(draw)
         self.effects(action.effects, (*path, "effects"), tuple(drawn))
+
+    def rate(self, action: Action, path: Path) -> None:
+        """A rate's expressions and times; one that reads ``t`` needs a bound."""
+        rate, wait = action.rate, action.every
+        at: Path | None = None
+        declared = False
+        if isinstance(rate, RateSpec) and rate.schedule is not None:
+            self.schedule(rate, (*path, "rate", "schedule"))
+            return
+        if isinstance(rate, RateSpec):
+            at = (*path, "rate", "expr")
+            self.expr(at, rate.expr)
+            self.expr((*path, "rate", "max"), rate.max, static=True)
+            declared = rate.max is not None
+        elif rate is not None:
+            at = (*path, "rate")
+            self.expr(at, rate)
+        elif wait is not None and wait.kind == "exponential":
+            which = "mean" if wait.args.mean is not None else "rate"
+            at = (*path, "every", "exponential", which)
+        compiled = None if at is None else self.out.expressions.get(at)
+        if at is None or compiled is None or not compiled.reads_time or declared:
+            return
+        lo, hi = self.range(compiled)
+        if at[-1] == "mean":
+            hi = 1.0 / lo if lo > 0 else math.inf
+        if hi < 0:  # thinning would never look at it
+            self.problem(at, f"this rate is below 0 throughout the run (at most {hi:g})")
+        elif not math.isfinite(hi) and self.symbols.calendar.known:
+            hint = "rate: {expr: ..., max: B}" if at[-1] != "mean" else \
+                "rate: {expr: 1 / (...), max: B} in place of every:"
+            self.problem(at, f"this rate reads t, so it is run by thinning, which needs a "
+                             f"bound it never exceeds; none follows from the expression: "
+                             f"declare one, {hint}")
+
+    def range(self, compiled: CompiledExpression) -> tuple[float, float]:
+        """The values ``compiled`` can take in a run (parameters at their defaults)."""
+        return value_range(compiled.tree, namespace_for(self.symbols.parameters),
+                           state_ranges(self.symbols), self.symbols.calendar.horizon)
+
+    def schedule(self, rate: RateSpec, path: Path) -> None:
+        """Times increasing from 0 (or the start date), rates that do not read ``t``."""
+        assert rate.schedule is not None
+        times: list[float] = []
+        for k, (when, value) in enumerate(rate.schedule):
+            self.time((*path, k, 0), when, constant=True)
+            self.expr((*path, k, 1), value)
+            compiled = self.out.expressions.get((*path, k, 1))
+            if compiled is not None and compiled.reads_time:
+                self.problem((*path, k, 1), "a schedule's rate may not read t (it holds "
+                                            "from its time to the next); use rate: "
+                                            "{expr: ..., max: B}")
+            point = self.out.expressions.get((*path, k, 0))
+            if point is None:
+                return
+            t = float(point.literal)
+            if not self.symbols.calendar.known:  # dates read as 0: nothing to compare
+                continue
+            if k == 0 and t != 0.0:
+                start = self.symbols.calendar.start
+                first = f"0 or {start.isoformat()}" if start else "0"
+                self.problem((*path, k, 0), f"a schedule starts at time {first}, got "
+                                            f"{point.text}")
+            elif times and not t > times[-1]:
+                self.problem((*path, k, 0), f"a schedule's times must increase: "
+                                            f"{point.text} is not after the previous time")
+            times.append(t)
 
     def trigger(self, name: str) -> None:
         trig = self.spec.triggers[name]

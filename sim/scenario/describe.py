@@ -5,6 +5,7 @@ from __future__ import annotations
 from sim.scenario.distributions import DistSpec
 from sim.scenario.effects import Effect
 from sim.scenario.fields import plain
+from sim.scenario.rates import describe_rate
 from sim.scenario.schema import Action, Cited, ScenarioSpec, Trigger
 
 __all__ = ["citation", "describe_dist", "describe_effect", "describe_shape", "describe_timing",
@@ -30,7 +31,8 @@ def describe_timing(action: Action) -> str:
     if action.every is not None:
         return f"every {describe_dist(action.every)}" + ("" if action.active else " (stopped)")
     if action.rate is not None:
-        return f"Poisson, rate {_v(action.rate)}" + ("" if action.active else " (stopped)")
+        return f"Poisson, rate {describe_rate(action.rate)}" + (
+            "" if action.active else " (stopped)")
     return "when fired"
 
 

@@ -236,6 +236,12 @@ def _expression_source(expr: CompiledExpression) -> Any:
     return expr.literal if expr.code is None else expr.text
 
 
+def _written(expr: CompiledExpression) -> list[float]:
+    """The numbers written in an expression; a ``date('...')`` is one (its clock time), as
+    a date written as a time is."""
+    return _written_numbers(_expression_source(expr)) + [t for _, _, t in expr.dates]
+
+
 class _Strict:
     def __init__(self, spec: ScenarioSpec, expressions: Mapping[Path, CompiledExpression],
                  folder: str | os.PathLike[str] | None) -> None:
@@ -257,7 +263,7 @@ class _Strict:
         written: dict[Path, list[float]] = {}
         for path, expr in self.expressions.items():
             if str(path[0]) in sections and len(path) > 1:
-                odd = [n for n in _written_numbers(_expression_source(expr)) if n not in _PLAIN]
+                odd = [n for n in _written(expr) if n not in _PLAIN]
                 written.setdefault(path[:2], []).extend(odd)
         for section, items in sections.items():
             for name, item in items.items():
@@ -283,7 +289,7 @@ class _Strict:
         for p, expr in self.expressions.items():
             if p[:2] != path:
                 continue
-            odd = [n for n in _written_numbers(_expression_source(expr)) if n not in _PLAIN]
+            odd = [n for n in _written(expr) if n not in _PLAIN]
             if odd:
                 self.problem(p, f"the number {_shown(odd)} is written here, but "
                                 f"{path[0]}.{path[1]} has neither source: nor assumption:")

@@ -3,7 +3,7 @@
 An expression's text is parsed with :mod:`ast`, walked against an allow-list
 (arithmetic, comparisons, ``and``/``or``/``not``, ``x if c else y``, numbers,
 the names of the scenario and the calls ``min``, ``max``, ``abs``, ``clip``,
-``round``), every name is resolved against the scenario's symbols, and the
+``round`` and ``date``), every name is resolved against the scenario's symbols, and the
 checked tree is rewritten into a small function ``f(V, t, D)`` where ``V`` is
 the run's state vector, ``t`` the clock and ``D`` the payload of the event being
 handled. The raw text is never evaluated: only the rewritten tree, made of
@@ -17,6 +17,11 @@ literals only is computed at load: one that fails or is not finite is refused.
 Nesting (parentheses around operators, calls, unary operators) is limited to
 :data:`MAX_DEPTH`; a flat chain such as ``a + b + ... + z`` is one level, however
 long, and is walked without recursion.
+
+``date('2025-01-20')`` is the one place text may appear: exactly one quoted ISO date,
+folded at compile time into its clock time (days since ``clock.start`` over the
+unit's length), so no text ever reaches a run. A bare date in an expression
+(``t > 2025-12-20``, which Python would read as a subtraction) is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from sim.scenario.dates import Calendar, DateError, date_in_text
 
 __all__ = [
     "HINT_BUDGET",
@@ -115,7 +122,8 @@ _FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
     "clip": (_clip, 3, 3),
 }
 _POW = "_f_pow"  # ``a ** b`` becomes math.pow(a, b): a float, or an OverflowError at once
-RESERVED = frozenset({"t", "level", "count", "True", "False", *_FUNCTIONS})
+_DATE = "date"  # date('YYYY-MM-DD'): a constant, folded at compile time
+RESERVED = frozenset({"t", "level", "count", "True", "False", _DATE, *_FUNCTIONS})
 
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
 _CMPOPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
@@ -132,6 +140,8 @@ class Symbols:
     counts: dict[str, int]  # action -> slot in V
     level_slot: int  # the single track's slot (the first track's with several)
     tracks: dict[str, int] = field(default_factory=dict)  # named tracks -> slot in V
+    calendar: Calendar = field(default_factory=Calendar)
+    """The clock that ``date('...')`` is read against."""
     _hints: Hints | None = field(default=None, repr=False, compare=False)
 
     def candidates(self, payload: tuple[str, ...] = ()) -> set[str]:
@@ -160,6 +170,12 @@ class CompiledExpression:
     reads_payload: bool = False
     parameters: frozenset[str] = frozenset()
     where: str = ""
+    date: str = ""
+    """The ISO date a literal time was written as (``at: 2025-01-20``), else empty."""
+    dates: tuple[tuple[int, str, float], ...] = ()
+    """Each ``date('...')`` inside: its column, its text and its clock time."""
+    tree: ast.expr | None = field(default=None, repr=False, compare=False)
+    """The checked, rewritten tree (names as ``V[slot]``, ``_p_name``, ``t``...)."""
     _cache: dict[int, Evaluator] = field(default_factory=dict, repr=False)
 
     @property
@@ -233,6 +249,7 @@ class _Rewriter:
         self.params: set[str] = set()
         self.reads_time = False
         self.reads_payload = False
+        self.dates: list[tuple[int, str, float]] = []
 
     def fail(self, node: ast.AST, message: str) -> ExpressionError:
         return ExpressionError(message, getattr(node, "col_offset", 0))
@@ -341,7 +358,7 @@ class _Rewriter:
         if name in self.symbols.actor_vars:
             raise self.fail(node, f"'{name}' is an actor: name one of its variables, "
                                   f"e.g. '{name}.{next(iter(self.symbols.actor_vars[name]), 'x')}'")
-        if name in _FUNCTIONS:
+        if name in _FUNCTIONS or name == _DATE:
             raise self.fail(node, f"'{name}' is a function: call it")
         raise self._unknown(node, name)
 
@@ -376,10 +393,12 @@ class _Rewriter:
 
     def _call(self, node: ast.Call) -> ast.expr:
         func = node.func
+        if isinstance(func, ast.Name) and func.id == _DATE:
+            return self._date(node)
         if not isinstance(func, ast.Name) or func.id not in _FUNCTIONS:
             shown = func.id if isinstance(func, ast.Name) else ast.unparse(func)
             raise self.fail(node, f"calling '{shown}' is not allowed; "
-                                  f"functions are {', '.join(sorted(_FUNCTIONS))}")
+                                  f"functions are {', '.join(sorted([*_FUNCTIONS, _DATE]))}")
         if node.keywords:
             raise self.fail(node, f"{func.id}() takes no keyword arguments")
         _, lo, hi = _FUNCTIONS[func.id]
@@ -388,6 +407,20 @@ class _Rewriter:
             raise self.fail(node, f"{func.id}() takes {want} arguments, got {len(node.args)}")
         return ast.Call(ast.Name(f"_f_{func.id}", ast.Load()), [self.visit(a) for a in node.args],
                         [])
+
+    def _date(self, node: ast.Call) -> ast.expr:
+        """``date('YYYY-MM-DD')``: the date's clock time, as a constant."""
+        args = node.args
+        if node.keywords or len(args) != 1 or not isinstance(args[0], ast.Constant) \
+                or not isinstance(args[0].value, str):
+            raise self.fail(node, "date() takes one date in quotes, e.g. date('2025-01-20')")
+        text = args[0].value
+        try:
+            value = self.symbols.calendar.time_of(text)
+        except DateError as exc:
+            raise self.fail(node, str(exc)) from None
+        self.dates.append((getattr(node, "col_offset", 0), text.strip(), value))
+        return ast.Constant(value)
 
 
 def _as_float(value: int | float) -> float | None:
@@ -428,6 +461,11 @@ def compile_expression(
     if not text.strip():
         raise ExpressionError("empty expression")
     text = text.strip()
+    bare = date_in_text(text)
+    if bare is not None:
+        offset, shown = bare
+        raise ExpressionError(f"a date in an expression is written date('{shown}'); "
+                              f"'{shown}' would be a subtraction", offset)
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
@@ -456,6 +494,8 @@ def compile_expression(
         reads_payload=rewriter.reads_payload,
         parameters=frozenset(rewriter.params),
         where=where,
+        dates=tuple(rewriter.dates),
+        tree=body,
     )
 
 

@@ -359,7 +359,10 @@ def _partial_spec(doc: dict[str, Any]) -> tuple[ScenarioSpec, bool]:
         fields[name] = valid
     start = doc.get("start_level")
     fields["start_level"] = start if isinstance(start, str) else None
-    fields["clock"] = Clock(horizon=1.0)
+    try:  # a valid clock is kept, so that dates are still read against it
+        fields["clock"] = Clock.model_validate(doc.get("clock"))
+    except ValidationError:
+        fields["clock"] = None  # dates are not checked (see build_symbols)
     fields["name"] = "partial"
     raw_outcomes = doc.get("outcomes")
     whole = isinstance(raw_outcomes, list) and len(fields["outcomes"]) == len(raw_outcomes)
@@ -409,7 +412,9 @@ def _finish(doc: MarkedDict | None, problems: list[Problem], file: str, files: l
             problems.append(_located(doc, pp, file))
     if problems or not valid:
         raise ScenarioError(problems)
-    return Scenario.build(spec, dict(doc), checked.expressions, path=path, files=tuple(files))
+    warnings = tuple(_located(doc, pp, file) for pp in checked.warnings)
+    return Scenario.build(spec, dict(doc), checked.expressions, path=path, files=tuple(files),
+                          warnings=warnings)
 
 
 def _located(doc: Any, pp: PathProblem, file: str) -> Problem:

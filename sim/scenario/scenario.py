@@ -53,12 +53,14 @@ class Scenario:
     content_hash: str
     path: str | None = None
     files: tuple[str, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+    """Located warnings of the load (a date after the horizon...): the file still runs."""
     _defaults: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, spec: ScenarioSpec, document: dict[str, Any],
               expressions: Mapping[Path, CompiledExpression], path: str | None = None,
-              files: tuple[str, ...] = ()) -> Scenario:
+              files: tuple[str, ...] = (), warnings: tuple[Problem, ...] = ()) -> Scenario:
         plain = json.loads(json.dumps(document, default=str))
         return cls(
             spec=spec,
@@ -68,6 +70,7 @@ class Scenario:
             content_hash=content_hash(plain),
             path=path,
             files=files,
+            warnings=warnings,
             _defaults={n: p.value for n, p in spec.parameters.items()},
         )
 

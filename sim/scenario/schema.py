@@ -13,8 +13,18 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from sim.scenario.dates import UNIT_DAYS, Calendar, DateError, looks_like_date
 from sim.scenario.distributions import Dist, DistSpec
 from sim.scenario.effects import Effect
 from sim.scenario.fields import (
@@ -30,6 +40,7 @@ from sim.scenario.fields import (
     fits_float,
     number_only,
 )
+from sim.scenario.rates import Rate
 
 __all__ = [
     "Action",
@@ -63,8 +74,6 @@ MAX_SECONDS = 3600.0
 """Ceiling of ``limits.max_seconds``: CPU seconds one run may take."""
 MAX_HORIZON = 1e9
 """Ceiling of ``clock.horizon``, in clock units."""
-UNIT_DAYS = {"day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0, "hour": 1 / 24,
-             "hours": 1 / 24}
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
@@ -121,11 +130,30 @@ class Cited(Base):
 
 class Clock(Base):
     """The run's clock: its unit, an optional start date and the horizon (at most
-    :data:`MAX_HORIZON` units; with a start date, the end must be a date Python holds)."""
+    :data:`MAX_HORIZON` units, or a date after the start; with a start date, the end must
+    be a date Python holds)."""
 
     unit: str = "day"
     start: dt.date | None = None
     horizon: Annotated[Number, Field(gt=0, le=MAX_HORIZON, allow_inf_nan=False)]
+
+    @field_validator("horizon", mode="before")
+    @classmethod
+    def _horizon_date(cls, value: Any, info: ValidationInfo) -> Any:
+        """A horizon written as a date: its clock time from the start."""
+        if not looks_like_date(value):
+            return value
+        if "start" not in info.data:  # the start is invalid: reported on its own
+            raise ValueError("a date needs a valid clock.start")
+        calendar = Calendar(info.data["start"], str(info.data.get("unit", "day")))
+        try:
+            t = calendar.time_of(value)
+        except DateError as exc:
+            raise ValueError(str(exc)) from None
+        if t <= 0:
+            raise ValueError(f"the horizon ({str(value).strip()}) must be after the clock's "
+                             f"start")
+        return t
 
     @model_validator(mode="after")
     def _end_is_a_date(self) -> Clock:
@@ -248,12 +276,13 @@ class Actor(Cited):
 
 class Action(Cited):
     """Something an actor does: at fixed times (``at``), recurring (``every``), as a Poisson
-    process (``rate``), or only when fired by an effect (none of the three)."""
+    process (``rate``, see :mod:`sim.scenario.rates`), or only when fired by an effect (none
+    of the three)."""
 
     actor: Ident | None = None
     at: Annotated[list[NonNegative] | None, BeforeValidator(_listify)] = None
     every: Dist | None = None
-    rate: NonNegative | None = None
+    rate: Rate | None = None
     active: Flag = True
     requires: Expr | None = None
     draws: dict[Name, Dist] = Field(default_factory=dict)
