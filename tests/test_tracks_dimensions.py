@@ -229,3 +229,23 @@ outcomes: [{id: up, when: level >= b}, {id: d, default: true}]
     assert {"outcome", "final_level", "max_level", "time_to.a", "time_to.b"} <= set(names)
     assert res.summary.tracks == {}
     assert res.summary.paths[0].path == "a > b > up"
+
+
+def test_a_rate_that_reads_a_track_follows_it_exactly():
+    """hits at rate 0.1 * (1 + level.scope); scope steps up at t=5: count ~ Poisson(1.5)."""
+    res = _batch("""
+name: rate_of_track
+clock: {horizon: 10}
+ladders:
+  intensity: [i0, i1]
+  scope: [s0, s1]
+actions:
+  hit: {rate: "0.1 * (1 + level.scope)"}
+  widen: {at: 5, effects: [{escalate: {track: scope}}]}
+outcomes: [{id: done, default: true}]
+""")
+    counts = res.runs_table().column("count.hit").to_numpy()
+    lam = 0.1 * 5 + 0.2 * 5
+    assert abs(counts.mean() - lam) <= 4 * math.sqrt(lam / RUNS)
+    p0 = math.exp(-lam)
+    assert abs((counts == 0).mean() - p0) <= 4 * _se(p0, RUNS)
