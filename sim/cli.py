@@ -513,6 +513,47 @@ def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...]
 
 
 @cli.command()
+@click.argument("scenario", type=click.Path(path_type=Path), required=False)
+@click.option("--observed", "observed", required=True, type=click.Path(path_type=Path),
+              metavar="FILE", help="The observation file (what happened, dated).")
+@click.option("-n", "--runs", default=2000, show_default=True,
+              type=click.IntRange(min=1, max=1_000_000_000))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0, max=2**63 - 1))
+@click.option("--as-of", "as_of", default=None, metavar="DATE",
+              help="Also forecast from the runs consistent with every observation known by "
+                   "DATE (a date or clock time).")
+@_execution_options
+@click.option("--out", type=str, default=None, callback=_out_path,
+              help="Results folder [default: results/<scenario>-backtest-<timestamp>].")
+@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the scores as JSON (with the results folder's path).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_handled
+def backtest(scenario: Path | None, observed: Path, runs: int, seed: int, as_of: str | None,
+             workers: int | None, executor: str, scheduler: str | None, out: Path | None,
+             force: bool, as_json: bool, quiet: bool) -> None:
+    """Score a scenario against what happened: each observation's probability, its dates'
+    PIT and 90% range, Brier and log scores with their skill.
+
+    \b
+    escalation backtest --observed scenarios/observed/tit_for_tat.yaml -n 5000
+    """
+    from sim.analysis.backtest import backtest as run_backtest
+    from sim.analysis.backtest import prepared
+    from sim.batch import default_out
+    from sim.show import print_backtest, progress_bar
+
+    sc, _, _ = prepared(scenario, observed)  # every problem before any folder is made
+    target = out or default_out(sc, suffix="-backtest")
+    with progress_bar(runs, disable=quiet or as_json) as advance:
+        result = run_backtest(sc, observed, runs, seed, out=target, force=force, as_of=as_of,
+                              execution=_execution(workers, executor, scheduler, advance),
+                              command=["escalation", *sys.argv[1:]])
+    _emit(as_json, result.as_dict, lambda: print_backtest(result, _console()))
+
+
+@cli.command()
 @click.argument("sweep_dir", metavar="SWEEP", type=click.Path(path_type=Path))
 @click.option("--outcome", required=True,
               help="The outcome to explain (DIMENSION=CLASS with several dimensions).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from sim.analysis.backtest import Backtest
 from sim.analysis.joint import Joint
 from sim.batch import BatchResult
 from sim.batch.aggregate import dimensions_of
@@ -351,3 +353,43 @@ def print_discovery(found: Any, console: Console) -> None:
     q, qlo, qhi = found.p_outside
     console.print(f"P({found.outcome}) pooled over runs: inside the box {p:.3f} "
                   f"[{lo:.3f}, {hi:.3f}], outside {q:.3f} [{qlo:.3f}, {qhi:.3f}] (95% Wilson)")
+
+
+def print_backtest(bt: Backtest, console: Console) -> None:
+    """Each observation's forecast and scores, the overall skill, and the as-of forecast."""
+    t = Table(title=f"Backtest of {bt.scenario}: {bt.runs:,} runs, seed {bt.seed}",
+              title_justify="left")
+    for col in ("observation", "kind", "P(model)", "95% interval", "Brier", "log",
+                "time: median [5%-95%]", "PIT", "in 90%"):
+        t.add_column(col, justify="left" if col in ("observation", "kind") else "right")
+    for o in bt.observations:
+        times = "" if o.time_median is None else (
+            f"{_time(o.time_median)} [{_time(o.time_q05)}-{_time(o.time_q95)}]")
+        _row(t, o.id, o.kind, fmt_p(o.p), fmt_interval(o.lo, o.hi), f"{o.brier:.3f}",
+             f"{o.log:.3f}", times, "" if o.pit is None else f"{o.pit:.3f}",
+             "" if o.inside_90 is None else ("yes" if o.inside_90 else "no"))
+    console.print(t)
+    console.print(escape(
+        f"Brier {bt.brier:.3f} (skill {bt.brier_skill:+.2f}), log score {bt.log:.3f} "
+        f"(skill {bt.log_skill:+.2f}); reference: {bt.reference}"))
+    for note in bt.notes:
+        console.print(escape(f"note: {note}"))
+    if bt.as_of is not None:
+        a = bt.as_of
+        f = Table(title=f"Forecast as of {a['date']}: {a['kept']:,} of {a['runs']:,} runs "
+                        f"consistent with {len(a['observations'])} observation(s)",
+                  title_justify="left")
+        for col in ("outcome", "P(as of)", "95% interval", "P(all runs)"):
+            f.add_column(col, justify="left" if col == "outcome" else "right")
+        for name, o in a["outcomes"].items():
+            _row(f, name, fmt_p(o["p"]), fmt_interval(o["lo"], o["hi"]),
+                 fmt_p(o["p_unconditioned"]))
+        console.print(f)
+    if bt.results is not None:
+        console.print(f"results: {escape(str(bt.results))}")
+
+
+def _time(t: float | None) -> str:
+    if t is None:
+        return ""
+    return "never" if math.isinf(t) else f"{t:.4g}"

@@ -14,7 +14,7 @@ from sim.batch import paired_diff
 from sim.scenario.citations import uncited
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-FILES = sorted(p for p in SCENARIOS.rglob("*.yaml") if p.parent.name != "sweeps")
+FILES = sorted(p for p in SCENARIOS.rglob("*.yaml") if p.parent.name not in ("sweeps", "observed"))
 SWEEPS = sorted((SCENARIOS / "sweeps").glob("*.yaml"))
 BASE = SCENARIOS / "bryansk_atacms_2024.yaml"
 RUNS, SEED = 2000, 2024

@@ -61,13 +61,17 @@ TIMELINE = "timeline.parquet"
 POINTS = "points.parquet"
 SWEEP = "sweep.parquet"
 SENSITIVITY = "sensitivity.json"
+BACKTEST = "backtest.parquet"  # one row per observation, scored
+BACKTEST_SCORES = "backtest.json"  # overall scores, the as-of forecast, notes
+POSTERIOR = "posterior.parquet"  # a calibration: one row per design point, weighted
+CALIBRATION = "calibration.json"  # a calibration's posterior summary
 PLOTS = "plots"
 REPORT = "report.html"
 LOCK = ".lock"
 PARAM = "param."  # prefix of a varied parameter's column in points.parquet and sweep frames
 
 _FILES = {MANIFEST, SCENARIO, SUMMARY, PATHS, TIMELINE, POINTS, SWEEP, SENSITIVITY, REPORT,
-          LOCK}
+          LOCK, BACKTEST, BACKTEST_SCORES, POSTERIOR, CALIBRATION}
 _CHUNK = re.compile(r"^chunk-(\d{6,})\.parquet$")
 _POINT = re.compile(r"^point-(\d{4,})$")
 _TEMP = re.compile(r"^\..+\.\d+\.tmp$")
@@ -298,6 +302,16 @@ class ResultsFolder:
 
     def write_sensitivity(self, data: dict[str, Any]) -> None:
         self._derived(SENSITIVITY, dump_json(data))
+
+    def write_backtest(self, table: bytes, scores: dict[str, Any]) -> None:
+        """``backtest.parquet`` (one row per observation) and ``backtest.json``."""
+        self._derived(BACKTEST, table)
+        self._derived(BACKTEST_SCORES, dump_json(scores))
+
+    def write_calibration(self, table: bytes, summary: dict[str, Any]) -> None:
+        """``posterior.parquet`` (one row per design point) and ``calibration.json``."""
+        self._derived(POSTERIOR, table)
+        self._derived(CALIBRATION, dump_json(summary))
 
     def chunk_path(self, point: int | None, chunk: int, kind: str = RUNS) -> Path:
         folder = self.path / kind
@@ -738,6 +752,30 @@ class Results:
     def varied(self) -> list[str]:
         """A sweep's varied parameters, in design order."""
         return [str(v) for v in (self.manifest.design or {}).get("varied") or []]
+
+    @property
+    def has_backtest(self) -> bool:
+        return (self.path / BACKTEST).is_file()
+
+    def backtest(self) -> tuple[pa.Table, dict[str, Any]]:
+        """A backtest's table (one row per observation) and its scores, verified."""
+        if not self.has_backtest:
+            raise ResultsError(f"{self.path}: no {BACKTEST} (not a backtest folder)")
+        table = self._parquet(BACKTEST, "a backtest")
+        return table, _json_of(_derived_bytes(self.path, BACKTEST_SCORES, self.manifest),
+                               self.path / BACKTEST_SCORES)
+
+    @property
+    def has_calibration(self) -> bool:
+        return (self.path / POSTERIOR).is_file()
+
+    def calibration(self) -> tuple[pa.Table, dict[str, Any]]:
+        """A calibration's posterior table (one row per design point) and its summary."""
+        if not self.has_calibration:
+            raise ResultsError(f"{self.path}: no {POSTERIOR} (not a calibration folder)")
+        table = self._parquet(POSTERIOR, "a calibration")
+        return table, _json_of(_derived_bytes(self.path, CALIBRATION, self.manifest),
+                               self.path / CALIBRATION)
 
     @property
     def has_sensitivity(self) -> bool:

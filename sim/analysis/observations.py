@@ -1,0 +1,336 @@
+"""Observation files: what actually happened after a scenario's start, for backtests and
+calibration. Written apart from the scenario (which stays as of its start date)::
+
+    scenario: ../bryansk_atacms_2024.yaml       # optional; the command line wins
+    sources: [{id: reuters, title: "..."}]       # as in scenarios
+    observations:
+      - {id: first_signal, event: nuclear_signal, by: 2024-11-25, source: {ref: reuters, note: ...}}
+      - {id: salient_lost, when: "kursk.held_km2 <= 0", on: 2025-04-26, window: 14}
+      - {id: no_nuclear_use, not: "level >= nuclear_use", by: 2025-11-19}
+      - {id: no_ceasefire, outcome: ongoing}
+
+What each observation says of a run: ``event: ACTION`` (the action executed), ``when:
+EXPR`` (the condition became true: checked as a ``when:`` trigger is, at the start and
+whenever something it reads changes), ``level: RUNG`` or ``TRACK:RUNG`` (the level reached
+the rung), ``outcome: CLASS`` or ``DIM=CLASS`` (the run's class), ``not: EXPR`` (the
+condition never became true). ``by: DATE`` holds when it happened at or before the date;
+``on: DATE`` with ``window: DAYS`` when it happened within the window (in clock units);
+``after: DATE`` counts only what happened from that date on. The time of a dated
+observation in a run is the first time it happened (from ``after``). Times are dates
+(with the scenario's ``clock.start``) or clock numbers.
+
+The observations are put into the run as an extra actor (``observed``) whose variables
+hold the first times and triggers that set them: they draw nothing, so every run is the
+run the scenario alone gives with the same seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim.errors import Problem, ScenarioError
+from sim.scenario import Scenario
+from sim.scenario.dates import Calendar, DateError, looks_like_date
+from sim.scenario.expressions import ExpressionError, compile_expression, did_you_mean
+from sim.scenario.fields import Ident, Name
+from sim.scenario.loader import read_document, validation_problems
+from sim.scenario.schema import Source
+from sim.scenario.yamlfile import MarkedDict, locate
+
+__all__ = ["ACTOR", "NEVER", "Observation", "ObservationFile", "Resolved",
+           "augmented_document", "load_observations", "resolve"]
+
+ACTOR = "observed"
+"""The actor that carries the observations' first times in a backtest's runs."""
+NEVER = -1.0
+"""The first time of what never happened (times are >= 0)."""
+MAX_OBSERVATIONS = 1000
+
+
+class ObsCitation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ref: Ident
+    note: str | None = None
+
+
+Time = Annotated[Any, Field(description="a date (YYYY-MM-DD) or a clock time")]
+
+
+class Observation(BaseModel):
+    """One thing observed: exactly one of ``event``, ``when``, ``level``, ``outcome``,
+    ``not``; dated with ``by`` or ``on`` (+ ``window``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: Name
+    event: Ident | None = None
+    when: str | None = None
+    level: str | None = None
+    outcome: str | None = None
+    not_: str | None = Field(default=None, alias="not")
+    by: Time = None
+    on: Time = None
+    window: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    after: Time = None
+    source: ObsCitation | None = None
+    doc: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Observation:
+        kinds = [k for k in ("event", "when", "level", "outcome", "not_")
+                 if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            named = ", ".join(k.rstrip("_") for k in kinds) or "none"
+            raise ValueError(f"give exactly one of event, when, level, outcome, not; "
+                             f"got {named}")
+        if self.by is not None and self.on is not None:
+            raise ValueError("give by (at or before a date) or on (within a window), not both")
+        if self.on is not None and self.window is None:
+            raise ValueError("on: needs window: (clock units either side of the date)")
+        if self.window is not None and self.on is None:
+            raise ValueError("window: goes with on:")
+        if self.outcome is not None and (self.by is not None or self.on is not None
+                                         or self.after is not None):
+            raise ValueError("an outcome is the run's class at its end: it takes no date")
+        if self.not_ is not None and self.on is not None:
+            raise ValueError("not: says something never happened: date it with by:, not on:")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k.rstrip("_") for k in ("event", "when", "level", "outcome", "not_")
+                    if getattr(self, k) is not None)
+
+
+class ObservationFile(BaseModel):
+    """An observation file's content."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+    observations: Annotated[list[Observation], Field(min_length=1,
+                                                     max_length=MAX_OBSERVATIONS)]
+
+    @field_validator("observations")
+    @classmethod
+    def _unique(cls, v: list[Observation]) -> list[Observation]:
+        seen: set[str] = set()
+        for o in v:
+            if o.id in seen:
+                raise ValueError(f"duplicate observation id '{o.id}'")
+            seen.add(o.id)
+        return v
+
+
+_KEYS = frozenset({"observations"})
+
+
+@dataclass
+class Loaded:
+    """An observation file, read: its content, where its parts are, its scenario path."""
+
+    content: ObservationFile
+    tree: MarkedDict
+    file: str
+    scenario: Path | None
+
+
+def load_observations(path: str | os.PathLike[str]) -> Loaded:
+    """Read an observation file with the scenarios' safe reader; problems are located."""
+    file = Path(path)
+    problems: list[Problem] = []
+    tree = read_document(file, str(file), _KEYS, problems, what="observation")
+    if tree is None or problems:
+        raise ScenarioError(problems)
+    try:
+        content = ObservationFile.model_validate(dict(tree))
+    except ValidationError as exc:
+        raise ScenarioError(validation_problems(tree, exc, str(file), ObservationFile)
+                            ) from None
+    scenario = (file.parent / content.scenario) if content.scenario else None
+    return Loaded(content, tree, str(file), scenario)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An observation checked against a scenario: its kind, what it names, its times in
+    clock units (``lo``/``hi``: the range it must fall in; ``after``: counted from), and
+    the observed date (``date``: ``by`` or ``on``) and the date it is known by
+    (``dated``: ``by``, or the end of the ``on`` window); both None for an outcome or an
+    undated observation."""
+
+    id: str
+    kind: str
+    target: str  # action, expression text, rung, or outcome label
+    lo: float
+    hi: float
+    after: float
+    date: float | None
+    dated: float | None
+    observation: Observation
+
+    @property
+    def column(self) -> str:
+        """The runs table's column of its first time (none for an outcome or a level)."""
+        return f"{ACTOR}.{self.id}"
+
+    @property
+    def end_column(self) -> str:
+        """The runs table's column saying a condition holds at the end of the run."""
+        return f"metric.observed_{self.id}"
+
+
+def resolve(loaded: Loaded, sc: Scenario) -> list[Resolved]:
+    """Check every observation against the scenario; all problems at once, located in the
+    observation file."""
+    spec = sc.spec
+    calendar = Calendar.of(spec.clock)
+    horizon = float(spec.clock.horizon)
+    problems: list[Problem] = []
+    out: list[Resolved] = []
+    sources = {s.id for s in loaded.content.sources}
+
+    def problem(i: int, key: str, message: str) -> None:
+        mark, _ = locate(loaded.tree, ("observations", i, key))
+        line, col = (mark.line, mark.column) if mark is not None else (0, 0)
+        problems.append(Problem(loaded.file, line, col, f"observations[{i}].{key}", message))
+
+    def time(i: int, key: str, value: Any) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            problem(i, key, f"expected a date or a clock time, got {value!r}")
+            return None
+        if isinstance(value, (int, float)):
+            t = float(value)
+        elif looks_like_date(value):
+            try:
+                t = calendar.time_of(value)
+            except DateError as exc:
+                problem(i, key, str(exc))
+                return None
+        else:
+            problem(i, key, f"expected a date (YYYY-MM-DD) or a clock time, got {value!r}")
+            return None
+        if not (math.isfinite(t) and t >= 0):
+            problem(i, key, f"a time must be >= 0, got {t:g}")
+            return None
+        if t > horizon:
+            problem(i, key, f"{calendar.shown(t)} is after the scenario's horizon "
+                            f"({calendar.shown(horizon)}): no run can say")
+            return None
+        return t
+
+    labels = spec.outcome_labels
+    named_dims = len(spec.dimensions) > 1
+    bare = [o.id for d in spec.dimensions for o in d.outcomes]
+    outcomes = {lab: lab for lab in labels}
+    if named_dims:
+        outcomes.update({b: next(lab for lab in labels if lab.endswith(f"={b}"))
+                         for b in bare if bare.count(b) == 1})
+    rungs = set(spec.level_ids)
+    tracks = {t.name: t.levels for t in spec.tracks}
+    for i, o in enumerate(loaded.content.observations):
+        key = o.kind if o.kind != "not" else "not"
+        target = ""
+        if o.source is not None and o.source.ref not in sources:
+            problem(i, "source", f"unknown source '{o.source.ref}'"
+                                 f"{did_you_mean(o.source.ref, sources)}")
+        if o.event is not None:
+            target = o.event
+            if o.event not in spec.actions:
+                problem(i, key, f"unknown action '{o.event}'"
+                                f"{did_you_mean(o.event, spec.actions)}")
+        elif o.when is not None or o.not_ is not None:
+            target = str(o.when if o.when is not None else o.not_)
+            try:
+                compile_expression(target, sc.symbols)
+            except ExpressionError as exc:
+                problem(i, key, str(exc))
+        elif o.level is not None:
+            track, _, rung = o.level.rpartition(":")
+            target = rung
+            if rung not in rungs:
+                problem(i, key, f"unknown level '{rung}'{did_you_mean(rung, rungs)}")
+            elif track and (track not in tracks or rung not in tracks[track]):
+                problem(i, key, f"'{rung}' is not a rung of track '{track}'")
+        else:
+            assert o.outcome is not None
+            target = outcomes.get(o.outcome, "")
+            if not target:
+                shown = "DIMENSION=CLASS" if named_dims else "outcome"
+                problem(i, key, f"unknown {shown} '{o.outcome}'"
+                                f"{did_you_mean(o.outcome, list(outcomes))}; outcomes are: "
+                                f"{', '.join(labels)}")
+        by, on, after = time(i, "by", o.by), time(i, "on", o.on), time(i, "after", o.after)
+        lo, hi, date, dated = (after or 0.0), horizon, None, None
+        if by is not None:
+            hi, date, dated = by, by, by
+        if on is not None:
+            w = float(o.window or 0.0)
+            lo, hi, date = max(on - w, after or 0.0), min(on + w, horizon), on
+            dated = hi
+        if after is not None and after > hi:
+            problem(i, "after", "after: is later than the date the observation is due by")
+        if after is not None and o.level is not None:
+            problem(i, "after", "after: is not available for level: (the runs record the "
+                                "first time a rung is reached); write when: level >= RUNG")
+        out.append(Resolved(o.id, o.kind, target, lo, hi, after or 0.0, date, dated, o))
+    if ACTOR in spec.actors:
+        problems.append(Problem(loaded.file, 0, 0, "", f"the scenario already has an actor "
+                                                       f"'{ACTOR}', which a backtest adds"))
+    for r in out:
+        name = f"observed_{r.id}"
+        if r.kind in ("when", "not") and (name in spec.triggers or name in spec.metrics):
+            problems.append(Problem(loaded.file, 0, 0, "", f"the scenario already has a "
+                                                           f"trigger or metric '{name}', "
+                                                           f"which a backtest adds"))
+    if problems:
+        raise ScenarioError(problems)
+    return out
+
+
+def augmented_document(document: dict[str, Any], resolved: list[Resolved]) -> dict[str, Any]:
+    """The scenario document carrying the observations: an ``observed`` actor whose
+    variables hold each dated observation's first time (``-1``: never). An ``event:``
+    sets it in the action's first effect (so an action that ends the run is seen); a
+    ``when:``/``not:`` condition in a ``when:`` trigger, and in a metric
+    ``observed_<id>`` (1 when the condition holds at the end: a terminal outcome ends a
+    run before any trigger reacts to the change that ended it). Nothing added draws, so
+    the runs are those of the scenario alone for the same seed."""
+    doc = copy.deepcopy(document)
+    actors = dict(doc.get("actors") or {})
+    actions = dict(doc.get("actions") or {})
+    triggers = dict(doc.get("triggers") or {})
+    metrics = dict(doc.get("metrics") or {})
+    variables: dict[str, Any] = {}
+    for r in resolved:
+        if r.kind in ("outcome", "level"):
+            continue  # read from the outcome and time_to columns
+        variables[r.id] = NEVER
+        var = f"{ACTOR}.{r.id}"
+        since = f" and t >= {r.after!r}" if r.after > 0 else ""
+        if r.kind == "event":
+            action = dict(actions[r.target])
+            first = {"set": {var: f"t if {var} < 0{since} else {var}"}}
+            action["effects"] = [first, *(action.get("effects") or [])]
+            actions[r.target] = action
+            continue
+        cond = f"({r.target}){since}"
+        triggers[f"observed_{r.id}"] = {
+            "when": cond, "if": f"{var} < 0", "do": [{"set": {var: "t"}}],
+            "assumption": "backtest: records when the condition first held"}
+        metrics[f"observed_{r.id}"] = {"expr": f"1 if {cond} else 0",
+                                       "doc": "backtest: the condition holds at the end"}
+    actors[ACTOR] = {"vars": variables, "assumption": "backtest: what was observed, per run"}
+    doc.update(actors=actors, actions=actions, triggers=triggers, metrics=metrics)
+    return doc

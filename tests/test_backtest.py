@@ -1,0 +1,222 @@
+"""Backtests against exact answers, hand-made scores, explicit rejection and located errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+
+import sim
+from sim.analysis.backtest import as_of_forecast, backtest, crps_ensemble, holds, prepared
+from sim.cli import cli
+from sim.errors import ScenarioError
+
+RATE, RUNS = 0.05, 20_000
+
+POISSON = """
+name: poisson
+clock: {unit: day, start: 2025-01-01, horizon: 100}
+ladder: [calm, tense]
+actions:
+  incident: {rate: 0.05, effects: [{escalate: 1}]}
+outcomes: [{id: quiet, when: level <= calm}, {id: loud, default: true}]
+"""
+
+
+def _files(tmp_path: Path, scenario: str, observed: str) -> tuple[Path, Path]:
+    sc = tmp_path / "scenario.yaml"
+    sc.write_text(textwrap.dedent(scenario))
+    obs = tmp_path / "observed.yaml"
+    obs.write_text(textwrap.dedent(observed))
+    return sc, obs
+
+
+def _se(p: float, n: int) -> float:
+    return math.sqrt(p * (1 - p) / n)
+
+
+def test_a_poisson_event_matches_its_exact_probability_and_pit(tmp_path):
+    sc, obs = _files(tmp_path, POISSON, """
+        observations:
+          - {id: by_day_20, event: incident, by: 2025-01-21}
+          - {id: around_day_30, event: incident, on: 2025-01-31, window: 5}
+          - {id: reached, level: tense, by: 40}
+    """)
+    bt = backtest(sc, obs, RUNS, seed=3, executor="serial")
+    by = {o.id: o for o in bt.observations}
+    p20 = 1 - math.exp(-RATE * 20)
+    assert abs(by["by_day_20"].p - p20) <= 4 * _se(p20, RUNS)
+    assert by["by_day_20"].pit == pytest.approx(by["by_day_20"].p)
+    pit30 = 1 - math.exp(-RATE * 30)
+    assert abs(by["around_day_30"].pit - pit30) <= 4 * _se(pit30, RUNS)
+    window = math.exp(-RATE * 25) - math.exp(-RATE * 35)  # first incident in [25, 35]
+    assert abs(by["around_day_30"].p - window) <= 4 * _se(window, RUNS)
+    p40 = 1 - math.exp(-RATE * 40)
+    assert abs(by["reached"].p - p40) <= 4 * _se(p40, RUNS)
+    median = math.log(2) / RATE  # of the first time, given it happens (here almost surely)
+    assert by["by_day_20"].time_median == pytest.approx(median, rel=0.05)
+
+
+def test_scores_equal_a_direct_computation():
+    table = pa.table({"outcome": ["a", "a", "b", "a"], "error": pa.nulls(4, pa.string())})
+    from sim.analysis.backtest import scored
+    from sim.analysis.observations import Observation, Resolved
+
+    r = Resolved("x", "outcome", "a", 0, 10, 0, None, None,
+                 Observation(id="x", outcome="a"))
+    s = scored(table, r, 10.0)
+    assert s.p == 0.75
+    assert s.brier == pytest.approx(0.25**2)
+    assert s.log == pytest.approx(-math.log(0.75))
+    xs = np.array([3.0, 1.0, 7.0, 2.0])
+    direct = np.mean(np.abs(xs - 4.0)) - 0.5 * np.mean(np.abs(xs[:, None] - xs[None, :]))
+    assert crps_ensemble(xs, 4.0) == pytest.approx(direct)
+
+
+def test_overall_scores_and_skill_are_the_means_against_one_half(tmp_path):
+    sc, obs = _files(tmp_path, POISSON, """
+        observations:
+          - {id: a, event: incident, by: 30}
+          - {id: b, outcome: loud}
+    """)
+    bt = backtest(sc, obs, 2000, seed=1, executor="serial")
+    ps = [o.p for o in bt.observations]
+    assert bt.brier == pytest.approx(np.mean([(1 - p) ** 2 for p in ps]))
+    assert bt.log == pytest.approx(np.mean([-math.log(p) for p in ps]))
+    assert bt.brier_skill == pytest.approx(1 - bt.brier / 0.25)
+    assert bt.log_skill == pytest.approx(1 - bt.log / math.log(2))
+
+
+def test_as_of_equals_explicit_rejection_over_the_runs_table(tmp_path):
+    sc, obs = _files(tmp_path, POISSON, """
+        observations:
+          - {id: early, event: incident, by: 10}
+          - {id: late, event: incident, on: 80, window: 5}
+    """)
+    bt = backtest(sc, obs, 3000, seed=2, executor="serial", out=tmp_path / "r", as_of=20)
+    table = sim.load_results(tmp_path / "r").runs
+    t = np.asarray(table.column("observed.early").to_numpy(), dtype=float)
+    keep = (t >= 0) & (t <= 10)
+    outcome = np.asarray(table.column("outcome").to_pylist(), dtype=object)[keep]
+    assert bt.as_of is not None
+    assert bt.as_of["observations"] == ["early"]  # 'late' is known only after day 85
+    assert bt.as_of["kept"] == int(keep.sum())
+    assert bt.as_of["outcomes"]["loud"]["count"] == int(np.sum(outcome == "loud"))
+
+
+def test_as_of_refuses_too_few_runs_and_says_how_many_would_do(tmp_path):
+    sc, obs = _files(tmp_path, POISSON, """
+        observations:
+          - {id: early, event: incident, by: 1}
+    """)
+    _, carrying, resolved = prepared(sc, obs)
+    res = sim.run_batch(carrying, 200, 0, executor="serial")
+    with pytest.raises(ScenarioError, match=r"only \d+ of 200 runs are consistent.*runs would"):
+        as_of_forecast(res.runs_table(), resolved, 5.0, "5", carrying.spec.outcome_labels)
+
+
+def test_the_runs_are_the_scenarios_own_for_the_same_seed(tmp_path):
+    """Observations draw nothing: the backtest's runs equal a plain batch's."""
+    sc, obs = _files(tmp_path, POISSON, """
+        observations:
+          - {id: a, event: incident, by: 30}
+          - {id: b, when: "level >= tense", by: 50}
+    """)
+    backtest(sc, obs, 500, seed=9, executor="serial", out=tmp_path / "b")
+    plain = sim.run_batch(sc, 500, 9, executor="serial").runs_table()
+    mine = sim.load_results(tmp_path / "b").runs
+    cols = ["outcome", "end_time", "count.incident", "time_to.tense", "path"]
+    assert mine.select(cols).to_pandas().equals(plain.select(cols).to_pandas())
+
+
+def test_a_condition_that_ends_the_run_is_seen(tmp_path):
+    """A terminal outcome ends a run before triggers react: the end is still recorded."""
+    sc, obs = _files(tmp_path, """
+        name: ends
+        clock: {horizon: 100}
+        ladder: [calm, war]
+        actions:
+          incident: {rate: 0.05, effects: [{escalate: 1}]}
+          settle: {rate: 0.01, effects: [{end: settled}]}
+        outcomes:
+          - {id: war, when: level >= war, terminal: true}
+          - {id: settled, terminal: true}
+          - {id: peace, default: true}
+    """, """
+        observations:
+          - {id: no_war, not: "level >= war", by: 40}
+          - {id: settled_by_60, event: settle, by: 60}
+    """)
+    bt = backtest(sc, obs, RUNS, seed=4, executor="serial")
+    by = {o.id: o for o in bt.observations}
+    p_no_war = 1 - (0.05 / 0.06) * (1 - math.exp(-0.06 * 40))  # war comes first, by 40
+    assert abs(by["no_war"].p - p_no_war) <= 4 * _se(p_no_war, RUNS)
+    p_settled = (0.01 / 0.06) * (1 - math.exp(-0.06 * 60))
+    assert abs(by["settled_by_60"].p - p_settled) <= 4 * _se(p_settled, RUNS)
+
+
+def test_the_folder_keeps_the_scores_verified(tmp_path):
+    sc, obs = _files(tmp_path, POISSON, """
+        observations: [{id: a, event: incident, by: 30}]
+    """)
+    backtest(sc, obs, 300, seed=1, executor="serial", out=tmp_path / "r")
+    res = sim.load_results(tmp_path / "r")
+    table, scores = res.backtest()
+    assert table.column("id").to_pylist() == ["a"]
+    assert scores["scores"]["reference"].startswith("the uninformed forecast")
+    path = tmp_path / "r" / "backtest.json"
+    path.write_text(path.read_text().replace('"brier"', '"brier" ', 1))
+    with pytest.raises(sim.errors.ResultsError, match="digest"):
+        sim.load_results(tmp_path / "r").backtest()
+
+
+@pytest.mark.parametrize("observed, message", [
+    ("[{id: a, event: incidnet, by: 3}]", "unknown action 'incidnet' (did you mean 'incident'?)"),
+    ("[{id: a, event: incident, by: 2024-12-01}]", "before the clock's start"),
+    ("[{id: a, event: incident, by: 500}]", "after the scenario's horizon"),
+    ("[{id: a, event: incident, window: 3}]", "window: goes with on:"),
+    ("[{id: a, event: incident, on: 3}]", "on: needs window:"),
+    ("[{id: a, outcome: loud, by: 3}]", "takes no date"),
+    ("[{id: a, outcome: lod}]", "unknown outcome 'lod' (did you mean 'loud'?)"),
+    ("[{id: a, when: 'level >= tnse'}]", "unknown name 'tnse'"),
+    ("[{id: a, event: incident, level: tense}]", "exactly one of"),
+    ("[{id: a, event: incident}, {id: a, outcome: loud}]", "duplicate observation id 'a'"),
+    ("[{id: a, level: tense, after: 3}]", "not available for level"),
+])
+def test_bad_observations_are_located_errors_with_exit_2(tmp_path, observed, message):
+    sc, obs = _files(tmp_path, POISSON, f"observations: {observed}\n")
+    res = CliRunner().invoke(cli, ["backtest", str(sc), "--observed", str(obs), "-n", "10",
+                                   "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2, res.output
+    assert message in res.output
+    assert "observed.yaml:1:" in res.output  # located
+    assert "Traceback" not in res.output and not (tmp_path / "r").exists()
+
+
+def test_json_output_and_the_example_file(tmp_path):
+    from conftest import ROOT
+
+    res = CliRunner().invoke(cli, [
+        "backtest", "--observed", str(ROOT / "scenarios" / "observed" / "tit_for_tat.yaml"),
+        "-n", "400", "--out", str(tmp_path / "r"), "--json", "--as-of", "60",
+        "--executor", "serial"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert {o["id"] for o in data["observations"]} >= {"first_retaliation", "ended_in_ceasefire"}
+    assert set(data["scores"]) >= {"brier", "log"} and data["results"] == str(tmp_path / "r")
+    assert data["as_of"]["kept"] >= 30
+
+
+def test_holds_reads_not_as_never_in_the_range():
+    from sim.analysis.observations import Observation, Resolved
+
+    table = pa.table({"observed.x": [-1.0, 5.0, 50.0], "metric.observed_x": [0.0, 0.0, 0.0],
+                      "end_time": [100.0, 100.0, 100.0]})
+    r = Resolved("x", "not", "c", 0, 10, 0, 10, 10, Observation(id="x", not_="c", by=10))
+    assert holds(table, r).tolist() == [True, False, True]
