@@ -60,7 +60,8 @@ def test_date_in_an_expression_is_a_constant_folded_at_compile_time():
     ("date(text='2025-01-15')", "date() takes one date in quotes, e.g. date('2025-01-20')"),
     ("date", "'date' is a function: call it"),
     ("t > '2025-01-15'", "str constants not allowed in an expression"),
-    ("date('2025-01-15').year", "attribute access is only 'actor.variable', 'count.action' or 'level.track'"),
+    ("date('2025-01-15').year",
+     "attribute access is only 'actor.variable', 'count.action' or 'level.track'"),
     ("t > 2025-12-20", "a date in an expression is written date('2025-12-20'); '2025-12-20' "
                        "would be a subtraction"),
     ("t > 2025-01-20", "a date in an expression is written date('2025-01-20'); '2025-01-20' "
