@@ -192,9 +192,10 @@ def _occupancy_panel(ax: Axes, ctx: FolderContext, tl: dict[str, np.ndarray], po
     return segments
 
 
-def _clear_of_time_ticks(fig: Figure, renderer: Any) -> None:
+def _clear_of_time_ticks(fig: Figure, renderer: Any) -> bool:
     """Move the horizon bars' names below the time axis's tick labels where the last of
-    those (a number centred on the axis's end) would run into them."""
+    those (a number centred on the axis's end) would run into them; says if it did."""
+    moved = False
     for ax in fig.axes:
         lo, hi = sorted(ax.get_xlim())
         ticks = [t.label1.get_window_extent(renderer) for t in ax.xaxis.get_major_ticks()
@@ -207,13 +208,16 @@ def _clear_of_time_ticks(fig: Figure, renderer: Any) -> None:
             shift = max(n.y1 for n in names) - (min(a.y0 for a in ticks) - 2)
             tick: Any = bar.xaxis.get_major_ticks()[0]  # its stub says get_pad returns None
             bar.tick_params(axis="x", pad=float(tick.get_pad()) + shift * 72 / fig.dpi)
+            moved = True
+    return moved
 
 
 def _label_segments(fig: Figure, segments: list[Segment]) -> None:
     """Each horizon segment's share, inside it when it fits (after moving the bars' names
     clear of the time axis)."""
-    _clear_of_time_ticks(fig, renderer_of(fig))
     renderer = renderer_of(fig)
+    if _clear_of_time_ticks(fig, renderer):
+        renderer = renderer_of(fig)  # laid out again with the names moved
     for bar, x, y, h in segments:
         half = _half(len(bar.get_xticks()))
         lo, hi = bar.transData.transform([(x - half, y), (x + half, y + h)])
