@@ -554,6 +554,59 @@ def backtest(scenario: Path | None, observed: Path, runs: int, seed: int, as_of:
 
 
 @cli.command()
+@click.argument("scenario", type=click.Path(path_type=Path), required=False)
+@click.option("--observed", "observed", required=True, type=click.Path(path_type=Path),
+              metavar="FILE", help="The observation file (what happened, dated).")
+@click.option("--vary", "vary", multiple=True, required=True, metavar="NAME[=LO:HI]",
+              help="A parameter to fit (repeatable): uniform prior on its declared range, "
+                   "or on LO:HI.")
+@click.option("--samples", type=click.IntRange(min=2, max=100_000), default=64,
+              show_default=True, help="Points drawn from the prior (Latin hypercube).")
+@click.option("-n", "--runs", default=500, show_default=True,
+              type=click.IntRange(min=1, max=1_000_000_000), help="Runs per point.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0, max=2**63 - 1))
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Fix another parameter (repeatable).")
+@_execution_options
+@click.option("--out", type=str, default=None, callback=_out_path,
+              help="Results folder [default: results/<scenario>-calibration-<timestamp>].")
+@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
+              metavar="DIR", help="Finish the unfinished calibration in DIR (same command).")
+@click.option("--json", "as_json", is_flag=True, help="Print the posterior as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_handled
+def calibrate(scenario: Path | None, observed: Path, vary: tuple[str, ...], samples: int,
+              runs: int, seed: int, sets: tuple[str, ...], workers: int | None,
+              executor: str, scheduler: str | None, out: Path | None, force: bool,
+              resume: Path | None, as_json: bool, quiet: bool) -> None:
+    """Fit assumptions to what happened (rejection ABC over their ranges): posterior means,
+    90% credible intervals, effective sample size and the posterior predictive outcomes.
+
+    \b
+    escalation calibrate --observed scenarios/observed/tit_for_tat.yaml \
+        --vary retaliation_prob --vary strike_mean --samples 64 -n 500
+    """
+    from sim.analysis.backtest import prepared
+    from sim.analysis.calibrate import calibrate as run_calibrate
+    from sim.batch import default_out
+    from sim.show import print_calibration, progress_bar
+
+    sc, _, _ = prepared(scenario, observed)  # every problem before any folder is made
+    fixed: dict[str, Any] = _parse_sets(sets)
+    sc.resolve_parameters(fixed)
+    if resume is not None:
+        runs, seed = _resume_settings(resume, runs, seed)
+    target = resume or out or default_out(sc, suffix="-calibration")
+    with progress_bar(None, disable=quiet or as_json) as advance:
+        result = run_calibrate(sc, observed, list(vary), samples, runs, seed, fixed=fixed,
+                               out=target, force=force, resume=resume is not None,
+                               execution=_execution(workers, executor, scheduler, advance),
+                               command=["escalation", *sys.argv[1:]])
+    _emit(as_json, result.as_dict, lambda: print_calibration(result, _console()))
+
+
+@cli.command()
 @click.argument("sweep_dir", metavar="SWEEP", type=click.Path(path_type=Path))
 @click.option("--outcome", required=True,
               help="The outcome to explain (DIMENSION=CLASS with several dimensions).")

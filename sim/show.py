@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from sim.analysis.backtest import Backtest
+from sim.analysis.calibrate import Calibration
 from sim.analysis.joint import Joint
 from sim.batch import BatchResult
 from sim.batch.aggregate import dimensions_of
@@ -393,3 +394,30 @@ def _time(t: float | None) -> str:
     if t is None:
         return ""
     return "never" if math.isinf(t) else f"{t:.4g}"
+
+
+def print_calibration(cal: Calibration, console: Console) -> None:
+    """Posterior of each fitted parameter and the posterior predictive outcomes."""
+    console.print(escape(
+        f"Calibration of {cal.scenario} to {len(cal.observations)} observation(s): "
+        f"{cal.accepted:,} of {cal.runs:,} runs matched all of them at {cal.points} points "
+        f"({cal.runs_per_point:,} runs each); effective sample size "
+        f"{cal.effective_sample_size:.1f} points"))
+    t = Table(title="Posterior (uniform prior on each range; 90% credible interval)",
+              title_justify="left")
+    for col in ("parameter", "prior range", "posterior mean", "90% interval"):
+        t.add_column(col, justify="left" if col == "parameter" else "right")
+    for name, p in cal.parameters.items():
+        _row(t, name, f"{p['prior_low']:.4g} - {p['prior_high']:.4g}", f"{p['mean']:.4g}",
+             f"{p['q05']:.4g} - {p['q95']:.4g}")
+    console.print(t)
+    o = Table(title="Posterior predictive outcomes (the matching runs)", title_justify="left")
+    for col in ("outcome", "runs", "probability", "95% interval"):
+        o.add_column(col, justify="left" if col == "outcome" else "right")
+    for name, v in cal.predictive.items():
+        _row(o, name, f"{int(v['count']):,}", fmt_p(v["p"]), fmt_interval(v["lo"], v["hi"]))
+    console.print(o)
+    for note in cal.notes:
+        console.print(escape(f"note: {note}"))
+    if cal.results is not None:
+        console.print(f"results: {escape(str(cal.results))}")

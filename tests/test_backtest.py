@@ -208,7 +208,8 @@ def test_json_output_and_the_example_file(tmp_path):
         "--executor", "serial"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
-    assert {o["id"] for o in data["observations"]} >= {"first_retaliation", "ended_in_ceasefire"}
+    ids = {o["id"] for o in data["observations"]}
+    assert ids >= {"first_retaliation", "aid_cut", "ended_in_ceasefire"}
     assert set(data["scores"]) >= {"brier", "log"} and data["results"] == str(tmp_path / "r")
     assert data["as_of"]["kept"] >= 30
 

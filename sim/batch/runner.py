@@ -37,7 +37,12 @@ from sim.batch.intervals import wilson
 from sim.engine import BIT_GENERATOR, columns_of
 from sim.errors import BatchError, BatchInterrupted, ResultsError, SimError
 from sim.results import Results, ResultsFolder, Summary, SweepSummary
-from sim.results.chunkfile import ChunkIdentity, parameters_hash
+from sim.results.chunkfile import (
+    ChunkIdentity,
+    independent_streams,
+    parameters_hash,
+    point_seed,
+)
 from sim.results.folder import TimelineWriter
 from sim.results.manifest import FORMAT, MAX_RUNS, Manifest, Resumed
 from sim.results.provenance import effective_document
@@ -315,7 +320,9 @@ class Job:
         if per_point * len(self.points) > MAX_CHUNKS:
             raise BatchError(f"{per_point * len(self.points):,} chunks is more than the "
                              f"{MAX_CHUNKS:,} a batch may have; use a larger --chunk-size")
-        return [ChunkIdentity(self.sc.content_hash, self.params_hash[p], self.seed, p,
+        own = independent_streams(self.design)
+        return [ChunkIdentity(self.sc.content_hash, self.params_hash[p],
+                              point_seed(self.seed, p, own), p,
                               p * per_point + k, k * size, min(self.runs, (k + 1) * size),
                               self.runs)
                 for p in range(len(self.points)) for k in range(per_point)]
@@ -382,7 +389,10 @@ class Job:
             {**sc.defaults, **self.overrides},
             overrides=self.overrides, parameters_hash=self.params_hash[0], seed=self.seed,
             runs=self.runs, chunk_size=size,
-            seeding={"scheme": "numpy SeedSequence(seed, spawn_key=(run,)) per run; every "
+            seeding={"scheme": "numpy SeedSequence(point seed, spawn_key=(run,)) per run; "
+                               "the point seed is SeedSequence([seed, point]) (each point has "
+                               "its own streams)" if independent_streams(self.design) else
+                               "numpy SeedSequence(seed, spawn_key=(run,)) per run; every "
                                "point reuses the same streams",
                      "bit_generator": BIT_GENERATOR},
             trace=self.trace_below(), versions=versions(), command=self.command,

@@ -87,6 +87,21 @@ def _outcome_columns(table: pa.Table) -> list[str]:
     return [n for n in table.column_names if n == "outcome" or n.startswith("outcome.")]
 
 
+def point_seed(seed: int, point: int, independent: bool) -> int:
+    """The seed a point's runs draw from: the root seed (every point reuses the same
+    streams: common random numbers), or, for a design with independent streams (a
+    calibration), one drawn from ``SeedSequence([seed, point])``."""
+    if not independent:
+        return seed
+    state = np.random.SeedSequence([seed, point]).generate_state(1, np.uint64)
+    return int(state[0]) >> 1  # 63 bits, as seeds are
+
+
+def independent_streams(design: dict[str, Any] | None) -> bool:
+    """Whether a design gives each point its own streams."""
+    return bool(design) and (design or {}).get("streams") == "independent"
+
+
 def _counts(table: pa.Table) -> dict[str, int]:
     """Runs per outcome label (``dimension=class`` with several dimensions; a failed run
     counts once as ``error``)."""

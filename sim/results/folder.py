@@ -39,7 +39,14 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from sim.errors import ResultsError
-from sim.results.chunkfile import ChunkIdentity, ChunkProblem, read_chunk, read_identity
+from sim.results.chunkfile import (
+    ChunkIdentity,
+    ChunkProblem,
+    independent_streams,
+    point_seed,
+    read_chunk,
+    read_identity,
+)
 from sim.results.files import dump_json, read_json, write_atomic, write_new
 from sim.results.lock import FolderLock
 from sim.results.manifest import FORMAT, Manifest
@@ -595,7 +602,8 @@ class Results:
         start = k * m.chunk_size
         if not 0 <= k < per_point:
             start = -1  # no such chunk: the identity check below names the difference
-        return ChunkIdentity(m.scenario.content_hash, params, m.seed, p, chunk, start,
+        seed = point_seed(m.seed, p, independent_streams(m.design))
+        return ChunkIdentity(m.scenario.content_hash, params, seed, p, chunk, start,
                              min(total, start + m.chunk_size) if start >= 0 else -1, total)
 
     def _verified(self, path: Path, point: int | None, chunk: int,
