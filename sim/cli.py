@@ -673,7 +673,7 @@ def compare(results: tuple[str, ...], allow_different: bool, out_file: Path | No
 @click.argument("results", nargs=-1, required=True)
 @click.option("--kind", "kinds", multiple=True,
               type=click.Choice(["outcomes", "occupancy", "reach", "paths", "run", "sweep",
-                                 "sensitivity"]),
+                                 "sensitivity", "reliability", "event_times"]),
               help="A figure to draw (repeatable) [default: every one that fits the folder].")
 @click.option("--run", "run", type=click.IntRange(min=0), default=None,
               help="Also draw this traced run's timeline (needs a batch run with --trace).")

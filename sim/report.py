@@ -33,6 +33,12 @@ CAPTIONS = {
              "random streams, so differences between them are paired).",
     "sensitivity": "Sensitivity indices of the outcome's probability, ranked, with 95% "
                    "intervals; * marks a parameter that is an assumption.",
+    "reliability": "Reliability: each observation as the model's probability of an event "
+                   "(a 'not' observation is the event it denies) against whether it "
+                   "happened, binned, over the diagonal of a perfectly reliable model.",
+    "event_times": "When the observed events happen in the model: the probability that each "
+                   "has happened by each date, its 5-95% range, and the observed date "
+                   "(or window) in red.",
 }
 
 
@@ -252,6 +258,45 @@ def _design_tables(ctx: FolderContext) -> str:
                                                                    len(rows[0])))))
 
 
+def _backtest_section(ctx: FolderContext) -> str:
+    """Does the model match what happened? The observations scored, and the as-of forecast."""
+    _, data = ctx.results.backtest()
+    scores = data.get("scores", {})
+    rows = []
+    for o in data.get("observations", []):
+        times = "" if o.get("time_median") is None else (
+            f"{_t(o['time_median'])} [{_t(o['time_q05'])}, {_t(o['time_q95'])}]")
+        rows.append([f"<code>{_e(o['id'])}</code>", _e(o["kind"]), _e(o["target"]),
+                     f"{_p(o['p'])} [{_p(o['lo'])}, {_p(o['hi'])}]", f"{o['brier']:.3f}",
+                     f"{o['log']:.3f}", times,
+                     "" if o.get("pit") is None else f"{o['pit']:.2f}",
+                     "" if o.get("inside_90") is None else ("yes" if o["inside_90"] else "no")])
+    parts = ["<h2>Does the model match what happened?</h2>",
+             f"<p>Brier score {scores.get('brier', 0):.3f} (skill "
+             f"{scores.get('brier_skill', 0):+.2f}) and log score {scores.get('log', 0):.3f} "
+             f"(skill {scores.get('log_skill', 0):+.2f}) over "
+             f"{len(rows)} observation(s); reference: {_e(scores.get('reference', ''))}. A "
+             f"positive skill means the model gave what happened more probability than the "
+             f"reference did.</p>",
+             _table(["observation", "kind", "what", "P(model) [95%]", "Brier", "log",
+                     "time: median [5%, 95%]", "PIT", "in 90%"], rows, {3, 4, 5, 6, 7})]
+    as_of = data.get("as_of")
+    if as_of:
+        parts += [f"<h3>Forecast as of {_e(as_of['date'])}</h3>",
+                  f"<p>{as_of['kept']:,} of {as_of['runs']:,} runs are consistent with the "
+                  f"{len(as_of['observations'])} observation(s) known by then (the effective "
+                  f"sample size of this rejection).</p>",
+                  _table(["outcome", "P(as of) [95%]", "P(all runs)"],
+                         [[_e(k), f"{_p(v['p'])} [{_p(v['lo'])}, {_p(v['hi'])}]",
+                           _p(v["p_unconditioned"])] for k, v in as_of["outcomes"].items()],
+                         {1, 2})]
+    return "".join(parts)
+
+
+def _t(value: Any) -> str:
+    return "never" if value is None or value == float("inf") else f"{float(value):.4g}"
+
+
 def build_report(results: Results | str | Path, run: int | None = None) -> str:
     """The report's HTML text."""
     ctx = context_of(results)
@@ -285,8 +330,10 @@ def build_report(results: Results | str | Path, run: int | None = None) -> str:
              "<p>Every number cites its source or is marked an assumption (highlighted) with "
              "its reason.</p>", _assumptions(doc, titles),
              "<h2>Results</h2>",
-             _batch_tables(ctx) if ctx.kind == "batch" else _design_tables(ctx),
-             "<h2>Figures</h2>"]
+             _batch_tables(ctx) if ctx.kind == "batch" else _design_tables(ctx)]
+    if ctx.results.has_backtest:
+        body.append(_backtest_section(ctx))
+    body.append("<h2>Figures</h2>")
     for name, fig in figures.items():
         # Rendered at 1.5x for sharp text on high-density screens, shown at the figure's own
         # size (96 CSS px per inch, so a 9 pt label reads as 9 pt) or narrower on a small

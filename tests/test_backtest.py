@@ -221,3 +221,26 @@ def test_holds_reads_not_as_never_in_the_range():
                       "end_time": [100.0, 100.0, 100.0]})
     r = Resolved("x", "not", "c", 0, 10, 0, 10, 10, Observation(id="x", not_="c", by=10))
     assert holds(table, r).tolist() == [True, False, True]
+
+
+def test_figures_and_report_of_a_backtest_folder(tmp_path):
+    from sim.plots import figures_for
+    from sim.plots.backtest import forecast_pairs
+    from sim.report import build_report
+
+    sc, obs = _files(tmp_path, POISSON, """
+        observations:
+          - {id: early, event: incident, on: 15, window: 5}
+          - {id: calm_kept, not: "level >= tense", by: 5}
+          - {id: loud_end, outcome: loud}
+    """)
+    backtest(sc, obs, 400, seed=1, executor="serial", out=tmp_path / "r", as_of=20)
+    figs = figures_for(tmp_path / "r")
+    assert {"reliability", "event_times"} <= set(figs)
+    curves = figs["event_times"].axes
+    assert len(curves) == 1 and curves[0].get_title(loc="left").startswith("early (event: incident)")
+    q, o = forecast_pairs(["a", "b"], ["event", "not"], np.array([0.7, 0.9]))
+    assert q.tolist() == pytest.approx([0.7, 0.1]) and o.tolist() == [1.0, 0.0]
+    html = build_report(tmp_path / "r")
+    assert "Does the model match what happened?" in html and "Forecast as of 20" in html
+    assert all(f"<code>{i}</code>" in html for i in ("early", "calm_kept", "loud_end"))

@@ -19,13 +19,14 @@ import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.analysis.observations import (
+    ACTOR,
     NEVER,
     Resolved,
     augmented_document,
@@ -38,7 +39,7 @@ from sim.batch.intervals import wilson
 from sim.errors import ScenarioError
 from sim.scenario import Scenario, load_scenario
 
-__all__ = ["MIN_KEPT", "Backtest", "ObservationScore", "backtest", "crps_ensemble",
+__all__ = ["MIN_KEPT", "Backtest", "ObservationScore", "ReadAs", "backtest", "crps_ensemble",
            "first_times", "holds", "scored"]
 
 MIN_KEPT = 30
@@ -56,22 +57,47 @@ def crps_ensemble(values: np.ndarray, observed: float) -> float:
     return float(np.mean(np.abs(x - observed))) - 0.5 * spread
 
 
-def first_times(table: pa.Table, r: Resolved) -> np.ndarray | None:
+class ReadAs(Protocol):
+    """What reading an observation off the runs table needs (a :class:`Resolved`, or
+    its record in ``backtest.json``)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
+
+    @property
+    def lo(self) -> float: ...
+
+    @property
+    def hi(self) -> float: ...
+
+
+def _time_column(r: ReadAs) -> str:
+    return f"{ACTOR}.{r.id}"
+
+
+def first_times(table: pa.Table, r: ReadAs) -> np.ndarray | None:
     """Each run's first time of a dated observation (NaN: never); None for an outcome."""
     if r.kind == "outcome":
         return None
     if r.kind == "level":
         return np.asarray(table.column(f"time_to.{r.target}").to_numpy(zero_copy_only=False),
                           dtype=float)
-    t = np.asarray(table.column(r.column).to_numpy(zero_copy_only=False), dtype=float)
+    t = np.asarray(table.column(_time_column(r)).to_numpy(zero_copy_only=False), dtype=float)
     if r.kind in ("when", "not"):  # true at a terminal end: it became true then
-        at_end = np.asarray(table.column(r.end_column).to_numpy(zero_copy_only=False)) == 1
+        at_end = np.asarray(table.column(f"metric.observed_{r.id}").to_numpy(
+            zero_copy_only=False)) == 1
         end = np.asarray(table.column("end_time").to_numpy(zero_copy_only=False), dtype=float)
         t = np.where((t == NEVER) & at_end, end, t)
     return np.where(t == NEVER, np.nan, t)
 
 
-def holds(table: pa.Table, r: Resolved) -> np.ndarray:
+def holds(table: pa.Table, r: ReadAs) -> np.ndarray:
     """Whether the observation holds in each run of ``table``."""
     if r.kind == "outcome":
         column, name = outcome_columns([r.target])[0]
@@ -156,6 +182,7 @@ class Backtest:
     as_of: dict[str, Any] | None = None
     reference: str = REFERENCE
     notes: list[str] = field(default_factory=list)
+    resolved: list[Resolved] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "runs": self.runs, "seed": self.seed,
@@ -164,6 +191,9 @@ class Backtest:
                            "brier_skill": self.brier_skill, "log_skill": self.log_skill,
                            "reference": self.reference},
                 "as_of": self.as_of, "notes": self.notes,
+                "read_as": [{"id": r.id, "kind": r.kind, "target": r.target, "lo": r.lo,
+                             "hi": r.hi, "after": r.after, "date": r.date}
+                            for r in self.resolved],
                 "results": str(self.results) if self.results else None}
 
     def table(self) -> pa.Table:
@@ -253,7 +283,7 @@ def backtest(scenario: Scenario | str | Path | None, observed: str | Path, runs:
     brier = float(np.mean([o.brier for o in scores]))
     log = float(np.mean([o.log for o in scores]))
     result = Backtest(sc.name, table.num_rows, seed, scores, brier, log,
-                      1 - brier / 0.25, 1 - log / math.log(2), res.out)
+                      1 - brier / 0.25, 1 - log / math.log(2), res.out, resolved=resolved)
     if res.failed:
         result.notes.append(f"{res.failed:,} runs failed and are left out")
     if as_of_time is not None:

@@ -178,16 +178,6 @@ class Resolved:
     dated: float | None
     observation: Observation
 
-    @property
-    def column(self) -> str:
-        """The runs table's column of its first time (none for an outcome or a level)."""
-        return f"{ACTOR}.{self.id}"
-
-    @property
-    def end_column(self) -> str:
-        """The runs table's column saying a condition holds at the end of the run."""
-        return f"metric.observed_{self.id}"
-
 
 def resolve(loaded: Loaded, sc: Scenario) -> list[Resolved]:
     """Check every observation against the scenario; all problems at once, located in the

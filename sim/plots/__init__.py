@@ -25,6 +25,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from sim.errors import ResultsError
+from sim.plots.backtest import event_time_curves, reliability_diagram
 from sim.plots.context import FolderContext, context_of
 from sim.plots.design import sensitivity_bars, sweep_figure
 from sim.plots.outcomes import compare_bars, outcome_bars
@@ -37,19 +38,22 @@ __all__ = [
     "KINDS",
     "compare_bars",
     "default_kinds",
+    "event_time_curves",
     "figure_bytes",
     "figures_for",
     "occupancy_bands",
     "outcome_bars",
     "path_icicle",
     "reach_curves",
+    "reliability_diagram",
     "run_timeline",
     "save_figures",
     "sensitivity_bars",
     "sweep_figure",
 ]
 
-KINDS = ("outcomes", "occupancy", "reach", "paths", "run", "sweep", "sensitivity")
+KINDS = ("outcomes", "occupancy", "reach", "paths", "run", "sweep", "sensitivity",
+         "reliability", "event_times")
 FORMATS = ("png", "svg", "pdf")
 
 
@@ -62,7 +66,17 @@ def default_kinds(ctx: FolderContext, run: int | None = None) -> list[str]:
     kinds = ["outcomes", "occupancy", "reach", "paths"]
     if run is not None:
         kinds.append("run")
+    if ctx.results.has_backtest:
+        kinds.append("reliability")
+        if _has_dated_times(ctx):
+            kinds.append("event_times")
     return kinds
+
+
+def _has_dated_times(ctx: FolderContext) -> bool:
+    _, scores = ctx.results.backtest()
+    return any(r.get("date") is not None and r.get("kind") in ("event", "when", "level")
+               for r in scores.get("read_as", []))
 
 
 def figures_for(results: Results | str | Path, kinds: Sequence[str] | None = None,
@@ -82,6 +96,8 @@ def figures_for(results: Results | str | Path, kinds: Sequence[str] | None = Non
         "run": lambda: run_timeline(ctx, 0 if run is None else run),
         "sweep": lambda: sweep_figure(ctx),
         "sensitivity": lambda: sensitivity_bars(ctx),
+        "reliability": lambda: reliability_diagram(ctx),
+        "event_times": lambda: event_time_curves(ctx),
     }
     return {(f"run-{run or 0}" if k == "run" else k): makers[k]() for k in wanted}
 
