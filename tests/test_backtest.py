@@ -244,3 +244,12 @@ def test_figures_and_report_of_a_backtest_folder(tmp_path):
     html = build_report(tmp_path / "r")
     assert "Does the model match what happened?" in html and "Forecast as of 20" in html
     assert all(f"<code>{i}</code>" in html for i in ("early", "calm_kept", "loud_end"))
+
+
+def test_a_scenario_given_as_observations_is_refused_in_good_english(tmp_path):
+    from conftest import ROOT
+
+    res = CliRunner().invoke(cli, ["backtest", "--observed",
+                                   str(ROOT / "scenarios" / "bryansk_atacms_2024.yaml")])
+    assert res.exit_code == 2
+    assert "not an observation file (an observation file is a .yaml" in res.output

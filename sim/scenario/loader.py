@@ -129,8 +129,9 @@ _TOP_KEYS = frozenset(f.alias or n for n, f in ScenarioSpec.model_fields.items()
 
 
 def _not_ours(what: str) -> str:
-    return f"not a {what} file (a {what} file is a .yaml or .yml file holding a mapping of " \
-           f"its keys)"
+    a = "an" if what[:1] in "aeiou" else "a"
+    return f"not {a} {what} file ({a} {what} file is a .yaml or .yml file holding a " \
+           f"mapping of its keys)"
 
 
 def looks_like(tree: Any, keys: frozenset[str] | set[str]) -> bool:
