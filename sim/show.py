@@ -403,12 +403,12 @@ def print_calibration(cal: Calibration, console: Console) -> None:
         f"{cal.accepted:,} of {cal.runs:,} runs matched all of them at {cal.points} points "
         f"({cal.runs_per_point:,} runs each); effective sample size "
         f"{cal.effective_sample_size:.1f} points"))
-    t = Table(title="Posterior (uniform prior on each range; 90% credible interval)",
-              title_justify="left")
-    for col in ("parameter", "prior range", "posterior mean", "90% interval"):
-        t.add_column(col, justify="left" if col == "parameter" else "right")
+    t = Table(title="Posterior (90% credible interval)", title_justify="left")
+    for col in ("parameter", "prior", "range", "posterior mean", "90% interval"):
+        t.add_column(col, justify="left" if col in ("parameter", "prior") else "right")
     for name, p in cal.parameters.items():
-        _row(t, name, f"{p['prior_low']:.4g} - {p['prior_high']:.4g}", f"{p['mean']:.4g}",
+        _row(t, name, str(p.get("prior", "uniform")),
+             f"{p['prior_low']:.4g} - {p['prior_high']:.4g}", f"{p['mean']:.4g}",
              f"{p['q05']:.4g} - {p['q95']:.4g}")
     console.print(t)
     o = Table(title="Posterior predictive outcomes (the matching runs)", title_justify="left")

@@ -104,7 +104,8 @@ def test_the_command_line_fits_and_prints_json(tmp_path):
         "--json", "--executor", "serial"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
-    assert set(data["parameters"]["r"]) == {"prior_low", "prior_high", "mean", "q05", "q95"}
+    assert set(data["parameters"]["r"]) == {"prior", "prior_low", "prior_high", "mean", "q05",
+                                            "q95"}
     assert data["accepted"] > 0
     res = CliRunner().invoke(cli, [
         "calibrate", str(_scenario(tmp_path, 2)), "--observed", str(_observed(tmp_path, 2, 3)),
@@ -131,3 +132,29 @@ def test_each_point_of_a_calibration_has_its_own_streams_and_the_folder_verifies
     first = runs[runs["point"] == 0]["count.e0"].to_numpy()
     other = runs[runs["point"] == 1]["count.e0"].to_numpy()
     assert not np.array_equal(first, other)  # same rate, other streams
+
+
+def test_a_declared_prior_reweights_the_points(tmp_path):
+    """A prior tight around 0.2 pulls the posterior there and narrows it."""
+    sc, obs = _scenario(tmp_path, 1), _observed(tmp_path, 1, 2)
+    flat = calibrate(sc, obs, ["r"], samples=64, runs=100, seed=2, executor="serial")
+    obs.write_text(obs.read_text().replace(
+        "observations:", "priors: {r: {normal: {mean: 0.2, sd: 0.01}}}\nobservations:"))
+    tight = calibrate(sc, obs, ["r"], samples=64, runs=100, seed=2, executor="serial")
+    r0, r1 = flat.parameters["r"], tight.parameters["r"]
+    assert r1["prior"] == "normal(mean=0.2, sd=0.01)" and r0["prior"] == "uniform"
+    assert abs(r1["mean"] - 0.2) < 0.02 and (r1["q95"] - r1["q05"]) < (r0["q95"] - r0["q05"])
+
+
+@pytest.mark.parametrize("priors, message", [
+    ("{s: {normal: {mean: 0, sd: 1}}}", "priors given for s, which this calibration does not"),
+    ("{r: {normal: {mean: 0, sd: -1}}}", "greater than 0"),
+    ("{r: {triangular: [0.3, 0.1, 0.2]}}", "low <= mode <= high"),
+    ("{r: {gamma: {a: 1}}}", "unknown key 'gamma'"),
+])
+def test_bad_priors_are_refused(tmp_path, priors, message):
+    sc, obs = _scenario(tmp_path, 1), _observed(tmp_path, 1, 2)
+    obs.write_text(obs.read_text().replace("observations:", f"priors: {priors}\nobservations:"))
+    res = CliRunner().invoke(cli, ["calibrate", str(sc), "--observed", str(obs), "--vary", "r",
+                                   "--samples", "4", "-n", "10", "--out", str(tmp_path / "c")])
+    assert res.exit_code == 2 and message in res.output, res.output

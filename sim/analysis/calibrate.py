@@ -1,8 +1,11 @@
 """Calibration: which values of a scenario's assumptions make what was observed likely.
 
 Approximate Bayesian computation by rejection, on the sweep runner. The prior is uniform
-on each varied parameter's declared range (or on its listed values); a Latin hypercube
-of ``samples`` points is a draw from it. At every point ``runs`` replications are run
+on each varied parameter's declared range (or on its listed values) unless the
+observation file declares one (``priors: {NAME: {normal: {mean, sd}}}``, also
+``lognormal: {mu, sigma}``, ``beta: {a, b}``, ``triangular: [low, mode, high]``),
+truncated to the range; a Latin hypercube of ``samples`` points is a draw from the
+uniform, and a declared prior reweights the points by its density. At every point ``runs`` replications are run
 (common random numbers across points) and a run is *accepted* when every observation
 holds in it: the accepted (point, run) pairs are draws from the posterior, so a point's
 weight is its number of accepted runs. Reported: each parameter's posterior mean and 90%
@@ -29,6 +32,7 @@ import pyarrow.parquet as pq
 
 from sim.analysis.backtest import completed, holds, prepared
 from sim.analysis.designs import Factor, expand, parse_factor
+from sim.analysis.observations import load_observations
 from sim.batch import Execution
 from sim.batch.aggregate import outcome_columns
 from sim.batch.intervals import wilson
@@ -64,7 +68,7 @@ class Calibration:
     accepted: int
     runs: int
     effective_sample_size: float
-    parameters: dict[str, dict[str, float]]  # name -> prior low/high, mean, q05, q95
+    parameters: dict[str, dict[str, Any]]  # name -> prior, its low/high, mean, q05, q95
     predictive: dict[str, dict[str, float]]  # outcome label -> count, p, lo, hi
     results: Path | None = None
     notes: list[str] = field(default_factory=list)
@@ -98,6 +102,11 @@ def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
     if not vary:
         raise ScenarioError("calibrate needs at least one --vary parameter")
     factors: list[Factor] = [parse_factor(sc, v) for v in vary]
+    priors = load_observations(observed).content.priors
+    stray = sorted(set(priors) - {f.name for f in factors})
+    if stray:
+        raise ScenarioError(f"{observed}: priors given for {', '.join(stray)}, which this "
+                            f"calibration does not vary (--vary {stray[0]})")
     flags = [f.name for f in factors if f.flag]
     if flags:
         raise ScenarioError(f"calibrate fits numbers: {', '.join(flags)} is a flag; fix it "
@@ -120,28 +129,41 @@ def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
     accepted = np.bincount(point[match], minlength=len(points)).astype(float)
     tried = np.bincount(point, minlength=len(points)).astype(float)
     total = float(accepted.sum())
+    # the design draws from uniform priors; a declared prior reweights its points
+    prior = np.ones(len(points))
+    for name, spec in priors.items():
+        prior *= spec.density(np.array([float(p[name]) for p in points]))
     if total == 0:
         raise ScenarioError(
             f"no run matched all {len(resolved)} observations at any of the {len(points)} "
             f"points ({table.num_rows:,} runs): raise -n or --samples, widen the "
             f"observations' windows, or check that the ranges can produce what was seen"
             + (f" (results kept in {done.out})" if done.out else ""))
-    w = accepted / total
-    ess = total * total / float(np.sum(accepted * accepted))
-    params: dict[str, dict[str, float]] = {}
+    mass = accepted * prior
+    if float(mass.sum()) <= 0:
+        raise ScenarioError(f"the declared priors give no weight to any of the points where "
+                            f"runs matched ({int(total):,} runs): check the priors against "
+                            f"the ranges")
+    w = mass / float(mass.sum())
+    ess = 1.0 / float(np.sum(w * w)) if total else 0.0
+    params: dict[str, dict[str, Any]] = {}
     for f in factors:
         x = np.array([float(p[f.name]) for p in points])
-        params[f.name] = {"prior_low": f.low, "prior_high": f.high,
+        params[f.name] = {"prior": priors[f.name].describe() if f.name in priors
+                          else "uniform", "prior_low": f.low, "prior_high": f.high,
                           "mean": float(np.sum(w * x)),
                           "q05": weighted_quantile(x, w, 0.05),
                           "q95": weighted_quantile(x, w, 0.95)}
     labels = sc.spec.outcome_labels
     predictive: dict[str, dict[str, float]] = {}
+    run_weight = (prior / np.maximum(tried, 1))[point[match]]  # each accepted run's prior
+    run_weight = run_weight / run_weight.sum()
     for label, (column, name) in zip(labels, outcome_columns(labels), strict=True):
         values = np.asarray(table.column(column).to_pylist(), dtype=object)[match]
         k = int(np.sum(values == name))
-        lo, hi = wilson(k, int(total))
-        predictive[label] = {"count": k, "p": k / total, "lo": lo, "hi": hi}
+        share = float(np.sum(run_weight[values == name]))
+        lo, hi = wilson(round(share * total), int(total))
+        predictive[label] = {"count": k, "p": share, "lo": lo, "hi": hi}
     result = Calibration(sc.name, [r.id for r in resolved], len(points), runs, seed,
                          int(total), table.num_rows, ess, params, predictive, done.out)
     if ess < 10:

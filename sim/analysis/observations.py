@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.errors import Problem, ScenarioError
@@ -110,6 +111,79 @@ class Observation(BaseModel):
                     if getattr(self, k) is not None)
 
 
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class NormalPrior(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mean: Finite
+    sd: PositiveFinite
+
+
+class LognormalPrior(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mu: Finite
+    sigma: PositiveFinite
+
+
+class BetaPrior(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    a: PositiveFinite
+    b: PositiveFinite
+
+
+class Prior(BaseModel):
+    """A calibration prior of one parameter: exactly one kind, truncated to the range the
+    calibration varies the parameter over (uniform on it when none is given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    normal: NormalPrior | None = None
+    lognormal: LognormalPrior | None = None
+    beta: BetaPrior | None = None
+    triangular: tuple[Finite, Finite, Finite] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Prior:
+        given = [k for k in ("normal", "lognormal", "beta", "triangular")
+                 if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of normal, lognormal, beta, triangular; got "
+                             f"{', '.join(given) or 'none'}")
+        if self.triangular is not None:
+            lo, mode, hi = self.triangular
+            if not lo <= mode <= hi or lo == hi:
+                raise ValueError(f"triangular needs low <= mode <= high (low < high), got "
+                                 f"{list(self.triangular)}")
+        return self
+
+    def density(self, x: np.ndarray) -> np.ndarray:
+        """The (unnormalised) density at ``x``."""
+        from scipy import stats
+
+        if self.normal is not None:
+            return np.asarray(stats.norm.pdf(x, self.normal.mean, self.normal.sd))
+        if self.lognormal is not None:
+            return np.asarray(stats.lognorm.pdf(x, self.lognormal.sigma,
+                                                scale=math.exp(self.lognormal.mu)))
+        if self.beta is not None:
+            return np.asarray(stats.beta.pdf(x, self.beta.a, self.beta.b))
+        assert self.triangular is not None
+        lo, mode, hi = self.triangular
+        c = (mode - lo) / (hi - lo)
+        return np.asarray(stats.triang.pdf(x, c, loc=lo, scale=hi - lo))
+
+    def describe(self) -> str:
+        for kind in ("normal", "lognormal", "beta"):
+            value = getattr(self, kind)
+            if value is not None:
+                args = ", ".join(f"{k}={v:g}" for k, v in value.model_dump().items())
+                return f"{kind}({args})"
+        assert self.triangular is not None
+        return "triangular(" + ", ".join(f"{v:g}" for v in self.triangular) + ")"
+
+
 class ObservationFile(BaseModel):
     """An observation file's content."""
 
@@ -117,6 +191,7 @@ class ObservationFile(BaseModel):
 
     scenario: str | None = None
     sources: list[Source] = Field(default_factory=list)
+    priors: dict[str, Prior] = Field(default_factory=dict)
     observations: Annotated[list[Observation], Field(min_length=1,
                                                      max_length=MAX_OBSERVATIONS)]
 
