@@ -238,7 +238,8 @@ def test_figures_and_report_of_a_backtest_folder(tmp_path):
     figs = figures_for(tmp_path / "r")
     assert {"reliability", "event_times"} <= set(figs)
     curves = figs["event_times"].axes
-    assert len(curves) == 1 and curves[0].get_title(loc="left").startswith("early (event: incident)")
+    assert len(curves) == 1
+    assert curves[0].get_title(loc="left").startswith("early (event: incident)")
     q, o = forecast_pairs(["a", "b"], ["event", "not"], np.array([0.7, 0.9]))
     assert q.tolist() == pytest.approx([0.7, 0.1]) and o.tolist() == [1.0, 0.0]
     html = build_report(tmp_path / "r")

@@ -5,13 +5,14 @@ on each varied parameter's declared range (or on its listed values) unless the
 observation file declares one (``priors: {NAME: {normal: {mean, sd}}}``, also
 ``lognormal: {mu, sigma}``, ``beta: {a, b}``, ``triangular: [low, mode, high]``),
 truncated to the range; a Latin hypercube of ``samples`` points is a draw from the
-uniform, and a declared prior reweights the points by its density. At every point ``runs`` replications are run
-(common random numbers across points) and a run is *accepted* when every observation
-holds in it: the accepted (point, run) pairs are draws from the posterior, so a point's
-weight is its number of accepted runs. Reported: each parameter's posterior mean and 90%
-credible interval (weighted quantiles over the points), the effective sample size of the
-weights (Kish's), the acceptance rate, and the posterior predictive outcome distribution
-(the outcomes of the accepted runs).
+uniform, and a declared prior reweights the points by its density. At every point
+``runs`` replications are run, each point on its own random streams (common random
+numbers would make every point accept the same few runs), and a run is *accepted* when
+every observation holds in it: the accepted (point, run) pairs are draws from the
+posterior, so a point's weight is its number of accepted runs (times its prior density).
+Reported: each parameter's posterior mean and 90% credible interval (weighted quantiles
+over the points), the effective sample size of the weights (Kish's), the acceptance
+rate, and the posterior predictive outcome distribution (the accepted runs' outcomes).
 
 The match is exact on each observation's indicator (a dated window is the tolerance), so
 no distance or epsilon is tuned; a library such as pyabc would add a server-free SMC
