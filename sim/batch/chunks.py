@@ -53,6 +53,7 @@ class ChunkTask(_Identified):
     parameters: str  # effective parameter values as JSON
     identity: ChunkIdentity
     trace_below: int = 0  # record events of runs with index below this
+    places: str = ""  # where each expression was written, as JSON (for run-time messages)
 
 
 @dataclass
@@ -66,12 +67,14 @@ class ChunkResult(_Identified):
 
 
 
-def plan_for(document: str, content_hash: str, parameters: str) -> Plan:
-    """The plan of a scenario document at parameter values, compiled once per process."""
+def plan_for(document: str, content_hash: str, parameters: str, places: str = "") -> Plan:
+    """The plan of a scenario document at parameter values, compiled once per process;
+    ``places`` (JSON) keeps the file positions of its expressions for run-time messages."""
     key = (content_hash, parameters)
     plan = _PLANS.get(key)
     if plan is None:
-        scenario = Scenario.from_document(json.loads(document))
+        scenario = Scenario.from_document(json.loads(document),
+                                          places=json.loads(places) if places else None)
         plan = make_plan(scenario, json.loads(parameters))
         if len(_PLANS) >= _MAX_PLANS:
             _PLANS.pop(next(iter(_PLANS)))
@@ -138,7 +141,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     """Run one chunk; failed runs are recorded with their error, not raised."""
     began = time.perf_counter()
     ident = task.identity
-    plan = plan_for(task.document, ident.scenario_hash, task.parameters)
+    plan = plan_for(task.document, ident.scenario_hash, task.parameters, task.places)
     rows: list[list[Any]] = []
     events: list[tuple[Any, ...]] = []
     levels = plan.levels

@@ -288,6 +288,7 @@ class Job:
         self.command = command if command is not None else list(sys.argv)
         self.chunk_size = chunk_size
         self.document = json.dumps(sc.document)
+        self.places = json.dumps(sc.places())  # FILE:LINE:COL of expressions, for messages
         self.params_json = [json.dumps(v, sort_keys=True) for v in self.values]
         self.params_hash = [parameters_hash(v) for v in self.values]
         self.resumed_from: Manifest | None = None
@@ -331,7 +332,7 @@ class Job:
         """Compile plans now to fail fast (large designs check a sample of points)."""
         pj = self.params_json
         for p in pj if len(pj) <= 64 else pj[:: len(pj) // 64]:
-            plan_for(self.document, self.sc.content_hash, p)
+            plan_for(self.document, self.sc.content_hash, p, self.places)
 
     # --- run -----------------------------------------------------------------------------
 
@@ -379,7 +380,8 @@ class Job:
                            done.kept, done.ran_runs, self.overrides_by)
 
     def new_manifest(self, size: int, chunks: int, exe: Executor) -> Manifest:
-        plan = plan_for(self.document, self.sc.content_hash, self.params_json[0])
+        plan = plan_for(self.document, self.sc.content_hash, self.params_json[0],
+                        self.places)
         sc = self.sc
         return Manifest.model_validate(dict(
             format=FORMAT, kind="sweep" if self.sweep else "batch", status="running",
@@ -558,7 +560,7 @@ class _Run:
         point = self.open.get(ident.point)
         if point is None:
             plan = plan_for(self.job.document, self.job.sc.content_hash,
-                            self.job.params_json[ident.point])
+                            self.job.params_json[ident.point], self.job.places)
             point = self.open[ident.point] = _Point(new_aggregate(plan), self.per_point)
         point.aggregate.merge(agg)
         point.remaining -= 1
@@ -626,8 +628,8 @@ class _Run:
     def drain(self, exe: Executor, todo: list[ChunkIdentity]) -> str:
         """Run the missing chunks and accept their results; returns the final status."""
         job = self.job
-        tasks = (ChunkTask(job.document, job.params_json[i.point], i, job.trace_below())
-                 for i in todo)
+        tasks = (ChunkTask(job.document, job.params_json[i.point], i, job.trace_below(),
+                           job.places) for i in todo)
         where = f" in {self.folder.path}" if self.folder is not None else ""
         failed = True
         try:
@@ -707,7 +709,8 @@ class _Run:
         if not job.sweep:
             point = self.open.get(0)
             agg = point.aggregate if point is not None else new_aggregate(
-                plan_for(job.document, job.sc.content_hash, job.params_json[0]))
+                plan_for(job.document, job.sc.content_hash, job.params_json[0],
+                         job.places))
             self.kept_aggregate = agg
             self.summaries[0] = self._summary(0, agg)
         else:

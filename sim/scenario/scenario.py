@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.errors import Problem, ScenarioError
-from sim.scenario.checks import Path, build_symbols, check_scenario
+from sim.scenario.checks import Path, build_symbols, check_scenario, dotted
 from sim.scenario.expressions import CompiledExpression, Symbols, did_you_mean
 from sim.scenario.schema import Parameter, ScenarioSpec
 from sim.scenario.yamlfile import resolve_plain
@@ -75,10 +75,15 @@ class Scenario:
         )
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any], path: str | None = None) -> Scenario:
-        """Rebuild a scenario from its resolved document (as saved with results)."""
+    def from_document(cls, document: Mapping[str, Any], path: str | None = None,
+                      places: Mapping[str, str] | None = None) -> Scenario:
+        """Rebuild a scenario from its resolved document (as saved with results).
+        ``places`` (from :meth:`places`) names where each expression was written, so that
+        run-time messages keep their FILE:LINE:COL."""
         spec = ScenarioSpec.model_validate(document)
-        checked = check_scenario(spec)
+        known = dict(places or {})
+        checked = check_scenario(spec, (lambda p: known.get(dotted(p)) or dotted(p))
+                                 if known else None)
         if checked.problems:
             raise ScenarioError([Problem(path or "<document>", 0, 0, "/".join(map(str, p.path)),
                                          p.message) for p in checked.problems])
@@ -87,6 +92,10 @@ class Scenario:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def places(self) -> dict[str, str]:
+        """Where each expression was written (``FILE:LINE:COL: path``), by dotted path."""
+        return {dotted(p): e.where for p, e in self.expressions.items() if e.where}
 
     @property
     def defaults(self) -> dict[str, Any]:
