@@ -115,7 +115,11 @@ def cli(debug: bool) -> None:
               "every citation's evidence in them (implies --strict).")
 @_handled
 def validate(files: tuple[Path, ...], strict: bool, sources: Path | None) -> None:
-    """Check scenario files; print every problem with its file, line and column."""
+    """Check scenario files; print every problem with its file, line and column.
+
+    A sweep file (see escalation sweep --spec) is recognised and checked as one.
+    """
+    from sim.analysis.sweepspec import describe_sweep_file, is_sweep_file
     from sim.scenario import load_scenario
     from sim.scenario.describe import describe_shape
 
@@ -124,6 +128,9 @@ def validate(files: tuple[Path, ...], strict: bool, sources: Path | None) -> Non
     failed: list[ScenarioError] = []
     for file in files:
         try:
+            if is_sweep_file(file):
+                click.echo(f"ok  {file}: {describe_sweep_file(file)}")
+                continue
             sc = load_scenario(file, strict=strict, sources=sources)
         except ScenarioError as exc:
             failed.append(exc)
@@ -163,11 +170,44 @@ def show(file: Path, sources: Path | None) -> None:
 
 
 @cli.command()
-def schema() -> None:
-    """Print the JSON Schema of the scenario format."""
-    from sim.scenario import ScenarioSpec
+@click.option("--sweep", is_flag=True, help="The schema of sweep files instead.")
+@click.option("--reference", is_flag=True,
+              help="The field reference of both formats, in Markdown, instead.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="Write to FILE instead of printing.")
+@click.option("--force", is_flag=True, help="Replace an existing FILE.")
+@_handled
+def schema(sweep: bool, reference: bool, out: Path | None, force: bool) -> None:
+    """Print the JSON Schema of the scenario format, for editors.
 
-    click.echo(json.dumps(ScenarioSpec.model_json_schema(by_alias=True), indent=2))
+    \b
+    escalation schema --out scenario.schema.json
+    then, on the first line of a scenario file beside it (YAML language server):
+    # yaml-language-server: $schema=scenario.schema.json
+    """
+    from sim.errors import ResultsError
+
+    if sweep and reference:
+        raise click.UsageError("give --sweep or --reference, not both")
+    if reference:
+        from sim.reference import field_reference
+
+        text = field_reference()
+    elif sweep:
+        from sim.analysis.sweepspec import sweep_json_schema
+
+        text = json.dumps(sweep_json_schema(), indent=2) + "\n"
+    else:
+        from sim.scenario.schema_json import scenario_json_schema
+
+        text = json.dumps(scenario_json_schema(), indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    if out.exists() and not force:
+        raise ResultsError(f"{out} exists; use --force to replace it")
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {out}")
 
 
 def _execution(workers: int | None, executor: str, scheduler: str | None,
@@ -279,7 +319,9 @@ def _resume_settings(folder: Path, runs: int, seed: int) -> tuple[int, int]:
               help="Print the summary as JSON (with the results folder's path).")
 @click.option("--joint", "joint", default=None, metavar="A,B",
               help="Also print the joint table of two outcome dimensions.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Hide the progress bar (the results are still printed; --json prints "
+                   "them for programs).")
 @_handled
 def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
         workers: int | None, executor: str, scheduler: str | None, chunk_size: int | None,
@@ -393,11 +435,15 @@ def _given(name: str) -> bool:
               help="A sweep file (scenario, vary, design, samples, runs, seed, set); options "
                    "given on the command line win.")
 @click.option("--vary", "vary", multiple=True, metavar="NAME=LO:HI:STEPS|V1,V2",
-              help="A parameter to vary (repeatable); NAME alone uses its declared range.")
+              help="A parameter to vary (repeatable): STEPS evenly spaced values from LO to "
+                   "HI (5 when :STEPS is left out), or the values listed; NAME alone uses "
+                   "its declared range.")
 @click.option("--design", type=click.Choice(["grid", "lhs", "sobol"]), default="grid",
               show_default=True)
 @click.option("--samples", type=click.IntRange(min=1), default=None,
-              help="Points for lhs/sobol designs.")
+              help="Points for lhs/sobol designs [default: the power of two at or above 10 "
+                   "per varied parameter, at least 8: 16 for one parameter, 32 for two or "
+                   "three].")
 @click.option("-n", "--runs", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Runs per point.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
@@ -411,7 +457,9 @@ def _given(name: str) -> bool:
               metavar="DIR", help="Finish the unfinished sweep in DIR (same design and seed).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print each point's outcome probabilities as JSON (with the folder's path).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Hide the progress bar (the results are still printed; --json prints "
+                   "them for programs).")
 @_handled
 def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], design: str,
           samples: int | None, runs: int, seed: int, sets: tuple[str, ...],
@@ -484,7 +532,9 @@ def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], desig
 @click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
               metavar="DIR", help="Finish the interrupted analysis in DIR (same command).")
 @click.option("--json", "as_json", is_flag=True, help="Print the indices as JSON.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Hide the progress bar (the results are still printed; --json prints "
+                   "them for programs).")
 @_handled
 def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...],
                 samples: int, runs: int, seed: int, sets: tuple[str, ...],
@@ -528,7 +578,9 @@ def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...]
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the scores as JSON (with the results folder's path).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Hide the progress bar (the results are still printed; --json prints "
+                   "them for programs).")
 @_handled
 def backtest(scenario: Path | None, observed: Path, runs: int, seed: int, as_of: str | None,
              workers: int | None, executor: str, scheduler: str | None, out: Path | None,
@@ -574,7 +626,9 @@ def backtest(scenario: Path | None, observed: Path, runs: int, seed: int, as_of:
 @click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
               metavar="DIR", help="Finish the unfinished calibration in DIR (same command).")
 @click.option("--json", "as_json", is_flag=True, help="Print the posterior as JSON.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Hide the progress bar (the results are still printed; --json prints "
+                   "them for programs).")
 @_handled
 def calibrate(scenario: Path | None, observed: Path, vary: tuple[str, ...], samples: int,
               runs: int, seed: int, sets: tuple[str, ...], workers: int | None,

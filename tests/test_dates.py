@@ -112,8 +112,9 @@ def test_date_is_a_reserved_name(write):
      "6:12: actions.go.at[0]: '10000-01-01' is outside the dates that can be used (years 0001 "
      "to 9999)"),
     ("{unit: month, start: 2025-01-01, horizon: 100}", "2025-02-01",
-     "6:12: actions.go.at[0]: dates need a clock unit of day, week or hour; the clock's unit "
-     "is 'month'"),
+     "3:15: clock.unit: unknown clock unit 'month': use day, week or hour (or their plurals); a "
+     "time in another unit is a number of these (a fortnight is 2 weeks, a month about 30 "
+     "days)"),
     ("{start: 2025-01-01, horizon: 2024-06-01}", "5",
      "3:37: clock.horizon: 2024-06-01 is before the clock's start (2025-01-01)"),
     ("{horizon: 2025-06-01}", "5",

@@ -66,10 +66,10 @@ CASES = [
      "scenario.yaml:13:13: actions.strike.at[1]: must be >= 0, got -5"),
     ("unknown actor", "    actor: ukraine\n", "    actor: ukrane\n",
      "scenario.yaml:12:12: actions.strike.actor: unknown actor 'ukrane' (did you mean "
-     "'ukraine'?)"),
+     "'ukraine'?); the actors are ukraine"),
     ("unknown action", "    on: strike\n", "    on: strikes\n",
      "scenario.yaml:18:9: triggers.answer.on: unknown action 'strikes' (did you mean "
-     "'strike'?)"),
+     "'strike'?); the actions are strike"),
     ("unknown variable", "{add: {ukraine.atacms: -6}}", "{add: {ukraine.atcms: -6}}",
      "scenario.yaml:15:22: actions.strike.effects[0].add.ukraine.atcms: unknown variable "
      "'ukraine.atcms' (write actor.variable) (did you mean 'ukraine.atacms'?)"),
@@ -79,11 +79,11 @@ CASES = [
      "scenario.yaml:14:40: actions.strike.draws.hits.binomial.p: unknown name 'q'"),
     ("unknown outcome", "do: [{escalate: 1}]", "do: [{end: clsh}]",
      "scenario.yaml:20:16: triggers.answer.do[0].end: unknown outcome 'clsh' (did you mean "
-     "'clash'?)"),
+     "'clash'?); the outcomes are clash, quiet"),
     ("unknown source", "p: {value: 0.5, range: [0, 1]}",
      "p: {value: 0.5, range: [0, 1], source: {ref: bld, note: x}}",
      "scenario.yaml:6:48: parameters.p.source.ref: unknown source 'bld' (did you mean "
-     "'bold'?)"),
+     "'bold'?); the sources are bold"),
     ("expression syntax error", "    if: hits > 0\n", "    if: hits >\n",
      "scenario.yaml:19:9: triggers.answer.if: syntax error in expression: invalid syntax"),
     ("forbidden construct", "    if: hits > 0\n", "    if: hits.__class__\n",

@@ -21,8 +21,8 @@ def test_syntax_error_is_located(write):
     """A YAML syntax error names the file, line and column."""
     path = write("name: x\nclock: {horizon: 10\nladder: [a, b]\n")
     assert messages(path) == [
-        "scenario.yaml:3:7: YAML syntax error: while parsing a flow mapping expected ',' or "
-        "'}', but got ':'"]
+        "scenario.yaml:3:7: YAML syntax error: a { ... } mapping is not closed, or two of its "
+        "entries lack a comma between them (it starts at line 2)"]
 
 
 def test_python_tag_is_refused_not_constructed(write, tmp_path):

@@ -22,6 +22,7 @@ from sim.scenario.expressions import (
     Hints,
     Symbols,
     compile_expression,
+    listing,
     namespace_for,
 )
 from sim.scenario.fields import Path
@@ -186,7 +187,10 @@ class _Checker:
 
     def ref(self, path: Path, name: str, known: set[str] | Mapping[str, Any], what: str) -> None:
         if name not in known:
-            self.problem(path, f"unknown {what} '{name}'{self.hint(name, known, what)}")
+            names = sorted(known) if isinstance(known, (set, frozenset)) else list(known)
+            choices = listing(f"{what.split(' ')[0]}s", names)
+            self.problem(path, f"unknown {what} '{name}'{self.hint(name, known, what)}; "
+                               f"{choices}")
 
     def cited(self, item: Cited, path: Path) -> None:
         if item.source is not None:

@@ -50,7 +50,7 @@ def parse_date(value: Any) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    match = _DATE.match(str(value))
+    match = _DATE.match(str(value).strip())
     if match is None:
         raise DateError(f"'{value}' is not a date: write YYYY-MM-DD")
     year, month, day = (int(g) for g in match.groups()[:3])

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
 import numpy as np
-from pydantic import BeforeValidator, Field, create_model, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, create_model, model_validator
 
 from sim.errors import RunError
 from sim.scenario.expressions import CompiledExpression
@@ -33,6 +33,8 @@ from sim.scenario.fields import (
     Positive,
     Probability,
     bare,
+    exactly_one,
+    json_rules,
     pair,
     plain,
 )
@@ -147,19 +149,30 @@ def _binomial_cdf(n: int, p: float) -> list[float]:
 
 
 class UniformArgs(Base):
-    low: Finite
-    high: Finite
+    low: Annotated[Finite, Field(examples=[1])]
+    """The smallest value."""
+    high: Annotated[Finite, Field(examples=[7])]
+    """The largest value (at least ``low``)."""
 
 
 class TriangularArgs(Base):
-    low: Finite
-    mode: Finite
-    high: Finite
+    low: Annotated[Finite, Field(examples=[2])]
+    """The smallest value."""
+    mode: Annotated[Finite, Field(examples=[5])]
+    """The most likely value (between ``low`` and ``high``)."""
+    high: Annotated[Finite, Field(examples=[14])]
+    """The largest value."""
 
 
 class ExponentialArgs(Base):
-    mean: Positive | None = None
-    rate: Positive | None = None
+    """Give the ``mean`` or the ``rate`` (one over the mean), not both."""
+
+    model_config = ConfigDict(json_schema_extra=json_rules(exactly_one(("mean", "rate"))))
+
+    mean: Annotated[Positive | None, Field(examples=[10])] = None
+    """The mean (in clock units, for a wait)."""
+    rate: Annotated[Positive | None, Field(examples=[0.1])] = None
+    """The rate: events per clock unit."""
 
     @model_validator(mode="after")
     def _one(self) -> ExponentialArgs:
@@ -169,42 +182,58 @@ class ExponentialArgs(Base):
 
 
 class NormalArgs(Base):
-    mean: Finite
-    sd: NonNegative
-    low: Finite | None = None
-    high: Finite | None = None
+    mean: Annotated[Finite, Field(examples=[5])]
+    """The mean."""
+    sd: Annotated[NonNegative, Field(examples=[1.5])]
+    """The standard deviation."""
+    low: Annotated[Finite | None, Field(examples=[0])] = None
+    """A lower bound: draws below it are drawn again."""
+    high: Annotated[Finite | None, Field(examples=[10])] = None
+    """An upper bound: draws above it are drawn again."""
 
 
 class LognormalArgs(Base):
     """Log-normal: ``mu`` and ``sigma`` of the underlying normal, optional bounds."""
 
-    mu: Finite
-    sigma: NonNegative
-    low: Finite | None = None
-    high: Finite | None = None
+    mu: Annotated[Finite, Field(examples=[1.5])]
+    """The mean of the underlying normal (the log of the median)."""
+    sigma: Annotated[NonNegative, Field(examples=[0.4])]
+    """The standard deviation of the underlying normal."""
+    low: Annotated[Finite | None, Field(examples=[1])] = None
+    """A lower bound: draws below it are drawn again."""
+    high: Annotated[Finite | None, Field(examples=[60])] = None
+    """An upper bound: draws above it are drawn again."""
 
 
 class ShapeScaleArgs(Base):
-    shape: Positive
-    scale: Positive
+    shape: Annotated[Positive, Field(examples=[2])]
+    """The shape parameter."""
+    scale: Annotated[Positive, Field(examples=[5])]
+    """The scale parameter."""
 
 
 class BernoulliArgs(Base):
-    p: Probability
+    p: Annotated[Probability, Field(examples=[0.3])]
+    """The chance of drawing 1 (else 0)."""
 
 
 class BinomialArgs(Base):
-    n: NonNegative
-    p: Probability
+    n: Annotated[NonNegative, Field(examples=["salvo_size"])]
+    """The number of trials (a whole number)."""
+    p: Annotated[Probability, Field(examples=["1 - intercept_prob"])]
+    """The chance of success in each trial."""
 
 
 class PoissonArgs(Base):
-    mean: NonNegative
+    mean: Annotated[NonNegative, Field(examples=[4])]
+    """The mean count."""
 
 
 class CategoricalArgs(Base):
-    values: Annotated[list[Expr], Field(min_length=1)]
-    weights: list[NonNegative] | None = None
+    values: Annotated[list[Expr], Field(min_length=1, examples=[[100, 200, 500]])]
+    """The values to pick from."""
+    weights: Annotated[list[NonNegative] | None, Field(examples=[[0.5, 0.3, 0.2]])] = None
+    """Their weights, one per value (equal when left out)."""
 
     @model_validator(mode="after")
     def _same_length(self) -> CategoricalArgs:
@@ -226,6 +255,10 @@ class DistributionKind:
     """The arguments' annotation in the schema (a model, or ``Expr`` for a constant)."""
     shorthand: ClassVar[Any] = None
     """A ``BeforeValidator`` accepting a shorter spelling (``uniform: [0, 1]``), or None."""
+    doc: ClassVar[str] = ""
+    """What the kind draws, for the JSON Schema and the field reference."""
+    example: ClassVar[Any] = None
+    """An example of its value."""
     delay_floor: ClassVar[tuple[Path, ...]] = ()
     """Arguments whose negative literal makes a delay or interval negative."""
 
@@ -248,6 +281,9 @@ class DistributionKind:
 class Constant(DistributionKind):
     name = "constant"
     model = Expr
+    doc = ("a fixed value (a number or an expression); a bare number or expression where a "
+           "distribution is due means the same")
+    example: ClassVar[Any] = 5
     delay_floor = ((),)
 
     def arguments(self, args: Any) -> Iterator[tuple[Path, Any]]:
@@ -268,7 +304,9 @@ class Constant(DistributionKind):
 class Uniform(DistributionKind):
     name = "uniform"
     model = UniformArgs
-    shorthand = pair(("low", "high"))
+    shorthand = pair(("low", "high"), UniformArgs)
+    doc = "uniform between low and high; [low, high] for short"
+    example: ClassVar[Any] = [1, 7]
     delay_floor = (("low",),)
 
     def sampler(self, a: Arguments, args: Any) -> Sampler:
@@ -294,7 +332,9 @@ class Uniform(DistributionKind):
 class Triangular(DistributionKind):
     name = "triangular"
     model = TriangularArgs
-    shorthand = pair(("low", "mode", "high"))
+    shorthand = pair(("low", "mode", "high"), TriangularArgs)
+    doc = "triangular from low to high, peaking at mode; [low, mode, high] for short"
+    example: ClassVar[Any] = [2, 5, 14]
     delay_floor = (("low",),)
 
     def sampler(self, a: Arguments, args: Any) -> Sampler:
@@ -320,7 +360,10 @@ class Triangular(DistributionKind):
 class Exponential(DistributionKind):
     name = "exponential"
     model = ExponentialArgs
-    shorthand = bare("mean")
+    shorthand = bare("mean", ExponentialArgs)
+    doc = ("exponential with a mean or a rate; a bare number or expression is the MEAN "
+           "(exponential: 30 waits 30 units on average), never the rate")
+    example: ClassVar[Any] = {"mean": 10}
 
     def sampler(self, a: Arguments, args: Any) -> Sampler:
         mean_arg, rate_arg = a.get("mean"), a.get("rate")
@@ -340,6 +383,8 @@ class Normal(DistributionKind):
 
     name = "normal"
     model: ClassVar[Any] = NormalArgs
+    doc = "normal with a mean and sd, drawn again until within the optional low and high"
+    example: ClassVar[Any] = {"mean": 5, "sd": 1.5, "low": 0}
     delay_floor = (("low",),)
     centre, spread, log = "mean", "sd", False
 
@@ -372,12 +417,16 @@ class Lognormal(Normal):
 
     name = "lognormal"
     model = LognormalArgs
+    doc = "exp of a normal(mu, sigma), drawn again until within the optional low and high"
+    example: ClassVar[Any] = {"mu": 1.5, "sigma": 0.4}
     centre, spread, log = "mu", "sigma", True
 
 
 class Gamma(DistributionKind):
     name = "gamma"
     model = ShapeScaleArgs
+    doc = "gamma with a shape and a scale (mean shape * scale)"
+    example: ClassVar[Any] = {"shape": 2, "scale": 5}
 
     def sampler(self, a: Arguments, args: Any) -> Sampler:
         shape = _checked(a["shape"], _positive, "gamma shape must be > 0")
@@ -388,6 +437,8 @@ class Gamma(DistributionKind):
 class Weibull(DistributionKind):
     name = "weibull"
     model = ShapeScaleArgs
+    doc = "Weibull with a shape and a scale"
+    example: ClassVar[Any] = {"shape": 1.5, "scale": 20}
 
     def sampler(self, a: Arguments, args: Any) -> Sampler:
         shape = _checked(a["shape"], _positive, "weibull shape must be > 0")
@@ -399,7 +450,9 @@ class Weibull(DistributionKind):
 class Bernoulli(DistributionKind):
     name = "bernoulli"
     model = BernoulliArgs
-    shorthand = bare("p")
+    shorthand = bare("p", BernoulliArgs)
+    doc = "1 with probability p, else 0; a bare number or expression is p"
+    example: ClassVar[Any] = 0.3
 
     def sampler(self, a: Arguments, args: Any) -> Sampler:
         p_ = _checked(a["p"], _prob, "probability must be within [0, 1]")
@@ -412,6 +465,8 @@ class Binomial(DistributionKind):
 
     name = "binomial"
     model = BinomialArgs
+    doc = "successes in n trials, each with probability p"
+    example: ClassVar[Any] = {"n": "salvo_size", "p": "1 - intercept_prob"}
 
     def sampler(self, a: Arguments, args: Any) -> Sampler:
         n_arg, p_arg = a["n"], a["p"]
@@ -443,7 +498,9 @@ class Poisson(DistributionKind):
 
     name = "poisson"
     model = PoissonArgs
-    shorthand = bare("mean")
+    shorthand = bare("mean", PoissonArgs)
+    doc = "a Poisson count with a mean; a bare number or expression is the mean"
+    example: ClassVar[Any] = 4
 
     def sampler(self, a: Arguments, args: Any) -> Sampler:
         m_ = _checked(a["mean"], _nonneg, "poisson mean must be >= 0")
@@ -468,6 +525,8 @@ class Categorical(DistributionKind):
 
     name = "categorical"
     model = CategoricalArgs
+    doc = "one of values, equally likely or by weights"
+    example: ClassVar[Any] = {"values": [100, 200, 500], "weights": [0.5, 0.3, 0.2]}
 
     def arguments(self, args: Any) -> Iterator[tuple[Path, Any]]:
         for i, v in enumerate(args.values):
@@ -533,9 +592,10 @@ class _DistBase(OneOf):
 
 
 def _field(kind: DistributionKind) -> Any:
+    info = Field(default=None, description=kind.doc, examples=[kind.example])
     if kind.shorthand is None:
-        return (kind.model | None, None)
-    return (Annotated[kind.model | None, kind.shorthand], None)
+        return (kind.model | None, info)
+    return (Annotated[kind.model | None, kind.shorthand], info)
 
 
 if TYPE_CHECKING:
@@ -550,7 +610,8 @@ def _dist_shorthand(value: Any) -> Any:
     return {"constant": value} if isinstance(value, (bool, int, float, str)) else value
 
 
-Dist = Annotated[DistSpec, BeforeValidator(_dist_shorthand)]
+Dist = Annotated[DistSpec, BeforeValidator(_dist_shorthand,
+                                            json_schema_input_type=Expr | DistSpec)]
 
 
 def distribution_arguments(dist: DistSpec, path: Path) -> Iterator[tuple[Path, Any]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
-from pydantic import BeforeValidator, create_model
+from pydantic import BeforeValidator, Field, create_model
 
 from sim.scenario.distributions import Dist, DistSpec, Sampler
 from sim.scenario.expressions import CompiledExpression, Evaluator
@@ -121,6 +121,10 @@ class EffectKind:
     """The value's annotation in the schema."""
     shorthand: ClassVar[Any] = None
     """A ``BeforeValidator`` accepting a shorter spelling, or None."""
+    doc: ClassVar[str] = ""
+    """What the effect does, for the JSON Schema and the field reference."""
+    example: ClassVar[Any] = None
+    """An example of its value."""
 
     def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
         """Check references and compile expressions of ``value`` (at ``path``)."""
@@ -167,6 +171,8 @@ class _Assign(EffectKind):
 class Set(_Assign):
     name = "set"
     adds = False
+    doc = "set actor variables (actor.var) to the values of expressions"
+    example: ClassVar[Any] = {"russia.doctrine_lowered": True}
 
     def describe(self, value: Any) -> str:
         return "; ".join(f"{k} = {plain(v)}" for k, v in value.items())
@@ -175,6 +181,8 @@ class Set(_Assign):
 class Add(_Assign):
     name = "add"
     adds = True
+    doc = "add the values of expressions to actor variables (actor.var); negative to subtract"
+    example: ClassVar[Any] = {"ukraine.atacms": "-salvo_size"}
 
     def describe(self, value: Any) -> str:
         return "; ".join(f"{k} += {plain(v)}" for k, v in value.items())
@@ -188,8 +196,10 @@ class StepArgs(Base):
     """``escalate``/``deescalate``: ``by`` rungs (an expression, rounded) on ``track``
     (needed only when the scenario has several tracks)."""
 
-    by: Expr = 1
-    track: Name | None = None
+    by: Annotated[Expr, Field(examples=[2])] = 1
+    """Rungs to move (an expression, rounded); the move stops at the track's ends."""
+    track: Annotated[Name | None, Field(examples=["scope"])] = None
+    """The track to move; needed only when the scenario has several (``ladders:``)."""
 
 
 def _check_track(ctx: CheckContext, track: str | None, path: Path) -> str | None:
@@ -213,7 +223,9 @@ class Escalate(EffectKind):
 
     name = "escalate"
     model = StepArgs
-    shorthand = BeforeValidator(_step_shorthand)
+    shorthand = BeforeValidator(_step_shorthand, json_schema_input_type=Expr | StepArgs)
+    doc = "move up a number of rungs: a number or expression, or {track, by} with several tracks"
+    example: ClassVar[Any] = 1
     sign: ClassVar[int] = 1
 
     def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
@@ -244,6 +256,8 @@ class Deescalate(Escalate):
 
     name = "deescalate"
     sign = -1
+    doc = "move down a number of rungs: a number or expression, or {track, by}"
+    example: ClassVar[Any] = {"track": "scope", "by": 1}
 
 
 def _rung_shorthand(value: Any) -> Any:
@@ -254,8 +268,10 @@ class RungArgs(Base):
     """``raise_to``/``set_level``: a rung (its name says its track); ``track`` may be
     given too, and must then be the rung's."""
 
-    level: Ident
-    track: Name | None = None
+    level: Annotated[Ident, Field(examples=["regional"])]
+    """The rung (rung names are unique across tracks, so it names its track)."""
+    track: Annotated[Name | None, Field(examples=["scope"])] = None
+    """The rung's track (optional; if given it must be the rung's)."""
 
 
 class RaiseTo(EffectKind):
@@ -263,7 +279,9 @@ class RaiseTo(EffectKind):
 
     name = "raise_to"
     model = RungArgs
-    shorthand = BeforeValidator(_rung_shorthand)
+    shorthand = BeforeValidator(_rung_shorthand, json_schema_input_type=Ident | RungArgs | None)
+    doc = "move up to a rung (never down): the rung's name"
+    example: ClassVar[Any] = "nuclear_signalling"
     only_up: ClassVar[bool] = True
 
     def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
@@ -296,6 +314,8 @@ class SetLevel(RaiseTo):
 
     name = "set_level"
     only_up = False
+    doc = "move to a rung, up or down: the rung's name"
+    example: ClassVar[Any] = "contained"
 
     def describe(self, value: Any) -> str:
         return f"set level {value.level}"
@@ -306,8 +326,10 @@ def _fire_shorthand(value: Any) -> Any:
 
 
 class FireArgs(Base):
-    action: Name
-    after: Dist | None = None
+    action: Annotated[Name, Field(examples=["massed_strike"])]
+    """The action to execute."""
+    after: Annotated[Dist | None, Field(examples=[{"uniform": [1, 3]}])] = None
+    """A delay (a distribution, or a date with ``clock.start``); now when left out."""
 
 
 class Fire(EffectKind):
@@ -315,7 +337,9 @@ class Fire(EffectKind):
 
     name = "fire"
     model = FireArgs
-    shorthand = BeforeValidator(_fire_shorthand)
+    shorthand = BeforeValidator(_fire_shorthand, json_schema_input_type=Name | FireArgs | None)
+    doc = "execute an action now (its name), or later: {action, after}"
+    example: ClassVar[Any] = {"action": "massed_strike", "after": {"uniform": [1, 3]}}
 
     def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
         ctx.ref((*path, "action"), value.action, ctx.actions, "action")
@@ -342,6 +366,8 @@ class Start(EffectKind):
 
     name = "start"
     model = Ident
+    doc = "start a recurring action (one with every or rate)"
+    example: ClassVar[Any] = "talks"
 
     def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
         ctx.ref(path, value, ctx.actions, "action")
@@ -369,6 +395,8 @@ class Stop(Start):
     """Stop a recurring action (its pending occurrence is dropped)."""
 
     name = "stop"
+    doc = "stop a recurring action; its pending occurrence is dropped"
+    example: ClassVar[Any] = "atacms_salvo"
 
 
 class End(EffectKind):
@@ -376,6 +404,8 @@ class End(EffectKind):
 
     name = "end"
     model = str
+    doc = "end the run now with an outcome (DIMENSION=CLASS with outcome dimensions)"
+    example: ClassVar[Any] = "ceasefire"
 
     def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
         several = any("=" in o for o in ctx.outcomes)
@@ -418,9 +448,10 @@ class _EffectBase(OneOf):
 
 
 def _field(kind: EffectKind) -> Any:
+    info = Field(default=None, description=kind.doc, examples=[kind.example])
     if kind.shorthand is None:
-        return (kind.model | None, None)
-    return (Annotated[kind.model | None, kind.shorthand], None)
+        return (kind.model | None, info)
+    return (Annotated[kind.model | None, kind.shorthand], info)
 
 
 if TYPE_CHECKING:

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import ast
 import difflib
+import itertools
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +47,8 @@ __all__ = [
     "Symbols",
     "compile_expression",
     "did_you_mean",
+    "listing",
+    "syntax_hint",
 ]
 
 MAX_LENGTH = 1000
@@ -94,6 +98,47 @@ class Hints:
                 pool.extend(self._by_length[k])
         close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
         return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def listing(what: str, names: Iterable[str], limit: int = 12) -> str:
+    """``the actors are a, b, c`` (at most ``limit`` names), or ``there are no actors``."""
+    shown = list(itertools.islice(iter(names), limit + 1))
+    if not shown:
+        return f"there are no {what}"
+    more = ", ..." if len(shown) > limit else ""
+    return f"the {what} are {', '.join(shown[:limit])}{more}"
+
+
+_INSTEAD = {"BitAnd": " (write 'and')", "BitOr": " (write 'or')", "Invert": " (write 'not')",
+            "BitXor": " (write ** for a power)"}
+_UNIT_WORDS = frozenset((
+    "per", "day", "days", "week", "weeks", "hour", "hours", "month", "months", "year",
+    "years", "minute", "minutes", "second", "seconds", "km", "percent"))
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_LOGIC = re.compile(r"&&|\|\||!(?!=)")
+_UNIT = re.compile(r"(?<![\w.])[0-9][0-9_]*(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?\s+"
+                   r"(?!(?:and|or|not|if|else|in|is)\b)([A-Za-z_]\w*)")
+_ASSIGN = re.compile(r"(?<![=!<>])=(?!=)")
+
+
+def syntax_hint(text: str) -> tuple[str, int] | None:
+    """How to fix a common slip in an expression that does not parse, and where it is:
+    C-style logic (``&&``, ``||``, ``!``), a unit after a number (``0.1 per day``), or
+    ``=`` for ``==``."""
+    blank = _QUOTED.sub(lambda m: " " * len(m.group()), text)
+    logic = _LOGIC.search(blank)
+    if logic is not None:
+        return (f"'{logic.group()}' is not an operator here: write 'and', 'or' and 'not' "
+                f"(as in 'a and not b') instead of '&&', '||' and '!'", logic.start())
+    unit = _UNIT.search(blank)
+    if unit is not None:
+        return (f"'{unit.group(1)}' after a number: expressions hold plain numbers; times and "
+                f"rates are in clock units (clock.unit: day, week or hour), and a "
+                f"parameter's unit goes in its unit: field", unit.start(1))
+    assign = _ASSIGN.search(blank)
+    if assign is not None:
+        return "'=' assigns: compare with '=='", assign.start()
+    return None
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
@@ -259,7 +304,17 @@ class _Rewriter:
         return ast.Subscript(ast.Name("V", ast.Load()), ast.Constant(slot), ast.Load())
 
     def _unknown(self, node: ast.AST, name: str) -> ExpressionError:
-        return self.fail(node, f"unknown name '{name}'{self.symbols.hint(name, self.payload)}")
+        hint = self.symbols.hint(name, self.payload)
+        owner, dot, _ = name.partition(".")
+        actors = self.symbols.actor_vars
+        if name in _UNIT_WORDS:
+            hint += (": a unit is not written in an expression (times and rates are in "
+                     "clock units, set by clock.unit; a parameter's unit goes in its unit:)")
+        elif dot and owner not in ("level", "count") and owner not in actors:
+            hint += f": '{owner}' is not an actor ({listing('actors', actors)})"
+        elif dot and owner in actors:
+            hint += f": {listing(f'variables of {owner}', actors[owner])}"
+        return self.fail(node, f"unknown name '{name}'{hint}")
 
     def visit(self, node: ast.AST) -> ast.expr:
         return _at(self._visit(node), node)
@@ -331,7 +386,8 @@ class _Rewriter:
         return out
 
     def _forbid(self, node: ast.AST, what: str) -> ast.expr:
-        raise self.fail(node, f"{what} not allowed in an expression")
+        instead = _INSTEAD.get(what.rpartition(" ")[2], "")
+        raise self.fail(node, f"{what} not allowed in an expression{instead}")
 
     def _name(self, node: ast.Name) -> ast.expr:
         name = node.id
@@ -470,6 +526,10 @@ def compile_expression(
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         offset = max((exc.offset or 1) - 1, 0)
+        found = syntax_hint(text)
+        if found is not None:
+            hint, offset = found
+            raise ExpressionError(f"syntax error in expression: {hint}", offset) from None
         raise ExpressionError(f"syntax error in expression: {exc.msg}", offset) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("expression is too deeply nested") from None

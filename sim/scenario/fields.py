@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import keyword
 import math
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -22,6 +23,9 @@ from pydantic import (
 )
 
 __all__ = [
+    "END",
+    "IDENT_PATTERN",
+    "NAME_PATTERN",
     "Base",
     "Expr",
     "Finite",
@@ -36,8 +40,13 @@ __all__ = [
     "Probability",
     "Scalar",
     "Whole",
+    "annotation_of",
     "bare",
+    "exactly_one",
     "fits_float",
+    "given",
+    "json_rules",
+    "not_both",
     "number_only",
     "pair",
     "plain",
@@ -47,7 +56,8 @@ Scalar = bool | int | float | str
 
 
 def _ident(value: str) -> str:
-    if not value.isidentifier() or keyword.iskeyword(value) or value.startswith("__"):
+    if not (value.isascii() and value.isidentifier()) or keyword.iskeyword(value) \
+            or value.startswith("__"):
         raise ValueError(f"'{value}' is not a valid name: use letters, digits and _, not a keyword")
     return value
 
@@ -60,8 +70,21 @@ def _name(value: str) -> str:
     return value
 
 
-Ident = Annotated[str, AfterValidator(_ident)]
-Name = Annotated[str, AfterValidator(_name)]
+END = "$(?!\\n)"
+"""The end of a JSON Schema pattern: ``$`` alone would also match before a final line
+break in Python's ``re``, which the loader refuses."""
+_KEYWORDS = "|".join(keyword.kwlist)
+IDENT_PATTERN = f"^(?!(?:{_KEYWORDS}){END})(?!__)[A-Za-z_][A-Za-z0-9_]*{END}"
+NAME_PATTERN = f"^(?!(?:{_KEYWORDS}){END})[A-Za-z][A-Za-z0-9_]*{END}"
+
+Ident = Annotated[str, AfterValidator(_ident), WithJsonSchema(
+    {"type": "string", "pattern": IDENT_PATTERN,
+     "description": "a name: ASCII letters, digits and _, not starting with a digit or '__', "
+                    "not a Python keyword"})]
+Name = Annotated[str, AfterValidator(_name), WithJsonSchema(
+    {"type": "string", "pattern": NAME_PATTERN,
+     "description": "a name that expressions read: ASCII letters, digits and _, starting "
+                    "with a letter, not a Python keyword"})]
 """A name that expressions read (parameter, actor, variable, level, action, draw)."""
 
 
@@ -114,35 +137,95 @@ def _literal_check(test: Any, what: str) -> Any:
     return check
 
 
+def _bounded(bounds: dict[str, float], what: str) -> WithJsonSchema:
+    """The JSON Schema of an expression whose literal number has ``bounds``."""
+    return WithJsonSchema({"anyOf": [{"type": "number", **bounds}, {"type": "boolean"},
+                                     {"type": "string"}],
+                           "description": f"a number ({what}) or an expression"})
+
+
 Probability = Annotated[Expr, AfterValidator(_literal_check(lambda v: 0 <= v <= 1,
-                                                             "probability must be within [0, 1]"))]
-Positive = Annotated[Expr, AfterValidator(_literal_check(lambda v: v > 0, "must be > 0"))]
-NonNegative = Annotated[Expr, AfterValidator(_literal_check(lambda v: v >= 0, "must be >= 0"))]
+                                                             "probability must be within [0, 1]")),
+                        _bounded({"minimum": 0, "maximum": 1}, "within [0, 1]")]
+Positive = Annotated[Expr, AfterValidator(_literal_check(lambda v: v > 0, "must be > 0")),
+                     _bounded({"exclusiveMinimum": 0}, "> 0")]
+NonNegative = Annotated[Expr, AfterValidator(_literal_check(lambda v: v >= 0, "must be >= 0")),
+                        _bounded({"minimum": 0}, ">= 0")]
 Finite = Annotated[Expr, AfterValidator(_literal_check(math.isfinite, "must be finite"))]
 
 
 class Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    """A part of a scenario file: unknown keys are refused; each field's docstring is its
+    description in the JSON Schema and the field reference."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              use_attribute_docstrings=True)
 
 
-def pair(names: tuple[str, ...]) -> Any:
+def annotation_of(model: type[BaseModel], name: str) -> Any:
+    """The full annotation of a model's field (its type with its constraints)."""
+    info = model.model_fields[name]
+    return Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+
+
+def pair(names: tuple[str, ...], model: type[BaseModel]) -> Any:
+    """Accept ``[a, b]`` for ``{names[0]: a, names[1]: b}`` of ``model``."""
     def convert(value: Any) -> Any:
         if isinstance(value, list) and len(value) == len(names):
             return dict(zip(names, value, strict=True))
         return value
 
-    return BeforeValidator(convert)
+    items: Any = tuple(annotation_of(model, n) for n in names)
+    as_list: Any = tuple.__class_getitem__(items)  # tuple[A, B] from the fields' types
+    return BeforeValidator(convert, json_schema_input_type=as_list | model | None)
 
 
-def bare(name: str) -> Any:
+def bare(name: str, model: type[BaseModel]) -> Any:
+    """Accept a bare number or expression for ``{name: value}`` of ``model``."""
     def convert(value: Any) -> Any:
         return {name: value} if isinstance(value, (bool, int, float, str)) else value
 
-    return BeforeValidator(convert)
+    return BeforeValidator(convert,
+                           json_schema_input_type=annotation_of(model, name) | model | None)
+
+
+# --- rules across keys, in JSON Schema --------------------------------------------------------
+
+_NOT_NULL: dict[str, Any] = {"not": {"type": "null"}}
+
+
+def given(*keys: str) -> dict[str, Any]:
+    """JSON Schema: every one of ``keys`` is present and not null."""
+    return {"required": list(keys), "properties": {k: _NOT_NULL for k in keys}}
+
+
+def exactly_one(keys: tuple[str, ...]) -> dict[str, Any]:
+    """JSON Schema: exactly one of ``keys`` is given (present and not null)."""
+    return {"oneOf": [given(k) for k in keys]}
+
+
+def not_both(a: str, b: str) -> dict[str, Any]:
+    """JSON Schema: ``a`` and ``b`` are not both given."""
+    return {"not": given(a, b)}
+
+
+def json_rules(*rules: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """A ``json_schema_extra`` adding ``rules`` (checked by a model validator) to a
+    model's JSON Schema, so that editors refuse what the loader refuses."""
+    def extra(schema: dict[str, Any]) -> None:
+        schema.setdefault("allOf", []).extend(rules)
+
+    return extra
+
+
+def _one_of_schema(schema: dict[str, Any], cls: type[Any]) -> None:
+    schema.setdefault("allOf", []).append(exactly_one(cls._kinds))
 
 
 class OneOf(Base):
     """A mapping that takes exactly one of the keys in ``_kinds``."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of_schema)
 
     _kinds: ClassVar[tuple[str, ...]] = ()
     _noun: ClassVar[str] = "an item"

@@ -40,6 +40,7 @@ from sim.scenario.schema import (
 from sim.scenario.yamlfile import MarkedDict, MarkedList, locate, parse_yaml
 
 __all__ = [
+    "SCENARIO_KEYS",
     "SCENARIO_SUFFIXES",
     "load_scenario",
     "load_scenario_text",
@@ -125,7 +126,9 @@ class _Broken(Exception):
 
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
-_TOP_KEYS = frozenset(f.alias or n for n, f in ScenarioSpec.model_fields.items())
+SCENARIO_KEYS = frozenset(f.alias or n for n, f in ScenarioSpec.model_fields.items())
+"""The top-level keys of a scenario file."""
+_TOP_KEYS = SCENARIO_KEYS
 
 
 def _not_ours(what: str) -> str:

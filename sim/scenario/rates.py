@@ -19,9 +19,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
+from pydantic import BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from sim.scenario.fields import Base, Expr, NonNegative, Positive, Scalar, plain
+from sim.scenario.fields import (
+    Base,
+    Expr,
+    NonNegative,
+    Positive,
+    Scalar,
+    exactly_one,
+    json_rules,
+    not_both,
+    plain,
+)
 
 __all__ = ["Rate", "RateSpec", "describe_rate"]
 
@@ -38,9 +48,19 @@ ScheduleItem = Annotated[tuple[Expr, NonNegative], BeforeValidator(_pair)]
 class RateSpec(Base):
     """A rate with a declared bound (``expr`` and ``max``) or a ``schedule``."""
 
-    expr: NonNegative | None = None
-    max: Positive | None = None
-    schedule: Annotated[list[ScheduleItem], Field(min_length=1)] | None = None
+    model_config = ConfigDict(json_schema_extra=json_rules(
+        exactly_one(("expr", "schedule")), not_both("max", "schedule")))
+
+    expr: Annotated[NonNegative | None, Field(examples=["0.1 + 0.02 * t"])] = None
+    """The rate, events per clock unit: an expression that may read ``t`` and the state."""
+    max: Annotated[Positive | None, Field(examples=[2])] = None
+    """A bound the rate never exceeds (a number or an expression of parameters); needed when
+    ``expr`` reads ``t`` and no bound can be derived from it."""
+    schedule: Annotated[Annotated[list[ScheduleItem], Field(min_length=1)] | None, Field(
+        examples=[[[0, 0.1], ["2025-01-20", 0.3], [90, 0]]])] = None
+    """Piecewise-constant rates: ``[[TIME, RATE], ...]``; each RATE holds from its TIME (a
+    number, or a date with ``clock.start``) to the next; the first TIME is 0 (or the start
+    date) and times increase."""
 
     @model_validator(mode="after")
     def _one(self) -> RateSpec:

@@ -29,6 +29,7 @@ __all__ = [
     "Mark",
     "MarkedDict",
     "MarkedList",
+    "explain",
     "locate",
     "parse_yaml",
     "resolve_plain",
@@ -160,6 +161,10 @@ def _scalar_value(ev: Any) -> tuple[Any, str | None]:
         plain = ev.style is None and (ev.implicit[0] if ev.implicit else True)
         return resolve_plain(text) if plain else (text, None)
     if tag not in _ALLOWED_TAGS:
+        if tag.startswith("!") and not tag.startswith("!!"):  # `if: !a`: a negation
+            return None, (f"'{tag}{(' ' + text) if text else ''}' reads as a YAML tag (a "
+                          f"value may not start with '!'): in an expression write 'not' "
+                          f"(as in 'not a'), or quote the text")
         return None, f"tag '{tag}' is not allowed: scenario files hold plain data only"
     kind = tag[len(_CORE):]
     if kind == "str":
@@ -277,8 +282,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
     except MarkedYAMLError as exc:
         pm = exc.problem_mark or exc.context_mark
         line, col = (pm.line + 1, pm.column + 1) if pm is not None else (1, 1)
-        what = " ".join(x for x in (exc.context, exc.problem) if x)
-        problems.append(Problem(file, line, col, "", f"YAML syntax error: {what}"))
+        problems.append(Problem(file, line, col, "", f"YAML syntax error: {explain(exc)}"))
         return None, problems
     except YAMLError as exc:
         problems.append(Problem(file, 1, 1, "", f"YAML error: {exc}"))
@@ -286,6 +290,44 @@ def parse_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
     if root is None and not problems:
         fail(Mark(file, 1, 1), "the file is empty: a scenario is a mapping of keys")
     return root, problems
+
+
+def explain(exc: MarkedYAMLError) -> str:
+    """A YAML parser's error in words that say how to fix it (its own words when the
+    slip is not a common one)."""
+    problem, context = exc.problem or "", exc.context or ""
+    started = exc.context_mark
+    since = f" (it starts at line {started.line + 1})" if started is not None else ""
+    column = f"column {started.column + 1}" if started is not None else "one column"
+    if "'\\t'" in problem or "\t" in problem:
+        return "a tab: YAML indents with spaces only; replace the tab with spaces"
+    if problem.startswith("expected <block end>") and "block mapping" in context:
+        if "'-'" in problem or "sequence" in problem:
+            return (f"a list item ('- ') where a key was expected: indent the list under its "
+                    f"key, or align this line with the keys of its mapping (at {column})")
+        here = exc.problem_mark
+        at = f"this line starts at column {here.column + 1}, but " if here is not None else ""
+        return (f"inconsistent indentation: {at}the keys of the mapping it belongs to start "
+                f"at {column}{f' (line {started.line + 1})' if started else ''}: align it "
+                f"with them, or indent it under a key as a nested value")
+    if problem.startswith("expected <block end>"):
+        return (f"inconsistent indentation in a list{since}: its '- ' items start in the "
+                f"same column ({column}); a key cannot follow them at that indentation")
+    if problem == "mapping values are not allowed here":
+        return ("a ':' that cannot start a value here: this line may be indented deeper than "
+                "the keys above it (keys of one mapping line up), a key may lack the space "
+                "after its ':' on the line before, or a text holding ': ' must be quoted")
+    if "could not find expected ':'" in problem:
+        return f"a key without ':'{since}: write 'key: value'"
+    if "flow sequence" in context:
+        return (f"a [ ... ] list is not closed, or two of its items lack a comma between "
+                f"them{since}")
+    if "flow mapping" in context:
+        return (f"a {{ ... }} mapping is not closed, or two of its entries lack a comma "
+                f"between them{since}")
+    if "quoted scalar" in context:
+        return f"a quoted text is not closed: its closing quote is missing{since}"
+    return " ".join(x for x in (context, problem) if x)
 
 
 def locate(tree: Any, path: tuple[Any, ...], key: bool = False) -> tuple[Mark | None, int]:
