@@ -148,7 +148,7 @@ def _type(schema: dict[str, Any]) -> str:
     if kind == "string":
         pattern = schema.get("pattern")
         return {NAME_PATTERN: "name", IDENT_PATTERN: "name", DATE_PATTERN: "date",
-                SLUG_PATTERN: "file name"}.get(pattern or "", "text")
+                SLUG_PATTERN: "scenario name"}.get(pattern or "", "text")
     if kind == "number":
         return f"number{_bounds(schema)}"
     if kind == "integer":

@@ -90,6 +90,8 @@ def _tidy(node: Any) -> Any:
             out[key] = text_of(value)
         elif key in ("properties", "$defs", "patternProperties"):
             out[key] = {k: _tidy(v) for k, v in value.items()}
+        elif key in ("examples", "default", "const", "enum"):  # values, not schemas
+            out[key] = value
         else:
             out[key] = _tidy(value)
     return out
