@@ -117,8 +117,10 @@ def cli(debug: bool) -> None:
 def validate(files: tuple[Path, ...], strict: bool, sources: Path | None) -> None:
     """Check scenario files; print every problem with its file, line and column.
 
-    A sweep file (see escalation sweep --spec) is recognised and checked as one.
+    A sweep file (see escalation sweep --spec) and an observation file (see escalation
+    backtest) are recognised and checked as such.
     """
+    from sim.analysis.observations import describe_observation_file, is_observation_file
     from sim.analysis.sweepspec import describe_sweep_file, is_sweep_file
     from sim.scenario import load_scenario
     from sim.scenario.describe import describe_shape
@@ -128,6 +130,9 @@ def validate(files: tuple[Path, ...], strict: bool, sources: Path | None) -> Non
     failed: list[ScenarioError] = []
     for file in files:
         try:
+            if is_observation_file(file):
+                click.echo(f"ok  {file}: {describe_observation_file(file)}")
+                continue
             if is_sweep_file(file):
                 click.echo(f"ok  {file}: {describe_sweep_file(file)}")
                 continue

@@ -254,3 +254,17 @@ def test_a_scenario_given_as_observations_is_refused_in_good_english(tmp_path):
                                    str(ROOT / "scenarios" / "bryansk_atacms_2024.yaml")])
     assert res.exit_code == 2
     assert "not an observation file (an observation file is a .yaml" in res.output
+
+
+def test_validate_recognises_an_observation_file_and_checks_it(tmp_path):
+    sc, obs = _files(tmp_path, POISSON, """
+        scenario: scenario.yaml
+        observations: [{id: a, event: incident, by: 30}, {id: b, outcome: loud}]
+    """)
+    res = CliRunner().invoke(cli, ["validate", str(obs)])
+    assert res.exit_code == 0 and "an observation file: 2 observations (1 dated)" in res.output
+    obs.write_text(obs.read_text().replace("event: incident", "event: incidnt"))
+    res = CliRunner().invoke(cli, ["validate", str(obs)])
+    assert res.exit_code == 2
+    assert "unknown action 'incidnt' (did you mean 'incident'?); actions are: incident" \
+        in res.output

@@ -313,8 +313,10 @@ def resolve(loaded: Loaded, sc: Scenario) -> list[Resolved]:
         if o.event is not None:
             target = o.event
             if o.event not in spec.actions:
+                names = list(spec.actions)
                 problem(i, key, f"unknown action '{o.event}'"
-                                f"{did_you_mean(o.event, spec.actions)}")
+                                f"{did_you_mean(o.event, spec.actions)}; actions are: "
+                                f"{', '.join(names[:12])}{', ...' if len(names) > 12 else ''}")
         elif o.when is not None or o.not_ is not None:
             target = str(o.when if o.when is not None else o.not_)
             try:
@@ -399,3 +401,26 @@ def augmented_document(document: dict[str, Any], resolved: list[Resolved]) -> di
     actors[ACTOR] = {"vars": variables, "assumption": "backtest: what was observed, per run"}
     doc.update(actors=actors, actions=actions, triggers=triggers, metrics=metrics)
     return doc
+
+
+def is_observation_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` holds an observation file: a YAML mapping with ``observations``."""
+    file = Path(path)
+    tree = read_document(file, str(file), _KEYS, [], what="observation")
+    return tree is not None
+
+
+def describe_observation_file(path: str | os.PathLike[str]) -> str:
+    """Check an observation file (against the scenario it names) and describe it in one
+    line. Raises :class:`ScenarioError` with the problems found."""
+    from sim.scenario import load_scenario
+
+    loaded = load_observations(path)
+    n = len(loaded.content.observations)
+    how = f"check it with escalation backtest --observed {path}"
+    if loaded.scenario is None:
+        return f"an observation file without a scenario ({how} SCENARIO): {n} observations"
+    resolved = resolve(loaded, load_scenario(loaded.scenario))
+    dated = sum(r.dated is not None for r in resolved)
+    return (f"an observation file: {n} observations ({dated} dated) checked against "
+            f"{loaded.scenario}; {how}")
