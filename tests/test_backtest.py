@@ -257,7 +257,7 @@ def test_a_scenario_given_as_observations_is_refused_in_good_english(tmp_path):
 
 
 def test_validate_recognises_an_observation_file_and_checks_it(tmp_path):
-    sc, obs = _files(tmp_path, POISSON, """
+    _, obs = _files(tmp_path, POISSON, """
         scenario: scenario.yaml
         observations: [{id: a, event: incident, by: 30}, {id: b, outcome: loud}]
     """)
