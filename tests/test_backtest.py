@@ -102,7 +102,7 @@ def test_as_of_equals_explicit_rejection_over_the_runs_table(tmp_path):
     bt = backtest(sc, obs, 3000, seed=2, executor="serial", out=tmp_path / "r", as_of=20)
     table = sim.load_results(tmp_path / "r").runs
     t = np.asarray(table.column("observed.early").to_numpy(), dtype=float)
-    keep = (t >= 0) & (t <= 10)
+    keep = ~np.isnan(t) & (np.nan_to_num(t, nan=-1.0) <= 10)
     outcome = np.asarray(table.column("outcome").to_pylist(), dtype=object)[keep]
     assert bt.as_of is not None
     assert bt.as_of["observations"] == ["early"]  # 'late' is known only after day 85
@@ -115,10 +115,10 @@ def test_as_of_refuses_too_few_runs_and_says_how_many_would_do(tmp_path):
         observations:
           - {id: early, event: incident, by: 1}
     """)
-    _, carrying, resolved = prepared(sc, obs)
-    res = sim.run_batch(carrying, 200, 0, executor="serial")
+    scenario, probes, resolved = prepared(sc, obs)
+    res = sim.run_batch(scenario, 200, 0, executor="serial", probes=probes)
     with pytest.raises(ScenarioError, match=r"only \d+ of 200 runs are consistent.*runs would"):
-        as_of_forecast(res.runs_table(), resolved, 5.0, "5", carrying.spec.outcome_labels)
+        as_of_forecast(res.runs_table(), resolved, 5.0, "5", scenario.spec.outcome_labels)
 
 
 def test_the_runs_are_the_scenarios_own_for_the_same_seed(tmp_path):
@@ -217,8 +217,7 @@ def test_json_output_and_the_example_file(tmp_path):
 def test_holds_reads_not_as_never_in_the_range():
     from sim.analysis.observations import Observation, Resolved
 
-    table = pa.table({"observed.x": [-1.0, 5.0, 50.0], "metric.observed_x": [0.0, 0.0, 0.0],
-                      "end_time": [100.0, 100.0, 100.0]})
+    table = pa.table({"observed.x": [float("nan"), 5.0, 50.0]})
     r = Resolved("x", "not", "c", 0, 10, 0, 10, 10, Observation(id="x", not_="c", by=10))
     assert holds(table, r).tolist() == [True, False, True]
 
@@ -268,3 +267,80 @@ def test_validate_recognises_an_observation_file_and_checks_it(tmp_path):
     assert res.exit_code == 2
     assert "unknown action 'incidnt' (did you mean 'incident'?); actions are: incident" \
         in res.output
+
+
+# --- from an attacker's pass: the observations never change the runs ------------------
+
+def test_watching_counts_no_events_and_adds_no_chain_depth(tmp_path):
+    chain = "\n".join(f"  a{i}: {{effects: [{{fire: a{i + 1}}}]}}" for i in range(1, 30))
+    sc, obs = _files(tmp_path, f"""
+name: tight
+clock: {{horizon: 20}}
+ladder: [l0, l1]
+limits: {{max_events: 50}}  # exactly the plain run's events
+actors: {{s: {{vars: {{x: 0}}}}}}
+actions:
+  tick: {{every: 1, effects: [{{add: {{s.x: 1}}}}]}}
+  a0: {{at: 1, effects: [{{fire: a1}}]}}
+{chain}
+  a30: {{}}
+outcomes: [{{id: o, default: true}}]
+""", """
+        observations:
+          - {id: a, when: "s.x >= 1", by: 5}
+          - {id: b, when: "s.x >= 2", by: 5}
+          - {id: deep, event: a30, by: 5}
+    """)
+    plain = sim.run_batch(sc, 20, 0, executor="serial")
+    assert plain.failed == 0
+    bt = backtest(sc, obs, 20, seed=0, executor="serial")
+    assert [o.p for o in bt.observations] == [1.0, 1.0, 1.0] and not bt.notes
+
+
+def test_a_condition_true_before_its_after_date_is_seen_at_that_date(tmp_path):
+    """The same trajectory gives the same answer, whatever else writes the state."""
+    base = """
+name: flag
+clock: {horizon: 100}
+ladder: [l0, l1]
+actors: {s: {vars: {f: false}}}
+actions:
+  lift: {at: 5, effects: [{set: {s.f: true}}]}
+EXTRA
+outcomes: [{id: stopped, terminal: true}, {id: o, default: true}]
+"""
+    extras = ["", "  again: {at: 35, effects: [{set: {s.f: true}}]}",
+              "  stop: {at: 38, effects: [{end: stopped}]}"]
+    for k, extra in enumerate(extras):
+        folder = tmp_path / f"case{k}"
+        folder.mkdir()
+        sc, obs = _files(folder, base.replace("EXTRA", extra), """
+            observations: [{id: f, when: "s.f", after: 30, by: 40}]
+        """)
+        (score,) = backtest(sc, obs, 10, seed=0, executor="serial").observations
+        assert score.p == 1.0 and score.time_median == 30.0, extra
+
+
+def test_a_condition_that_cannot_be_computed_fails_the_run_at_the_observation(tmp_path):
+    sc, obs = _files(tmp_path, """
+        name: div
+        clock: {horizon: 10}
+        ladder: [l0, l1]
+        actors: {s: {vars: {x: 0}}}
+        actions: {tick: {at: 1, effects: [{add: {s.x: 0}}]}}
+        outcomes: [{id: o, default: true}]
+    """, """
+        observations: [{id: bad, when: "1 / s.x > 0.5", by: 5}]
+    """)
+    scenario, probes, _ = prepared(sc, obs)
+    res = sim.run_batch(scenario, 3, 0, executor="serial", probes=probes)
+    (error,) = set(res.runs_table().column("error").to_pylist())
+    assert error.startswith(f"{obs}:2:") and "observations[0].when" in error
+
+
+def test_a_condition_of_the_clock_is_refused(tmp_path):
+    sc, obs = _files(tmp_path, POISSON, """
+        observations: [{id: late, when: "t > 50 and level >= tense"}]
+    """)
+    with pytest.raises(ScenarioError, match="may not read t"):
+        prepared(sc, obs)

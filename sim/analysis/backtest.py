@@ -27,15 +27,16 @@ import pyarrow.parquet as pq
 
 from sim.analysis.observations import (
     ACTOR,
-    NEVER,
     Resolved,
-    augmented_document,
     load_observations,
+    places_of,
+    probes_of,
     resolve,
 )
 from sim.batch import Execution, run_batch
 from sim.batch.aggregate import outcome_columns
 from sim.batch.intervals import wilson
+from sim.engine.plan import ProbeSpec
 from sim.errors import ScenarioError
 from sim.scenario import Scenario, load_scenario
 
@@ -88,13 +89,8 @@ def first_times(table: pa.Table, r: ReadAs) -> np.ndarray | None:
     if r.kind == "level":
         return np.asarray(table.column(f"time_to.{r.target}").to_numpy(zero_copy_only=False),
                           dtype=float)
-    t = np.asarray(table.column(_time_column(r)).to_numpy(zero_copy_only=False), dtype=float)
-    if r.kind in ("when", "not"):  # true at a terminal end: it became true then
-        at_end = np.asarray(table.column(f"metric.observed_{r.id}").to_numpy(
-            zero_copy_only=False)) == 1
-        end = np.asarray(table.column("end_time").to_numpy(zero_copy_only=False), dtype=float)
-        t = np.where((t == NEVER) & at_end, end, t)
-    return np.where(t == NEVER, np.nan, t)
+    return np.asarray(table.column(_time_column(r)).to_numpy(zero_copy_only=False),
+                      dtype=float)
 
 
 def holds(table: pa.Table, r: ReadAs) -> np.ndarray:
@@ -224,13 +220,12 @@ def _scenario_for(scenario: Scenario | str | Path | None, loaded: Any) -> Scenar
 
 
 def prepared(scenario: Scenario | str | Path | None, observed: str | Path
-             ) -> tuple[Scenario, Scenario, list[Resolved]]:
-    """The scenario, the same scenario carrying the observations, and the observations."""
+             ) -> tuple[Scenario, list[ProbeSpec], list[Resolved]]:
+    """The scenario, what its runs must watch, and the observations checked against it."""
     loaded = load_observations(observed)
     sc = _scenario_for(scenario, loaded)
     resolved = resolve(loaded, sc)
-    carrying = Scenario.from_document(augmented_document(sc.document, resolved), path=sc.path)
-    return sc, carrying, resolved
+    return sc, probes_of(resolved, places_of(loaded)), resolved
 
 
 def completed(table: pa.Table) -> pa.Table:
@@ -270,13 +265,15 @@ def as_of_forecast(table: pa.Table, resolved: list[Resolved], date: float, shown
 def backtest(scenario: Scenario | str | Path | None, observed: str | Path, runs: int = 1000,
              seed: int = 0, *, out: str | Path | None = None, force: bool = False,
              as_of: Any = None, execution: Execution | None = None,
-             command: list[str] | None = None, **options: Any) -> Backtest:
+             command: list[str] | None = None, resume: bool = False,
+             **options: Any) -> Backtest:
     """Run the scenario and score it against the observations in ``observed`` (see the
     module docstring); ``as_of`` (a date or clock time) adds the conditioned forecast."""
-    sc, carrying, resolved = prepared(scenario, observed)
+    sc, probes, resolved = prepared(scenario, observed)
     as_of_time = _as_of_time(sc, as_of)
-    res = run_batch(carrying, runs, seed, execution=execution or Execution(**options),
-                    out=out, force=force, command=command)
+    res = run_batch(sc, runs, seed, execution=execution or Execution(**options),
+                    out=out, force=force, command=command, probes=probes,
+                    command_name="backtest", resume=resume)
     table = completed(res.runs_table())
     horizon = float(sc.spec.clock.horizon)
     scores = [scored(table, r, horizon) for r in resolved]

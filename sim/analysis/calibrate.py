@@ -99,7 +99,7 @@ def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
               **options: Any) -> Calibration:
     """Fit the ``vary`` parameters (``NAME`` for its declared range, or ``NAME=LO:HI``) to
     the observations in ``observed`` (see the module docstring)."""
-    sc, carrying, resolved = prepared(scenario, observed)
+    sc, probes, resolved = prepared(scenario, observed)
     if not vary:
         raise ScenarioError("calibrate needs at least one --vary parameter")
     factors: list[Factor] = [parse_factor(sc, v) for v in vary]
@@ -116,9 +116,10 @@ def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
         raise ScenarioError("samples must be >= 2")
     points = [{**(fixed or {}), **p} for p in expand(factors, "lhs", samples, seed)]
     names = [f.name for f in factors]
-    done = execute(carrying, points, runs, seed, execution=execution or Execution(**options),
+    done = execute(sc, points, runs, seed, execution=execution or Execution(**options),
                    out=out, force=force, command=command, resume=resume,
-                   overrides_by="set for the calibration",
+                   overrides_by="set for the calibration", probes=probes,
+                   command_name="calibrate",
                    design={"kind": "calibration", "samples": samples, "varied": names,
                            "fixed": dict(fixed or {}), "observed": str(observed),
                            "streams": "independent"})

@@ -19,14 +19,13 @@ condition never became true). ``by: DATE`` holds when it happened at or before t
 observation in a run is the first time it happened (from ``after``). Times are dates
 (with the scenario's ``clock.start``) or clock numbers.
 
-The observations are put into the run as an extra actor (``observed``) whose variables
-hold the first times and triggers that set them: they draw nothing, so every run is the
-run the scenario alone gives with the same seed.
+The runs watch the observations without taking part (engine probes: they neither draw,
+count as events nor change anything), so every run is the run the scenario alone gives
+with the same seed; the runs table gets ``observed.<id>``, each one's first time.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sim.engine.plan import ProbeSpec
 from sim.errors import Problem, ScenarioError
 from sim.scenario import Scenario
 from sim.scenario.dates import Calendar, DateError, looks_like_date
@@ -45,13 +45,11 @@ from sim.scenario.loader import read_document, validation_problems
 from sim.scenario.schema import Source
 from sim.scenario.yamlfile import MarkedDict, locate
 
-__all__ = ["ACTOR", "NEVER", "Observation", "ObservationFile", "Resolved",
-           "augmented_document", "load_observations", "resolve"]
+__all__ = ["ACTOR", "Observation", "ObservationFile", "Resolved", "load_observations",
+           "places_of", "probes_of", "resolve"]
 
 ACTOR = "observed"
-"""The actor that carries the observations' first times in a backtest's runs."""
-NEVER = -1.0
-"""The first time of what never happened (times are >= 0)."""
+"""The prefix of the observations' columns in a backtest's runs table."""
 MAX_OBSERVATIONS = 1000
 
 
@@ -320,9 +318,14 @@ def resolve(loaded: Loaded, sc: Scenario) -> list[Resolved]:
         elif o.when is not None or o.not_ is not None:
             target = str(o.when if o.when is not None else o.not_)
             try:
-                compile_expression(target, sc.symbols)
+                compiled = compile_expression(target, sc.symbols)
             except ExpressionError as exc:
                 problem(i, key, str(exc))
+            else:
+                if compiled.reads_time:
+                    problem(i, key, "a condition observed may not read t (it would be "
+                                    "checked only when the state changes): date it with "
+                                    "by:, on: or after: instead")
         elif o.level is not None:
             track, _, rung = o.level.rpartition(":")
             target = rung
@@ -353,54 +356,35 @@ def resolve(loaded: Loaded, sc: Scenario) -> list[Resolved]:
                                 "first time a rung is reached); write when: level >= RUNG")
         out.append(Resolved(o.id, o.kind, target, lo, hi, after or 0.0, date, dated, o))
     if ACTOR in spec.actors:
-        problems.append(Problem(loaded.file, 0, 0, "", f"the scenario already has an actor "
-                                                       f"'{ACTOR}', which a backtest adds"))
-    for r in out:
-        name = f"observed_{r.id}"
-        if r.kind in ("when", "not") and (name in spec.triggers or name in spec.metrics):
-            problems.append(Problem(loaded.file, 0, 0, "", f"the scenario already has a "
-                                                           f"trigger or metric '{name}', "
-                                                           f"which a backtest adds"))
+        problems.append(Problem(loaded.file, 0, 0, "", f"the scenario has an actor "
+                                                       f"'{ACTOR}', whose columns would "
+                                                       f"collide with the observations'"))
     if problems:
         raise ScenarioError(problems)
     return out
 
 
-def augmented_document(document: dict[str, Any], resolved: list[Resolved]) -> dict[str, Any]:
-    """The scenario document carrying the observations: an ``observed`` actor whose
-    variables hold each dated observation's first time (``-1``: never). An ``event:``
-    sets it in the action's first effect (so an action that ends the run is seen); a
-    ``when:``/``not:`` condition in a ``when:`` trigger, and in a metric
-    ``observed_<id>`` (1 when the condition holds at the end: a terminal outcome ends a
-    run before any trigger reacts to the change that ended it). Nothing added draws, so
-    the runs are those of the scenario alone for the same seed."""
-    doc = copy.deepcopy(document)
-    actors = dict(doc.get("actors") or {})
-    actions = dict(doc.get("actions") or {})
-    triggers = dict(doc.get("triggers") or {})
-    metrics = dict(doc.get("metrics") or {})
-    variables: dict[str, Any] = {}
+def places_of(loaded: Loaded) -> dict[str, str]:
+    """Where each observation's event or condition is written: ``FILE:LINE:COL: path``."""
+    out = {}
+    for i, o in enumerate(loaded.content.observations):
+        key = o.kind
+        mark, _ = locate(loaded.tree, ("observations", i, key))
+        line, col = (mark.line, mark.column) if mark is not None else (0, 0)
+        out[o.id] = f"{loaded.file}:{line}:{col}: observations[{i}].{key}"
+    return out
+
+
+def probes_of(resolved: list[Resolved], where: dict[str, str]) -> list[ProbeSpec]:
+    """What the runs must watch for the observations: the first time of each event or
+    condition (levels and outcomes are in the runs table already)."""
+    out = []
     for r in resolved:
-        if r.kind in ("outcome", "level"):
-            continue  # read from the outcome and time_to columns
-        variables[r.id] = NEVER
-        var = f"{ACTOR}.{r.id}"
-        since = f" and t >= {r.after!r}" if r.after > 0 else ""
         if r.kind == "event":
-            action = dict(actions[r.target])
-            first = {"set": {var: f"t if {var} < 0{since} else {var}"}}
-            action["effects"] = [first, *(action.get("effects") or [])]
-            actions[r.target] = action
-            continue
-        cond = f"({r.target}){since}"
-        triggers[f"observed_{r.id}"] = {
-            "when": cond, "if": f"{var} < 0", "do": [{"set": {var: "t"}}],
-            "assumption": "backtest: records when the condition first held"}
-        metrics[f"observed_{r.id}"] = {"expr": f"1 if {cond} else 0",
-                                       "doc": "backtest: the condition holds at the end"}
-    actors[ACTOR] = {"vars": variables, "assumption": "backtest: what was observed, per run"}
-    doc.update(actors=actors, actions=actions, triggers=triggers, metrics=metrics)
-    return doc
+            out.append(ProbeSpec(r.id, "event", r.target, r.after, where.get(r.id, "")))
+        elif r.kind in ("when", "not"):
+            out.append(ProbeSpec(r.id, "condition", r.target, r.after, where.get(r.id, "")))
+    return out
 
 
 def is_observation_file(path: str | os.PathLike[str]) -> bool:

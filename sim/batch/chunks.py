@@ -8,7 +8,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import pyarrow as pa
 from sim.batch.aggregate import Aggregate
 from sim.engine import Plan, columns_of, make_plan, run_one
 from sim.engine import failed_row as _failed_row
+from sim.engine.plan import ProbeSpec
 from sim.errors import RunError
 from sim.results.chunkfile import ChunkIdentity, encode_chunk
 from sim.scenario import Scenario
@@ -24,7 +25,7 @@ from sim.scenario import Scenario
 __all__ = ["ChunkResult", "ChunkTask", "new_aggregate", "plan_for", "run_chunk", "schema_of"]
 
 _ARROW = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
-_PLANS: dict[tuple[str, str], Plan] = {}
+_PLANS: dict[tuple[str, str, str], Plan] = {}
 _MAX_PLANS = 16
 _DAYS_PER_UNIT = {"day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0, "hour": 1 / 24,
                   "hours": 1 / 24}
@@ -54,6 +55,7 @@ class ChunkTask(_Identified):
     identity: ChunkIdentity
     trace_below: int = 0  # record events of runs with index below this
     places: str = ""  # where each expression was written, as JSON (for run-time messages)
+    probes: str = ""  # what to watch in every run (a backtest's observations), as JSON
 
 
 @dataclass
@@ -67,15 +69,27 @@ class ChunkResult(_Identified):
 
 
 
-def plan_for(document: str, content_hash: str, parameters: str, places: str = "") -> Plan:
+def probes_of(text: str) -> list[ProbeSpec]:
+    """Probes from their JSON (a list of :class:`ProbeSpec` fields)."""
+    return [ProbeSpec(**item) for item in json.loads(text)] if text else []
+
+
+def probes_json(probes: list[ProbeSpec] | None) -> str:
+    """Probes as JSON (empty for none)."""
+    return json.dumps([asdict(p) for p in probes]) if probes else ""
+
+
+def plan_for(document: str, content_hash: str, parameters: str, places: str = "",
+             probes: str = "") -> Plan:
     """The plan of a scenario document at parameter values, compiled once per process;
-    ``places`` (JSON) keeps the file positions of its expressions for run-time messages."""
-    key = (content_hash, parameters)
+    ``places`` (JSON) keeps the file positions of its expressions for run-time messages,
+    ``probes`` (JSON) lists what every run watches (see :class:`~sim.engine.ProbeSpec`)."""
+    key = (content_hash, parameters, probes)
     plan = _PLANS.get(key)
     if plan is None:
         scenario = Scenario.from_document(json.loads(document),
                                           places=json.loads(places) if places else None)
-        plan = make_plan(scenario, json.loads(parameters))
+        plan = make_plan(scenario, json.loads(parameters), probes_of(probes))
         if len(_PLANS) >= _MAX_PLANS:
             _PLANS.pop(next(iter(_PLANS)))
         _PLANS[key] = plan
@@ -141,7 +155,8 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     """Run one chunk; failed runs are recorded with their error, not raised."""
     began = time.perf_counter()
     ident = task.identity
-    plan = plan_for(task.document, ident.scenario_hash, task.parameters, task.places)
+    plan = plan_for(task.document, ident.scenario_hash, task.parameters, task.places,
+                    task.probes)
     rows: list[list[Any]] = []
     events: list[tuple[Any, ...]] = []
     levels = plan.levels

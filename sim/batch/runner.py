@@ -30,11 +30,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.batch.aggregate import Aggregate, summarise, timeline_columns
-from sim.batch.chunks import ChunkResult, ChunkTask, new_aggregate, peak_rss_mib, plan_for
+from sim.batch.chunks import (
+    ChunkResult,
+    ChunkTask,
+    new_aggregate,
+    peak_rss_mib,
+    plan_for,
+    probes_json,
+)
 from sim.batch.chunks import run_chunk as _run_chunk
 from sim.batch.executors import CONNECT_TIMEOUT, Executor, make_executor
 from sim.batch.intervals import wilson
 from sim.engine import BIT_GENERATOR, columns_of
+from sim.engine.plan import ProbeSpec
 from sim.errors import BatchError, BatchInterrupted, ResultsError, SimError
 from sim.results import Results, ResultsFolder, Summary, SweepSummary
 from sim.results.chunkfile import (
@@ -219,9 +227,12 @@ def run_batch(
     half-width is at most ``H``; ``runs`` is then the cap. To finish an interrupted batch
     use :func:`resume_batch`."""
     resume = bool(options.pop("resume", False))
+    probes = options.pop("probes", None)
+    command_name = str(options.pop("command_name", ""))
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     job = Job(sc, [dict(parameters or {})], runs, seed, trace=trace, precision=precision,
-              command=command, overrides_by=overrides_by)
+              command=command, overrides_by=overrides_by, probes=probes,
+              command_name=command_name)
     done = job.execute(execution or Execution(**options), out, force, resume=resume)
     return job.batch_result(done)
 
@@ -271,7 +282,8 @@ class Job:
     def __init__(self, sc: Scenario, points: list[dict[str, Any]], runs: int, seed: int, *,
                  trace: int = 0, precision: float | None = None,
                  command: list[str] | None = None, design: dict[str, Any] | None = None,
-                 chunk_size: int | None = None, overrides_by: str = "set for this run"
+                 chunk_size: int | None = None, overrides_by: str = "set for this run",
+                 probes: list[ProbeSpec] | None = None, command_name: str = ""
                  ) -> None:
         _check_sizes(runs, seed, len(points), precision, design is not None)
         self.sc, self.runs, self.seed, self.precision = sc, runs, seed, precision
@@ -289,6 +301,8 @@ class Job:
         self.chunk_size = chunk_size
         self.document = json.dumps(sc.document)
         self.places = json.dumps(sc.places())  # FILE:LINE:COL of expressions, for messages
+        self.probes = probes_json(probes)  # what every run watches (a backtest's observations)
+        self.command_name = command_name  # the command that resumes it, when not run/sweep
         self.params_json = [json.dumps(v, sort_keys=True) for v in self.values]
         self.params_hash = [parameters_hash(v) for v in self.values]
         self.resumed_from: Manifest | None = None
@@ -304,8 +318,10 @@ class Job:
         marks = [p.get("overridden", {}).get("by") for p in
                  (res.scenario.get("parameters") or {}).values() if isinstance(p, dict)]
         by = next((str(b) for b in marks if b), "set for this run")
+        probes = [ProbeSpec(**p) for p in m.probes] if m.probes else None
         job = cls(sc, [dict(m.overrides)], m.runs_cap or m.runs, m.seed,
-                  trace=m.trace, command=command, chunk_size=m.chunk_size, overrides_by=by)
+                  trace=m.trace, command=command, chunk_size=m.chunk_size, overrides_by=by,
+                  probes=probes, command_name="backtest" if probes else "")
         job.resumed_from = m
         return job
 
@@ -332,7 +348,7 @@ class Job:
         """Compile plans now to fail fast (large designs check a sample of points)."""
         pj = self.params_json
         for p in pj if len(pj) <= 64 else pj[:: len(pj) // 64]:
-            plan_for(self.document, self.sc.content_hash, p, self.places)
+            plan_for(self.document, self.sc.content_hash, p, self.places, self.probes)
 
     # --- run -----------------------------------------------------------------------------
 
@@ -381,7 +397,7 @@ class Job:
 
     def new_manifest(self, size: int, chunks: int, exe: Executor) -> Manifest:
         plan = plan_for(self.document, self.sc.content_hash, self.params_json[0],
-                        self.places)
+                        self.places, self.probes)
         sc = self.sc
         return Manifest.model_validate(dict(
             format=FORMAT, kind="sweep" if self.sweep else "batch", status="running",
@@ -402,6 +418,7 @@ class Job:
             executor={"kind": type(exe).__name__, "workers": exe.workers},
             precision=self.precision, runs_cap=self.runs if self.precision else None,
             design=self.design, points=len(self.points),
+            probes=json.loads(self.probes) if self.probes else None,
             points_hash=parameters_hash({"points": self.values}) if self.sweep else None,
             columns=[{"name": c.name, "kind": c.kind, "doc": c.doc}
                      for c in columns_of(plan)]))
@@ -427,6 +444,10 @@ class Job:
         if old.parameters_hash != self.params_hash[0] or old.points_hash != points_hash \
                 or old.points != len(self.points):
             problems.append("the parameter values differ")
+        if (old.probes or None) != (json.loads(self.probes) if self.probes else None):
+            problems.append("it watched other observations" if old.probes else
+                            "it is not a backtest or calibration" if self.probes else
+                            "it is a backtest or calibration: resume it with its command")
         if old.kind != ("sweep" if self.sweep else "batch"):
             problems.append(f"it holds a {old.kind}, not a {'sweep' if self.sweep else 'batch'}")
         if problems:
@@ -560,7 +581,8 @@ class _Run:
         point = self.open.get(ident.point)
         if point is None:
             plan = plan_for(self.job.document, self.job.sc.content_hash,
-                            self.job.params_json[ident.point], self.job.places)
+                            self.job.params_json[ident.point], self.job.places,
+                            self.job.probes)
             point = self.open[ident.point] = _Point(new_aggregate(plan), self.per_point)
         point.aggregate.merge(agg)
         point.remaining -= 1
@@ -629,7 +651,7 @@ class _Run:
         """Run the missing chunks and accept their results; returns the final status."""
         job = self.job
         tasks = (ChunkTask(job.document, job.params_json[i.point], i, job.trace_below(),
-                           job.places) for i in todo)
+                           job.places, job.probes) for i in todo)
         where = f" in {self.folder.path}" if self.folder is not None else ""
         failed = True
         try:
@@ -666,8 +688,9 @@ class _Run:
     def _resume_hint(self) -> str:
         assert self.folder is not None
         kind = str((self.job.design or {}).get("kind", ""))
-        if "sensitivity" in kind:
-            return f"the same 'escalation sensitivity' command plus --resume {self.folder.path}"
+        name = self.job.command_name or ("sensitivity" if "sensitivity" in kind else "")
+        if name:
+            return f"the same 'escalation {name}' command plus --resume {self.folder.path}"
         if self.job.sweep:
             return f"the same 'escalation sweep' command plus --resume {self.folder.path}"
         return f"--resume {self.folder.path}"
@@ -710,7 +733,7 @@ class _Run:
             point = self.open.get(0)
             agg = point.aggregate if point is not None else new_aggregate(
                 plan_for(job.document, job.sc.content_hash, job.params_json[0],
-                         job.places))
+                         job.places, job.probes))
             self.kept_aggregate = agg
             self.summaries[0] = self._summary(0, agg)
         else:
@@ -757,10 +780,13 @@ def execute(sc: Scenario, points: list[dict[str, Any]], runs: int, seed: int, *,
             execution: Execution | None = None, out: str | Path | None = None,
             force: bool = False, command: list[str] | None = None,
             design: dict[str, Any] | None = None, resume: bool = False,
-            overrides_by: str = "set for this run") -> Executed:
+            overrides_by: str = "set for this run", probes: list[ProbeSpec] | None = None,
+            command_name: str = "") -> Executed:
     """Run ``runs`` replications at each parameter point of a design (a sweep), all on
-    the same random streams. ``resume``: ``out`` holds an unfinished sweep of the same
-    scenario, design and seed; only chunks without a whole file there are run."""
+    the same random streams (or each point on its own, for a design with
+    ``streams: independent``). ``resume``: ``out`` holds an unfinished sweep of the same
+    scenario, design and seed; only chunks without a whole file there are run. ``probes``
+    are watched in every run (a backtest's observations)."""
     job = Job(sc, points, runs, seed, command=command, design=design or {},
-              overrides_by=overrides_by)
+              overrides_by=overrides_by, probes=probes, command_name=command_name)
     return job.execute(execution or Execution(), out, force, resume)

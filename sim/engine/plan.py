@@ -15,8 +15,8 @@ from sim.scenario.expressions import CompiledExpression, Evaluator, namespace_fo
 from sim.scenario.fields import Path
 from sim.scenario.scenario import Scenario
 
-__all__ = ["ActionPlan", "DimensionPlan", "OutcomePlan", "Plan", "TrackPlan", "TriggerPlan",
-           "make_plan"]
+__all__ = ["ActionPlan", "DimensionPlan", "OutcomePlan", "Plan", "ProbePlan", "ProbeSpec",
+           "TrackPlan", "TriggerPlan", "make_plan"]
 
 @dataclass(eq=False)
 class ActionPlan:
@@ -34,6 +34,7 @@ class ActionPlan:
     milestone: bool
     count_slot: int
     listeners: list[TriggerPlan] = field(default_factory=list)
+    probes: list[ProbePlan] = field(default_factory=list)  # event probes of this action
     hazard: Hazard | None = None  # a rate that reads the state or the clock
 
     @property
@@ -90,6 +91,29 @@ class TrackPlan:
     offset: int
 
 
+@dataclass(frozen=True)
+class ProbeSpec:
+    """Something to watch in every run without changing it (a backtest's observation):
+    the first time an ``event`` (action) executes, or a ``condition`` (an expression of
+    the state, not of ``t``) holds, at or after ``after``. ``where`` locates it (in the
+    observation file) for messages."""
+
+    id: str
+    kind: str  # "event" or "condition"
+    target: str  # the action, or the expression's text
+    after: float = 0.0
+    where: str = ""
+
+
+@dataclass(eq=False)
+class ProbePlan:
+    index: int
+    spec: ProbeSpec
+    action: int | None  # an event probe's action
+    when: Evaluator | None  # a condition probe's evaluator
+    slots: frozenset[int] = frozenset()
+
+
 @dataclass(eq=False)
 class Plan:
     """Precomputed structures of one scenario at one parameter point."""
@@ -114,6 +138,8 @@ class Plan:
     var_slots: list[tuple[str, int]]
     max_events: int
     max_seconds: float
+    probes: list[ProbePlan] = field(default_factory=list)
+    probe_watch: list[list[ProbePlan]] = field(default_factory=list)  # by state slot
     hazard_watch: list[list[ActionPlan]] = field(default_factory=list)
     """By state slot: actions whose rate reads it (a change may redraw their wait)."""
     watched: list[bool] = field(default_factory=list)
@@ -334,7 +360,41 @@ class _Builder:
         )
 
 
-def make_plan(scenario: Scenario, parameters: dict[str, Any] | None = None) -> Plan:
-    """Bind ``scenario`` to parameter values (defaults, overridden by ``parameters``)."""
+def make_plan(scenario: Scenario, parameters: dict[str, Any] | None = None,
+              probes: list[ProbeSpec] | None = None) -> Plan:
+    """Bind ``scenario`` to parameter values (defaults, overridden by ``parameters``);
+    ``probes`` are watched in every run (see :class:`ProbeSpec`)."""
     values = scenario.resolve_parameters(parameters)
-    return _Builder(scenario, values).build(values)
+    plan = _Builder(scenario, values).build(values)
+    if probes:
+        _add_probes(plan, scenario, probes)
+    return plan
+
+
+def _add_probes(plan: Plan, scenario: Scenario, probes: list[ProbeSpec]) -> None:
+    from sim.scenario.expressions import ExpressionError, compile_expression
+
+    ns = namespace_for(plan.parameters)
+    n_slots = len(plan.initial)
+    plan.probe_watch = [[] for _ in range(n_slots)]
+    index = {a.name: a for a in plan.actions}
+    for i, spec in enumerate(probes):
+        if spec.kind == "event":
+            action = index.get(spec.target)
+            if action is None:
+                raise RunError(f"{spec.where}: unknown action '{spec.target}'")
+            probe = ProbePlan(i, spec, action.index, None)
+            action.probes.append(probe)
+        else:
+            try:
+                expr = compile_expression(spec.target, scenario.symbols, where=spec.where)
+            except ExpressionError as exc:
+                raise RunError(f"{spec.where}: {exc}") from None
+            if expr.reads_time:
+                raise RunError(f"{spec.where}: a condition to watch may not read t; date "
+                               f"it with by:, on: or after:")
+            probe = ProbePlan(i, spec, None, expr.bind(ns), frozenset(expr.slots))
+            for slot in expr.slots:
+                plan.probe_watch[slot].append(probe)
+                plan.watched[slot] = True
+        plan.probes.append(probe)

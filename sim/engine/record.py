@@ -45,6 +45,10 @@ def columns_of(plan: Plan) -> list[Column]:
     cols += [Column(name, "float", f"final value of {name}") for name, _ in plan.var_slots]
     cols += [Column(f"metric.{name}", "float", f"metric {name} at the end")
              for name, _, _ in plan.metrics]
+    cols += [Column(f"observed.{p.spec.id}", "float",
+                    f"first time '{p.spec.target}' "
+                    f"{'executed' if p.spec.kind == 'event' else 'held'} (NaN if never)")
+             for p in plan.probes]
     cols += [
         Column("path", "str", "milestones of the run, ' > '-separated, ending with the outcome"),
         Column("error", "str", "run-time error message, empty for a run that completed"),

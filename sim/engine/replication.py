@@ -48,7 +48,7 @@ from typing import Any
 
 import simpy
 
-from sim.engine.plan import ActionPlan, DimensionPlan, Plan, TriggerPlan
+from sim.engine.plan import ActionPlan, DimensionPlan, Plan, ProbePlan, TriggerPlan
 from sim.engine.randomness import Stream
 from sim.errors import RunError
 from sim.scenario.distributions import Sampler
@@ -101,6 +101,7 @@ class Replication:
         self.diagnose: list[str] | None = None
         self.trace: list[TraceEvent] | None = [] if trace else None
         self.watched = plan.watched  # read only
+        self.probe_t = [math.nan] * len(plan.probes)  # first time each probe held
         self.rate_now = [0.0] * len(plan.actions)  # a hazard's rate when its wait was drawn
         self._occur: list[Any] = [self._occurrence(a, 0) for a in plan.actions]
 
@@ -190,6 +191,9 @@ class Replication:
         if not self.watched[slot]:
             return
         V, now = self.V, self.env._now
+        if self.plan.probe_watch:  # probes only read: before a terminal end can stop the run
+            for probe in self.plan.probe_watch[slot]:
+                self._probe(probe)
         for o in self.plan.terminal_watch[slot]:
             if o.when is not None and o.when(V, now, ()):
                 raise _Ended(o.index)
@@ -215,6 +219,21 @@ class Replication:
         if rising is not None:
             for trig in rising:
                 self._fire(trig, ())
+
+    def _probe(self, probe: ProbePlan) -> None:
+        """Record the first time a condition probe holds (at or after its ``after``)."""
+        i = probe.index
+        now = self.env._now
+        if self.probe_t[i] == self.probe_t[i] or now < probe.spec.after:  # seen, or early
+            return
+        assert probe.when is not None
+        try:
+            held = probe.when(self.V, now, ())
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            raise RunError(f"{probe.spec.where}: cannot compute '{probe.spec.target}' at "
+                           f"t={now:g}: {exc}") from None
+        if held:
+            self.probe_t[i] = now
 
     def set_level(self, track: int, rank: int) -> None:
         """Move track ``track`` to rung ``rank`` (clipped to the track) and react."""
@@ -295,6 +314,11 @@ class Replication:
         V, now = self.V, self.env._now
         if a.requires is not None and not a.requires(V, now, ()):
             return
+        if a.probes:  # an observed event: its first time (from the probe's after)
+            for probe in a.probes:
+                i = probe.index
+                if self.probe_t[i] != self.probe_t[i] and now >= probe.spec.after:
+                    self.probe_t[i] = now
         if a.milestone:
             self._mark(a.name)
         D: list[Any] = []
@@ -461,6 +485,14 @@ class Replication:
 
     def _begin(self) -> None:
         plan, V = self.plan, self.V
+        for probe in plan.probes:  # conditions: at the start, or from their after on
+            if probe.when is None:
+                continue
+            if probe.spec.after <= 0:
+                self._probe(probe)
+            elif probe.spec.after < plan.horizon:
+                self.env.timeout(probe.spec.after).callbacks.append(
+                    functools.partial(self._probe_later, probe))
         for o in plan.outcomes:
             if o.terminal and o.when is not None and o.when(V, 0.0, ()):
                 raise _Ended(o.index)
@@ -482,6 +514,9 @@ class Replication:
                 rising.append(trig)
         for trig in rising:
             self._fire(trig, ())
+
+    def _probe_later(self, probe: ProbePlan, _ev: simpy.Event) -> None:
+        self._probe(probe)
 
     def _scheduled(self, a: ActionPlan, _ev: simpy.Event) -> None:
         self._execute(a)
@@ -558,6 +593,7 @@ class Replication:
                 raise RunError(f"{expr.where}: metric '{expr.text}' is not finite ({value}) "
                                f"at the end of the run")
             row.append(value)
+        row.extend(self.probe_t)
         row.append(" > ".join(self.path))
         row.append("")
         return row

@@ -93,6 +93,7 @@ class Manifest(_Model):
     columns: list[ColumnInfo] = Field(default_factory=list)
     error: str | None = None
     files: dict[str, str] = Field(default_factory=dict)  # derived file -> SHA-256
+    probes: list[dict[str, Any]] | None = None  # what every run watched (a backtest)
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
