@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sim.errors import BatchInterrupted, ScenarioError, SimError
+from sim.errors import AllRunsFailed, BatchInterrupted, ScenarioError, SimError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,6 +46,11 @@ def _handled(fn: F) -> F:
                 raise
             click.echo(f"escalation: {exc}", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except AllRunsFailed as exc:
+            if debug:
+                raise
+            click.echo(f"escalation: {exc}", err=True)
+            sys.exit(EXIT_ALL_FAILED)
         except ScenarioError as exc:
             if debug:
                 raise
@@ -581,6 +586,9 @@ def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...]
 @click.option("--out", type=str, default=None, callback=_out_path,
               help="Results folder [default: results/<scenario>-backtest-<timestamp>].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
+              metavar="DIR", help="Finish the interrupted backtest in DIR (the same command "
+                                  "plus --resume DIR).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the scores as JSON (with the results folder's path).")
 @click.option("-q", "--quiet", is_flag=True,
@@ -589,7 +597,7 @@ def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...]
 @_handled
 def backtest(scenario: Path | None, observed: Path, runs: int, seed: int, as_of: str | None,
              workers: int | None, executor: str, scheduler: str | None, out: Path | None,
-             force: bool, as_json: bool, quiet: bool) -> None:
+             force: bool, resume: Path | None, as_json: bool, quiet: bool) -> None:
     """Score a scenario against what happened: each observation's probability, its dates'
     PIT and 90% range, Brier and log scores with their skill.
 
@@ -597,17 +605,25 @@ def backtest(scenario: Path | None, observed: Path, runs: int, seed: int, as_of:
     escalation backtest --observed scenarios/observed/tit_for_tat.yaml -n 5000
     """
     from sim.analysis.backtest import backtest as run_backtest
-    from sim.analysis.backtest import prepared
+    from sim.analysis.backtest import check_as_of, prepared
     from sim.batch import default_out
     from sim.show import print_backtest, progress_bar
 
     sc, _, _ = prepared(scenario, observed)  # every problem before any folder is made
-    target = out or default_out(sc, suffix="-backtest")
+    check_as_of(sc, as_of)
+    if resume is not None:
+        runs, seed = _resume_settings(resume, runs, seed)
+    target = resume or out or default_out(sc, suffix="-backtest")
     with progress_bar(runs, disable=quiet or as_json) as advance:
         result = run_backtest(sc, observed, runs, seed, out=target, force=force, as_of=as_of,
                               execution=_execution(workers, executor, scheduler, advance),
-                              command=["escalation", *sys.argv[1:]])
+                              command=["escalation", *sys.argv[1:]],
+                              resume=resume is not None)
     _emit(as_json, result.as_dict, lambda: print_backtest(result, _console()))
+    if result.as_of is not None and "refused" in result.as_of:
+        click.echo(f"escalation: error: {result.as_of['refused']} (the scores above stand)",
+                   err=True)
+        sys.exit(EXIT_ERROR)
 
 
 @cli.command()

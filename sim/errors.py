@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AllRunsFailed",
     "BatchError",
     "BatchInterrupted",
     "Problem",
@@ -63,6 +64,10 @@ class ResultsError(SimError):
 
 class BatchError(SimError):
     """A batch was asked for with arguments that cannot work (runs, seed, workers...)."""
+
+
+class AllRunsFailed(BatchError):
+    """Every run of a batch failed: there is nothing to score or summarise."""
 
 
 class BatchInterrupted(SimError):

@@ -281,7 +281,10 @@ def _backtest_section(ctx: FolderContext) -> str:
              _table(["observation", "kind", "what", "P(model) [95%]", "Brier", "log",
                      "time: median [5%, 95%]", "PIT", "in 90%"], rows, {3, 4, 5, 6, 7})]
     as_of = data.get("as_of")
-    if as_of:
+    if as_of and "refused" in as_of:
+        parts += [f"<h3>Forecast as of {_e(as_of['date'])}</h3>",
+                  f"<p>Refused: {_e(as_of['refused'])}</p>"]
+    elif as_of:
         parts += [f"<h3>Forecast as of {_e(as_of['date'])}</h3>",
                   f"<p>{as_of['kept']:,} of {as_of['runs']:,} runs are consistent with the "
                   f"{len(as_of['observations'])} observation(s) known by then (the effective "

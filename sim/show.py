@@ -375,7 +375,7 @@ def print_backtest(bt: Backtest, console: Console) -> None:
         f"(skill {bt.log_skill:+.2f}); reference: {bt.reference}"))
     for note in bt.notes:
         console.print(escape(f"note: {note}"))
-    if bt.as_of is not None:
+    if bt.as_of is not None and "refused" not in bt.as_of:
         a = bt.as_of
         f = Table(title=f"Forecast as of {a['date']}: {a['kept']:,} of {a['runs']:,} runs "
                         f"consistent with {len(a['observations'])} observation(s)",

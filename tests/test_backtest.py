@@ -344,3 +344,95 @@ def test_a_condition_of_the_clock_is_refused(tmp_path):
     """)
     with pytest.raises(ScenarioError, match="may not read t"):
         prepared(sc, obs)
+
+
+def _redigest(folder: Path, name: str) -> None:
+    import hashlib
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d["observations"][0].update(p="abc"),
+    lambda d: d.update(as_of={"x": 1}),
+    lambda d: d.update(as_of="abc"),
+    lambda d: d["read_as"][0].update(id="nope"),
+    lambda d: d.clear(),
+])
+def test_an_edited_backtest_file_is_refused_even_with_its_digest_recomputed(tmp_path, edit):
+    sc, obs = _files(tmp_path, POISSON, "observations: [{id: a, event: incident, by: 30}]\n")
+    out = tmp_path / "r"
+    backtest(sc, obs, 50, seed=1, executor="serial", out=out)
+    data = json.loads((out / "backtest.json").read_text())
+    edit(data)
+    (out / "backtest.json").write_text(json.dumps(data))
+    _redigest(out, "backtest.json")
+    for command in (["report", str(out), "--force"], ["plot", str(out), "--force"]):
+        res = CliRunner().invoke(cli, command)
+        assert res.exit_code == 2 and "backtest.json" in res.output, res.output
+        assert "Traceback" not in res.output
+
+
+def test_a_deleted_backtest_table_is_noticed(tmp_path):
+    sc, obs = _files(tmp_path, POISSON, "observations: [{id: a, event: incident, by: 30}]\n")
+    out = tmp_path / "r"
+    backtest(sc, obs, 50, seed=1, executor="serial", out=out)
+    (out / "backtest.parquet").unlink()
+    res = CliRunner().invoke(cli, ["report", str(out)])
+    assert res.exit_code == 2 and "backtest.parquet: missing" in res.output
+
+
+def test_every_run_failing_is_exit_3_with_a_message(tmp_path):
+    sc, obs = _files(tmp_path, """
+        name: allfail
+        clock: {horizon: 10}
+        ladder: [l0, l1]
+        actors: {s: {vars: {x: 0}}}
+        actions: {boom: {at: 1, effects: [{set: {s.x: 1 / s.x}}]}}
+        outcomes: [{id: o, default: true}]
+    """, "observations: [{id: b, event: boom, by: 5}, {id: o, outcome: o}]\n")
+    res = CliRunner().invoke(cli, ["backtest", str(sc), "--observed", str(obs), "-n", "5",
+                                   "--out", str(tmp_path / "r")])
+    assert res.exit_code == 3, res.output
+    assert "every one of the 5 runs failed" in res.output and "division by zero" in res.output
+
+
+@pytest.mark.parametrize("as_of", ["nan", "-inf", "-5", "1_0", "500", "2024-12-01", "soon"])
+def test_nonsense_as_of_is_refused_before_running(tmp_path, as_of):
+    sc, obs = _files(tmp_path, POISSON, "observations: [{id: a, event: incident, by: 30}]\n")
+    res = CliRunner().invoke(cli, ["backtest", str(sc), "--observed", str(obs), "-n", "5",
+                                   "--as-of", as_of, "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "--as-of" in res.output, res.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_refused_as_of_keeps_and_prints_the_scores(tmp_path):
+    sc, obs = _files(tmp_path, POISSON, "observations: [{id: early, event: incident, by: 1}]\n")
+    out = tmp_path / "r"
+    res = CliRunner().invoke(cli, ["backtest", str(sc), "--observed", str(obs), "-n", "100",
+                                   "--as-of", "5", "--out", str(out), "--executor", "serial"])
+    assert res.exit_code == 2 and "only" in res.output and "the scores above stand" in res.output
+    assert "Brier" in res.output
+    _, data = sim.load_results(out).backtest()
+    assert data["as_of"]["refused"].startswith("--as-of 5: only")
+
+
+def test_an_interrupted_backtest_resumes_with_its_own_command(tmp_path):
+    sc, obs = _files(tmp_path, POISSON, "observations: [{id: a, event: incident, by: 30}]\n")
+    out = tmp_path / "r"
+    whole = backtest(sc, obs, 400, seed=5, executor="serial", out=tmp_path / "whole")
+    backtest(sc, obs, 400, seed=5, executor="serial", out=out, chunk_size=100)
+    (out / "runs" / "chunk-000002.parquet").unlink()
+    (out / "backtest.json").unlink()
+    res = CliRunner().invoke(cli, ["backtest", str(sc), "--observed", str(obs), "-n", "400",
+                                   "--seed", "5", "--resume", str(out), "--json",
+                                   "--executor", "serial"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["observations"][0]["p"] == whole.observations[0].p
+    other = tmp_path / "other.yaml"
+    other.write_text("observations: [{id: a, event: incident, by: 20}]\n")
+    res = CliRunner().invoke(cli, ["backtest", str(sc), "--observed", str(other), "-n", "400",
+                                   "--seed", "5", "--resume", str(out)])
+    assert res.exit_code == 2 and "it watched other observations" in res.output

@@ -123,7 +123,7 @@ def test_each_point_of_a_calibration_has_its_own_streams_and_the_folder_verifies
     seeds = {point_seed(7, p, True) for p in range(50)}
     assert len(seeds) == 50 and all(0 <= s < 2**63 for s in seeds)
     out = tmp_path / "c"
-    calibrate(_scenario(tmp_path, 1), _observed(tmp_path, 1, 0), ["r=0.1:0.1"], samples=4,
+    calibrate(_scenario(tmp_path, 1), _observed(tmp_path, 1, 0), ["r=0.1:0.100001"], samples=4,
               runs=50, seed=7, executor="serial", out=out)
     res = sim.load_results(out)
     assert res.verify() == []
@@ -158,3 +158,54 @@ def test_bad_priors_are_refused(tmp_path, priors, message):
     res = CliRunner().invoke(cli, ["calibrate", str(sc), "--observed", str(obs), "--vary", "r",
                                    "--samples", "4", "-n", "10", "--out", str(tmp_path / "c")])
     assert res.exit_code == 2 and message in res.output, res.output
+
+
+def test_failed_runs_do_not_bias_the_posterior_and_are_reported(tmp_path):
+    """An observation that always holds says nothing: the posterior is the prior, even
+    where runs fail more often (weights are acceptance rates among completed runs)."""
+    sc = tmp_path / "fails.yaml"
+    sc.write_text("""
+name: fails
+clock: {horizon: 10}
+parameters:
+  lam: {value: 0.5, range: [0, 0.9], assumption: test}
+ladder: [a, b]
+actors: {s: {vars: {x: 0}}}
+actions:
+  boom: {at: 1, draws: {u: {bernoulli: lam}}, effects: [{set: {s.x: "1 / (1 - u)"}}]}
+outcomes: [{id: o, default: true}]
+""")
+    obs = tmp_path / "obs.yaml"
+    obs.write_text("observations: [{id: a, outcome: o}]\n")
+    cal = calibrate(sc, obs, ["lam"], samples=100, runs=200, seed=0, executor="serial")
+    # the prior's mean is 0.45; a count-weighted posterior would say about 0.3
+    assert abs(cal.parameters["lam"]["mean"] - 0.45) < 0.03
+    assert any("runs failed and are left out" in n for n in cal.notes)
+
+
+@pytest.mark.parametrize("vary, sets, message", [
+    ("r=0.1:0.2:5", (), "calibrate samples a range"),
+    ("r=0.2:0.1", (), "finite LO < HI"),
+    ("r=", (), "calibrate samples a range"),
+    ("r=0:inf", (), "r=0:inf"),
+    ("r", ("r=0.1",), "both fitted (--vary) and fixed (--set)"),
+])
+def test_calibrate_wants_a_range_to_fit(tmp_path, vary, sets, message):
+    args = ["calibrate", str(_scenario(tmp_path, 1)), "--observed",
+            str(_observed(tmp_path, 1, 0)), "--vary", vary, "--samples", "4", "-n", "5",
+            "--out", str(tmp_path / "c")]
+    for s in sets:
+        args += ["--set", s]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2 and message in res.output, res.output
+    assert not (tmp_path / "c").exists()
+
+
+def test_points_of_a_calibration_compare_as_independent_samples(tmp_path):
+    from sim.analysis.compare import compare
+
+    out = tmp_path / "c"
+    calibrate(_scenario(tmp_path, 1), _observed(tmp_path, 1, 0), ["r"], samples=4, runs=50,
+              seed=7, executor="serial", out=out)
+    cmp = compare([f"{out}@0", f"{out}@3"])
+    assert set(cmp.methods.values()) == {"unpaired"}

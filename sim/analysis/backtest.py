@@ -37,7 +37,7 @@ from sim.batch import Execution, run_batch
 from sim.batch.aggregate import outcome_columns
 from sim.batch.intervals import wilson
 from sim.engine.plan import ProbeSpec
-from sim.errors import ScenarioError
+from sim.errors import AllRunsFailed, ScenarioError
 from sim.scenario import Scenario, load_scenario
 
 __all__ = ["MIN_KEPT", "Backtest", "ObservationScore", "ReadAs", "backtest", "crps_ensemble",
@@ -145,7 +145,7 @@ def scored(table: pa.Table, r: Resolved, horizon: float) -> ObservationScore:
     lo, hi = wilson(k, n)
     floor = 0.5 / n if n else math.nan  # a forecast of 0 from n runs: at most 1/(2n)
     s = ObservationScore(r.id, r.kind, r.target, p, lo, hi, (1 - p) ** 2,
-                         -math.log(max(p, floor)) if n else math.nan)
+                         -math.log(max(p, floor)) + 0.0 if n else math.nan)  # no -0.0
     t = first_times(table, r)
     if t is None or r.kind == "not":
         return s
@@ -275,6 +275,12 @@ def backtest(scenario: Scenario | str | Path | None, observed: str | Path, runs:
                     out=out, force=force, command=command, probes=probes,
                     command_name="backtest", resume=resume)
     table = completed(res.runs_table())
+    if table.num_rows == 0:
+        errors = res.summary.errors
+        raise AllRunsFailed(
+            f"every one of the {res.failed:,} runs failed, so nothing can be scored"
+            + (f"; e.g. {errors[0].error}" if errors else "")
+            + (f" (see the 'error' column in {res.out}/runs)" if res.out else ""))
     horizon = float(sc.spec.clock.horizon)
     scores = [scored(table, r, horizon) for r in resolved]
     brier = float(np.mean([o.brier for o in scores]))
@@ -284,8 +290,11 @@ def backtest(scenario: Scenario | str | Path | None, observed: str | Path, runs:
     if res.failed:
         result.notes.append(f"{res.failed:,} runs failed and are left out")
     if as_of_time is not None:
-        result.as_of = as_of_forecast(table, resolved, as_of_time, str(as_of),
-                                      sc.spec.outcome_labels)
+        try:
+            result.as_of = as_of_forecast(table, resolved, as_of_time, str(as_of),
+                                          sc.spec.outcome_labels)
+        except ScenarioError as exc:  # the scores stand; the as-of forecast is refused
+            result.as_of = {"date": str(as_of), "time": as_of_time, "refused": str(exc)}
     if res.out is not None:
         from sim.results import ResultsFolder
 
@@ -296,22 +305,36 @@ def backtest(scenario: Scenario | str | Path | None, observed: str | Path, runs:
     return result
 
 
+def check_as_of(sc: Scenario, value: Any) -> None:
+    """Refuse an ``as_of`` that is not a date or time within the run (before running)."""
+    _as_of_time(sc, value)
+
+
 def _as_of_time(sc: Scenario, value: Any) -> float | None:
     if value is None:
         return None
     from sim.scenario.dates import Calendar, DateError, looks_like_date
 
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    calendar = Calendar.of(sc.spec.clock)
     text = str(value).strip()
-    try:
-        if looks_like_date(text):
-            return Calendar.of(sc.spec.clock).time_of(text)
-        return float(text)
-    except (DateError, ValueError) as exc:
-        raise ScenarioError(f"--as-of {text}: {exc}" if isinstance(exc, DateError) else
-                            f"--as-of {text}: expected a date (YYYY-MM-DD) or a clock time"
-                            ) from None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        t = float(value)
+    else:
+        try:
+            if looks_like_date(text):
+                t = calendar.time_of(text)
+            elif not all(c in "0123456789.eE+-" for c in text):
+                raise ValueError(text)
+            else:
+                t = float(text)
+        except (DateError, ValueError) as exc:
+            raise ScenarioError(f"--as-of {text}: {exc}" if isinstance(exc, DateError) else
+                                f"--as-of {text}: expected a date (YYYY-MM-DD) or a clock "
+                                f"time") from None
+    if not (math.isfinite(t) and 0 <= t <= float(sc.spec.clock.horizon)):
+        raise ScenarioError(f"--as-of {text}: a time within the run, from 0 to "
+                            f"{calendar.shown(float(sc.spec.clock.horizon))}")
+    return t
 
 
 def _parquet(table: pa.Table) -> bytes:

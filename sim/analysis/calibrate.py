@@ -91,6 +91,35 @@ def _runs_table(done: Any) -> pa.Table:
     return pa.concat_tables(tables).replace_schema_metadata(None)
 
 
+def _range_of(sc: Scenario, text: str) -> Factor:
+    """A parameter to fit: ``NAME`` (its declared range) or ``NAME=LO:HI`` (a uniform prior
+    needs a range: no steps, no list of values, LO < HI, both finite)."""
+    name, eq, spec = text.partition("=")
+    if eq and (not spec.strip() or spec.count(":") != 1):
+        raise ScenarioError(f"--vary {text}: calibrate samples a range: write {name.strip()} "
+                            f"(its declared range) or {name.strip()}=LO:HI")
+    low = high = math.nan
+    if eq:
+        lo_text, hi_text = spec.split(":")
+        try:
+            low, high = float(lo_text), float(hi_text)
+        except ValueError:
+            raise ScenarioError(f"--vary {text}: LO and HI must be numbers") from None
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ScenarioError(f"--vary {text}: the range needs finite LO < HI, got "
+                                f"[{low:g}, {high:g}]")
+    factor = parse_factor(sc, f"{name}={low!r}:{high!r}:2" if eq else name)
+    if factor.flag:
+        raise ScenarioError(f"calibrate fits numbers: {factor.name} is a flag; fix it with "
+                            f"--set instead")
+    if factor.values and not eq:
+        raise ScenarioError(f"--vary {text}: {factor.name} has choices, not a range: give "
+                            f"{factor.name}=LO:HI")
+    if not eq:
+        low, high = factor.low, factor.high
+    return Factor(factor.name, low, high, integer=factor.integer)
+
+
 def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
               vary: list[str], samples: int = 64, runs: int = 500, seed: int = 0, *,
               fixed: dict[str, Any] | None = None, out: str | Path | None = None,
@@ -102,16 +131,16 @@ def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
     sc, probes, resolved = prepared(scenario, observed)
     if not vary:
         raise ScenarioError("calibrate needs at least one --vary parameter")
-    factors: list[Factor] = [parse_factor(sc, v) for v in vary]
+    factors: list[Factor] = [_range_of(sc, v) for v in vary]
+    clash = sorted(set(fixed or {}) & {f.name for f in factors})
+    if clash:
+        raise ScenarioError(f"{', '.join(clash)} is both fitted (--vary) and fixed (--set): "
+                            f"choose one")
     priors = load_observations(observed).content.priors
     stray = sorted(set(priors) - {f.name for f in factors})
     if stray:
         raise ScenarioError(f"{observed}: priors given for {', '.join(stray)}, which this "
                             f"calibration does not vary (--vary {stray[0]})")
-    flags = [f.name for f in factors if f.flag]
-    if flags:
-        raise ScenarioError(f"calibrate fits numbers: {', '.join(flags)} is a flag; fix it "
-                            f"with --set instead")
     if samples < 2:
         raise ScenarioError("samples must be >= 2")
     points = [{**(fixed or {}), **p} for p in expand(factors, "lhs", samples, seed)]
@@ -129,8 +158,9 @@ def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
         match &= holds(table, r)
     point = np.asarray(table.column("point").to_numpy(), dtype=np.int64)
     accepted = np.bincount(point[match], minlength=len(points)).astype(float)
-    tried = np.bincount(point, minlength=len(points)).astype(float)
+    tried = np.bincount(point, minlength=len(points)).astype(float)  # completed runs
     total = float(accepted.sum())
+    failed = runs * len(points) - table.num_rows
     # the design draws from uniform priors; a declared prior reweights its points
     prior = np.ones(len(points))
     for name, spec in priors.items():
@@ -141,13 +171,14 @@ def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
             f"points ({table.num_rows:,} runs): raise -n or --samples, widen the "
             f"observations' windows, or check that the ranges can produce what was seen"
             + (f" (results kept in {done.out})" if done.out else ""))
-    mass = accepted * prior
+    # the likelihood at a point is its acceptance rate among the runs that completed
+    mass = np.divide(accepted, tried, out=np.zeros_like(accepted), where=tried > 0) * prior
     if float(mass.sum()) <= 0:
         raise ScenarioError(f"the declared priors give no weight to any of the points where "
                             f"runs matched ({int(total):,} runs): check the priors against "
                             f"the ranges")
     w = mass / float(mass.sum())
-    ess = 1.0 / float(np.sum(w * w)) if total else 0.0
+    ess = 1.0 / float(np.sum(w * w))
     params: dict[str, dict[str, Any]] = {}
     for f in factors:
         x = np.array([float(p[f.name]) for p in points])
@@ -168,6 +199,12 @@ def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
         predictive[label] = {"count": k, "p": share, "lo": lo, "hi": hi}
     result = Calibration(sc.name, [r.id for r in resolved], len(points), runs, seed,
                          int(total), table.num_rows, ess, params, predictive, done.out)
+    if failed:
+        empty = int(np.sum(tried == 0))
+        result.notes.append(f"{failed:,} runs failed and are left out (each point is weighted "
+                            f"by its acceptance among the runs that completed)"
+                            + (f"; at {empty} point(s) every run failed, so they carry no "
+                               f"weight" if empty else ""))
     if ess < 10:
         result.notes.append(f"the posterior rests on {ess:.1f} effective points: raise "
                             f"--samples (and -n) before trusting its intervals")

@@ -23,6 +23,7 @@ from sim.engine.record import outcome_column
 from sim.errors import ResultsError
 from sim.formatting import title_with_overrides
 from sim.results import Results, load_results, write_new
+from sim.results.chunkfile import independent_streams, point_seed
 from sim.results.folder import PARAM
 
 __all__ = ["Comparison", "Side", "compare", "side_of"]
@@ -81,7 +82,9 @@ def side_of(ref: str | Path) -> Side:
                          dtype=object)[ok] for dim, _ in dimensions_of(declared)]
     outcomes = np.stack(by_dim, axis=1) if by_dim else np.empty((0, 0), dtype=object)
     title = str(res.scenario.get("title") or res.manifest.scenario.name)
-    return Side(text, res, wanted, res.manifest.seed, res.manifest.scenario.content_hash, runs,
+    # a point's streams: the root seed's, unless its design gives each point its own
+    seed = point_seed(res.manifest.seed, wanted or 0, independent_streams(res.manifest.design))
+    return Side(text, res, wanted, seed, res.manifest.scenario.content_hash, runs,
                 outcomes, declared, title_with_overrides(title, values))
 
 

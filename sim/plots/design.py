@@ -26,6 +26,7 @@ from sim.plots.style import (
     text_colour,
 )
 from sim.results import Results
+from sim.results.chunkfile import independent_streams
 from sim.results.folder import PARAM
 
 __all__ = ["sensitivity_bars", "sweep_figure"]
@@ -53,7 +54,9 @@ def sweep_figure(results: Results | FolderContext | str | Path,
     names = outcomes or list(dict.fromkeys(df["outcome"]))  # type: ignore[index]
     runs = int(df["runs"].iloc[0])  # type: ignore[index]
     points = int(df["point"].nunique())  # type: ignore[index]
-    head = f"{ctx.title}\n{points} points x {runs:,} runs, seed {ctx.seed} (common streams)"
+    own = independent_streams(ctx.results.manifest.design)
+    streams = "each point its own streams" if own else "common streams"
+    head = f"{ctx.title}\n{points} points x {runs:,} runs, seed {ctx.seed} ({streams})"
     grid = (ctx.results.manifest.design or {}).get("kind") == "grid"
     if len(varied) == 1:
         return _sweep_lines(ctx, df, varied[0], names, head, ax)

@@ -50,6 +50,7 @@ from sim.results.chunkfile import (
 from sim.results.files import dump_json, read_json, write_atomic, write_new
 from sim.results.lock import FolderLock
 from sim.results.manifest import FORMAT, Manifest
+from sim.results.scores import check_backtest, check_calibration
 from sim.results.summary import Summary, SweepSummary
 
 if TYPE_CHECKING:
@@ -761,29 +762,45 @@ class Results:
         """A sweep's varied parameters, in design order."""
         return [str(v) for v in (self.manifest.design or {}).get("varied") or []]
 
+    def _written(self, *names: str) -> bool:
+        """Whether the batch wrote any of these files (its manifest says so), or one is
+        there: a listed file that went missing is then refused when read."""
+        return any(n in self.manifest.files or (self.path / n).exists() for n in names)
+
     @property
     def has_backtest(self) -> bool:
-        return (self.path / BACKTEST).is_file()
+        return self._written(BACKTEST, BACKTEST_SCORES)
 
     def backtest(self) -> tuple[pa.Table, dict[str, Any]]:
         """A backtest's table (one row per observation) and its scores, verified."""
         if not self.has_backtest:
             raise ResultsError(f"{self.path}: no {BACKTEST} (not a backtest folder)")
         table = self._parquet(BACKTEST, "a backtest")
-        return table, _json_of(_derived_bytes(self.path, BACKTEST_SCORES, self.manifest),
-                               self.path / BACKTEST_SCORES)
+        where = self.path / BACKTEST_SCORES
+        if where.is_symlink() or not where.is_file():
+            raise ResultsError(f"{where}: missing (a backtest)")
+        data = check_backtest(_json_of(_derived_bytes(self.path, BACKTEST_SCORES,
+                                                      self.manifest), where), str(where))
+        if table.column("id").to_pylist() != [o["id"] for o in data["observations"]]:
+            raise ResultsError(f"{self.path / BACKTEST}: its observations are not those of "
+                               f"{BACKTEST_SCORES}; the folder was edited")
+        return table, data
 
     @property
     def has_calibration(self) -> bool:
-        return (self.path / POSTERIOR).is_file()
+        return self._written(POSTERIOR, CALIBRATION)
 
     def calibration(self) -> tuple[pa.Table, dict[str, Any]]:
         """A calibration's posterior table (one row per design point) and its summary."""
         if not self.has_calibration:
             raise ResultsError(f"{self.path}: no {POSTERIOR} (not a calibration folder)")
         table = self._parquet(POSTERIOR, "a calibration")
-        return table, _json_of(_derived_bytes(self.path, CALIBRATION, self.manifest),
-                               self.path / CALIBRATION)
+        where = self.path / CALIBRATION
+        if where.is_symlink() or not where.is_file():
+            raise ResultsError(f"{where}: missing (a calibration)")
+        return table, check_calibration(_json_of(_derived_bytes(self.path, CALIBRATION,
+                                                                self.manifest), where),
+                                        str(where))
 
     @property
     def has_sensitivity(self) -> bool:
