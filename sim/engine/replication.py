@@ -102,6 +102,7 @@ class Replication:
         self.trace: list[TraceEvent] | None = [] if trace else None
         self.watched = plan.watched  # read only
         self.probe_t = [math.nan] * len(plan.probes)  # first time each probe held
+        self.probe_watch = plan.probe_watch or None  # by slot: condition probes reading it
         self.rate_now = [0.0] * len(plan.actions)  # a hazard's rate when its wait was drawn
         self._occur: list[Any] = [self._occurrence(a, 0) for a in plan.actions]
 
@@ -191,8 +192,8 @@ class Replication:
         if not self.watched[slot]:
             return
         V, now = self.V, self.env._now
-        if self.plan.probe_watch:  # probes only read: before a terminal end can stop the run
-            for probe in self.plan.probe_watch[slot]:
+        if self.probe_watch is not None:  # probes only read: before a terminal end stops it
+            for probe in self.probe_watch[slot]:
                 self._probe(probe)
         for o in self.plan.terminal_watch[slot]:
             if o.when is not None and o.when(V, now, ()):
