@@ -33,15 +33,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.engine.plan import ProbeSpec
 from sim.errors import Problem, ScenarioError
 from sim.scenario import Scenario
 from sim.scenario.dates import Calendar, DateError, looks_like_date
+from sim.scenario.documents import read_model
 from sim.scenario.expressions import ExpressionError, compile_expression, did_you_mean
 from sim.scenario.fields import Ident, Name
-from sim.scenario.loader import read_document, validation_problems
+from sim.scenario.loader import read_document
 from sim.scenario.schema import Source
 from sim.scenario.yamlfile import MarkedDict, locate
 
@@ -220,15 +221,7 @@ class Loaded:
 def load_observations(path: str | os.PathLike[str]) -> Loaded:
     """Read an observation file with the scenarios' safe reader; problems are located."""
     file = Path(path)
-    problems: list[Problem] = []
-    tree = read_document(file, str(file), _KEYS, problems, what="observation")
-    if tree is None or problems:
-        raise ScenarioError(problems)
-    try:
-        content = ObservationFile.model_validate(dict(tree))
-    except ValidationError as exc:
-        raise ScenarioError(validation_problems(tree, exc, str(file), ObservationFile)
-                            ) from None
+    content, tree = read_model(file, ObservationFile, _KEYS, "observation")
     scenario = (file.parent / content.scenario) if content.scenario else None
     return Loaded(content, tree, str(file), scenario)
 

@@ -27,13 +27,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     WithJsonSchema,
     field_validator,
 )
 
-from sim.errors import Problem, ScenarioError
-from sim.scenario.loader import read_document, validation_problems
+from sim.scenario.documents import read_model
+from sim.scenario.loader import read_document
 from sim.scenario.schema import Whole
 
 __all__ = ["SweepSpec", "describe_sweep_file", "is_sweep_file", "load_sweep_spec",
@@ -115,14 +114,7 @@ def sweep_json_schema() -> dict[str, Any]:
 def load_sweep_spec(path: str | os.PathLike[str]) -> tuple[SweepSpec, Path | None]:
     """Read a sweep file; returns it and its scenario's path (relative to the file)."""
     file = Path(path)
-    problems: list[Problem] = []
-    tree = read_document(file, str(file), _KEYS, problems, what="sweep")
-    if tree is None or problems:
-        raise ScenarioError(problems)
-    try:
-        spec = SweepSpec.model_validate(dict(tree))
-    except ValidationError as exc:
-        raise ScenarioError(validation_problems(tree, exc, str(file), SweepSpec)) from None
+    spec, _ = read_model(file, SweepSpec, _KEYS, "sweep")
     scenario = (file.parent / spec.scenario) if spec.scenario else None
     return spec, scenario
 

@@ -29,7 +29,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -775,12 +775,8 @@ class Results:
         """A backtest's table (one row per observation) and its scores, verified."""
         if not self.has_backtest:
             raise ResultsError(f"{self.path}: no {BACKTEST} (not a backtest folder)")
-        table = self._parquet(BACKTEST, "a backtest")
-        where = self.path / BACKTEST_SCORES
-        if where.is_symlink() or not where.is_file():
-            raise ResultsError(f"{where}: missing (a backtest)")
-        data = check_backtest(_json_of(_derived_bytes(self.path, BACKTEST_SCORES,
-                                                      self.manifest), where), str(where))
+        table, data = self._table_and_json(BACKTEST, BACKTEST_SCORES, check_backtest,
+                                           "a backtest")
         if table.column("id").to_pylist() != [o["id"] for o in data["observations"]]:
             raise ResultsError(f"{self.path / BACKTEST}: its observations are not those of "
                                f"{BACKTEST_SCORES}; the folder was edited")
@@ -794,13 +790,19 @@ class Results:
         """A calibration's posterior table (one row per design point) and its summary."""
         if not self.has_calibration:
             raise ResultsError(f"{self.path}: no {POSTERIOR} (not a calibration folder)")
-        table = self._parquet(POSTERIOR, "a calibration")
-        where = self.path / CALIBRATION
+        return self._table_and_json(POSTERIOR, CALIBRATION, check_calibration,
+                                    "a calibration")
+
+    def _table_and_json(self, table: str, name: str,
+                        check: Callable[[Any, str], dict[str, Any]], what: str
+                        ) -> tuple[pa.Table, dict[str, Any]]:
+        """A derived table and its JSON companion, digest- and shape-checked."""
+        rows = self._parquet(table, what)
+        where = self.path / name
         if where.is_symlink() or not where.is_file():
-            raise ResultsError(f"{where}: missing (a calibration)")
-        return table, check_calibration(_json_of(_derived_bytes(self.path, CALIBRATION,
-                                                                self.manifest), where),
-                                        str(where))
+            raise ResultsError(f"{where}: missing ({what})")
+        data = _json_of(_derived_bytes(self.path, name, self.manifest), where)
+        return rows, check(data, str(where))
 
     @property
     def has_sensitivity(self) -> bool:
