@@ -277,7 +277,7 @@ def test_a_date_is_a_written_number_under_the_citation_rule(write):
     with pytest.raises(ScenarioError) as info:
         sim.load_scenario(path, strict=True)
     assert [(p.path, p.message) for p in info.value.problems] == [
-        ("actions.go.at[0]", "the number 31 is written here, but actions.go has neither "
-                             "source: nor assumption:"),
-        ("triggers.late.when", "the number 59 is written here, but triggers.late has neither "
-                               "source: nor assumption:")]
+        ("actions.go.at[0]", "the date 2025-02-01 (t=31) is written here, but actions.go "
+                             "has neither source: nor assumption:"),
+        ("triggers.late.when", "the date 2025-03-01 (t=59) is written here, but triggers.late "
+                               "has neither source: nor assumption:")]

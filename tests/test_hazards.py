@@ -248,12 +248,15 @@ def test_a_constant_rate_draws_as_before():
 
 
 def test_a_rate_above_its_declared_max_is_a_located_run_error(write):
+    """No bound follows from an actor variable, so the declared max is trusted, and a
+    rate seen above it at a candidate fails the run."""
     path = write("""
     name: over
     clock: {horizon: 100}
     ladder: [a, b]
+    actors: {u: {vars: {x: 1}}}
     actions:
-      arrive: {rate: {expr: "0.02 * t", max: 0.5}}
+      arrive: {rate: {expr: "0.02 * t * u.x", max: 0.5}}
     outcomes: [{id: end, default: true}]
     """)
     plan = make_plan(sim.load_scenario(path))
@@ -261,8 +264,8 @@ def test_a_rate_above_its_declared_max_is_a_located_run_error(write):
         for i in range(50):
             run_one(plan, 1, i)
     message = str(info.value)
-    assert message.startswith("scenario.yaml:6:25: actions.arrive.rate.expr: the rate ")
-    assert "above its declared max 0.5" in message and "'0.02 * t'" in message
+    assert message.startswith("scenario.yaml:7:25: actions.arrive.rate.expr: the rate ")
+    assert "above its declared max 0.5" in message and "'0.02 * t * u.x'" in message
 
 
 def test_a_rate_of_time_without_a_bound_is_a_located_load_error(write):
@@ -446,10 +449,17 @@ def test_no_bound_is_claimed_where_none_is_sound(text):
     "0.2 if t < 30 else -0.05 * level", "max(0, min(t, 10)) * q", "(t / 100) ** 2 + 2 ** q",
     "t // 30 * p - 1 // (1 + level)", "t % 7 + count.go % 3", "round(t / 10) * -p",
     "(t > 50) + (level == 2) * 3", "not (t > 5) or level", "-t ** 0.5 + level / 4",
+    # floor division and remainder with operands that floating point cannot hold exactly
+    "(2 + 0 * t) // 0.1", "100 - (2 + 0 * t) // 0.1 * 5", "t // 0.1", "t // 0.3 * p",
+    "(t - 50) // 0.3", "-t // 0.1", "t // -0.3", "(0.3 + 0 * t) // 0.1",
+    "(49 + 0 * t) // 49", "(t * 0.1) // 0.1", "(level - 2.1) // 0.3", "count.go // -0.1",
+    "t % 0.1", "t % 0.3", "(t - 50) % 0.3", "-t % 0.1", "t % -0.3", "(level - 2) % -0.1",
+    "(-1e-20 + 0 * t) % 1", "(0.3 - t) % (0.1 + level)",
 ])
 def test_bounds_hold_at_every_point_sampled(text):
     """Soundness: the expression's value at random times, levels and counts lies in the
-    interval found for it."""
+    interval found for it. Times include multiples of 0.1 and 0.3, where floating-point
+    floor division and remainder differ from exact arithmetic."""
     from sim.scenario.expressions import compile_expression, namespace_for
 
     sc = load_scenario_text(_SYMBOLS_TEXT)
@@ -462,6 +472,7 @@ def test_bounds_hold_at_every_point_sampled(text):
         V = [1.0, 0, 0]
         V[level_slot] = int(rng.integers(0, 4))
         V[count_slot] = int(rng.integers(0, 20))
-        t = float(rng.choice([0.0, 100.0, rng.uniform(0, 100)]))
+        t = float(rng.choice([0.0, 100.0, rng.uniform(0, 100), 0.1 * rng.integers(0, 1001),
+                              0.3 * rng.integers(0, 334)]))
         value = float(fn(V, t, ()))
         assert lo - 1e-12 <= value <= hi + 1e-12, (text, t, V, value, lo, hi)

@@ -65,6 +65,7 @@ def test_reference_states_the_shorthands_and_the_exponential_mean():
     level = next(r for r in sections["Scenario file"] if r.startswith("| `ladder`"))
     assert "name or [Level](#level)" in level
     expo = next(r for r in sections["Distribution"] if r.startswith("| `exponential`"))
-    assert "expression (> 0) or [ExponentialArgs]" in expo and "is the MEAN" in expo
+    # numbers or expressions, never flags: "text" is the expression
+    assert "number (> 0) or text or [ExponentialArgs]" in expo and "is the MEAN" in expo
     escalate = next(r for r in sections["Effect"] if r.startswith("| `escalate`"))
-    assert "expression or [Steps](#steps)" in escalate
+    assert "number or text or [Steps](#steps)" in escalate

@@ -46,7 +46,8 @@ VARIANTS = [p for p in SCENARIOS if "extends" in _tree(p)]
 BEYOND_SCHEMA = re.compile(
     r"is outside its range|is not one of its choices|range low must be <= high|"
     r"weights has \d+ items|is not a date \(|must be after the clock's start|"
-    r"is before the clock's start|the clock runs past|a date needs a valid clock.start")
+    r"is before the clock's start|the clock runs past|a date needs a valid clock.start|"
+    r"rungs in all|outcomes in all")
 
 
 def schema_accepts(doc: Any) -> bool:

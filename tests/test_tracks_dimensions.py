@@ -98,7 +98,7 @@ def test_expressions_name_the_track_and_plain_level_is_refused():
             assert row["max_level.scope"] == "s2" and row["max_level.intensity"] != "i0"
     msg = _problems(TWO_TRACKS.replace("{id: done, default: true}",
                                        "{id: x, when: level >= i1}, {id: done, default: true}"))
-    assert "several escalation tracks" in msg and "level.intensity" in msg
+    assert "tracks are named (ladders:)" in msg and "level.intensity" in msg
     msg = _problems(TWO_TRACKS.replace("{id: done, default: true}",
                                        "{id: x, when: level.scop >= s1}, "
                                        "{id: done, default: true}"))
@@ -199,7 +199,7 @@ def test_end_names_an_outcome_by_dimension_or_by_a_class_no_other_dimension_has(
 def test_an_ambiguous_class_must_name_its_dimension():
     text = DIMENSIONS.replace("{id: unflipped, default: true}", "{id: ongoing, default: true}")
     msg = _problems(text.replace("end: war=ceasefire", "end: ongoing"))
-    assert "unknown outcome (DIMENSION=CLASS) 'ongoing'" in msg
+    assert "outcome 'ongoing' is ambiguous" in msg and "war=ongoing or state=ongoing" in msg
 
 
 def test_joint_table_counts_every_completed_run_once():

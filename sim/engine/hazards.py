@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.errors import RunError
-from sim.scenario.bounds import Interval, value_range
+from sim.scenario.bounds import Interval, below_bound, max_below_message, value_range
 from sim.scenario.expressions import CompiledExpression, Evaluator
 from sim.scenario.fields import Path
 from sim.scenario.rates import RateSpec
@@ -99,11 +99,13 @@ def timing_of(action: Action, base: Path, ex: dict[Path, CompiledExpression],
         return Timing(hazard=Hazard([e.bind(ns) for e in exprs], exprs, breaks,
                                     slots=frozenset().union(*(e.slots for e in exprs))))
     declared: float | None = None
+    declared_at: CompiledExpression | None = None
     inverse = False
     if isinstance(rate, RateSpec):
         expr = ex[(*base, "rate", "expr")]
         if rate.max is not None:
-            declared = _declared(ex[(*base, "rate", "max")], ns)
+            declared_at = ex[(*base, "rate", "max")]
+            declared = _declared(declared_at, ns)
     elif rate is not None:
         expr = ex[(*base, "rate")]
     elif wait is not None and wait.kind == "exponential":
@@ -125,7 +127,7 @@ def timing_of(action: Action, base: Path, ex: dict[Path, CompiledExpression],
                     slots=expr.slots)
     if expr.reads_time:
         hazard.thinned = True
-        hazard.bound = _bound(expr, ns, horizon, slot_range, inverse, declared)
+        hazard.bound = _bound(expr, ns, horizon, slot_range, inverse, declared, declared_at)
         hazard.slots = frozenset()  # thinning reads the state at each candidate
     return Timing(hazard=hazard)
 
@@ -143,12 +145,18 @@ def _declared(expr: CompiledExpression, ns: dict[str, Any]) -> float:
 
 def _bound(expr: CompiledExpression, ns: dict[str, Any], horizon: float,
            slot_range: Callable[[int], Interval], inverse: bool,
-           declared: float | None) -> float:
+           declared: float | None, declared_at: CompiledExpression | None = None) -> float:
     """The thinning bound: the declared max, or the smaller bound the expression's range
-    over the run gives (both hold, so the smaller does)."""
+    over the run gives (both hold, so the smaller does). A declared max below the bound
+    derived fails the run (as it fails the load at the parameters' defaults): the rate
+    could exceed it between candidates, unseen."""
     span: Interval = value_range(expr.tree, ns, slot_range, horizon)
     derived = (1.0 / span[0] if span[0] > 0 else math.inf) if inverse else span[1]
     if declared is not None:
+        if below_bound(declared, derived):
+            at = declared_at or expr
+            raise RunError(f"{at.where}: {max_below_message(declared, derived)} (at these "
+                           f"parameter values)")
         return min(declared, derived) if derived > 0 else declared
     if not math.isfinite(derived):
         raise RunError(f"{expr.where}: the rate '{expr.text}' reads t and has no bound at "

@@ -17,7 +17,7 @@ from typing import Any
 
 from sim.scenario.expressions import Symbols
 
-__all__ = ["Interval", "state_ranges", "value_range"]
+__all__ = ["Interval", "below_bound", "max_below_message", "state_ranges", "value_range"]
 
 Interval = tuple[float, float]
 _ALL: Interval = (-math.inf, math.inf)
@@ -49,7 +49,45 @@ def _div(a: Interval, b: Interval) -> Interval:
     return _mul(a, (1.0 / b[1], 1.0 / b[0]))
 
 
+_SLACK = 1e-12  # relative: far above the rounding error of one division
+
+
+def _quotient(x: float, y: float) -> float:
+    """``x / y`` for ``y != 0`` (either may be infinite), keeping the sign of a quotient
+    that underflows to 0 (so that flooring it gives -1 where Python's ``//`` does)."""
+    if x == 0.0:
+        return 0.0
+    sign = 1.0 if (x > 0) == (y > 0) else -1.0
+    if math.isinf(x):
+        return sign * math.inf
+    if math.isinf(y):
+        return sign * 5e-324
+    q = x / y
+    return q if q != 0.0 else sign * 5e-324
+
+
+def _floordiv(a: Interval, b: Interval) -> Interval:
+    """Python's ``a // b`` is the floor of the exact quotient of its operands, which the
+    rounded quotient can miss by one either way (``2 // 0.1`` is 19, ``2 / 0.1`` is 20;
+    ``49 * (1 / 49)`` is below 1). The quotient is monotone in each operand when ``b``
+    keeps its sign, so its range lies between the corners'; widened by far more than a
+    rounding error before flooring, it holds every value ``//`` gives."""
+    if b[0] <= 0.0 <= b[1]:
+        return _ALL
+    qs = [_quotient(x, y) for x in a for y in b]
+    if any(math.isnan(q) for q in qs):
+        return _ALL
+    lo, hi = min(qs), max(qs)
+    lo -= abs(lo) * _SLACK
+    hi += abs(hi) * _SLACK
+    return (math.floor(lo) if math.isfinite(lo) else lo,
+            math.floor(hi) if math.isfinite(hi) else hi)
+
+
 def _mod(b: Interval) -> Interval:
+    """Python's ``a % b`` has the sign of ``b`` and a magnitude below ``|b|`` in exact
+    arithmetic; rounding can give ``b`` itself (``-1e-20 % 1`` is 1.0), so the end at
+    ``b`` is included."""
     if b[0] > 0:
         return 0.0, b[1]
     if b[1] < 0:
@@ -115,9 +153,7 @@ class _Ranges:
             if isinstance(op, ast.Div):
                 return _div(a, b)
             if isinstance(op, ast.FloorDiv):
-                lo, hi = _div(a, b)
-                return _clean(math.floor(lo) if math.isfinite(lo) else lo,
-                              math.floor(hi) if math.isfinite(hi) else hi)
+                return _floordiv(a, b)
             if isinstance(op, ast.Mod):
                 return _mod(b)
             return _ALL
@@ -157,6 +193,20 @@ class _Ranges:
         if name == "_f_pow":
             return _pow(args[0], args[1])
         return _ALL
+
+
+def below_bound(declared: float, derived: float) -> bool:
+    """Whether a declared ``max:`` lies below the bound derived for its rate (beyond the
+    rounding of the derivation): the rate may then exceed its max."""
+    return math.isfinite(derived) and declared < derived - 1e-9 * abs(derived)
+
+
+def max_below_message(declared: float, derived: float) -> str:
+    """Why a declared ``max:`` below the derived bound is refused, and what to write."""
+    return (f"max {declared:g} is below {derived:g}, the bound derived from the rate's "
+            f"expression over the run: the rate may exceed it, and thinning notices that "
+            f"only at the candidate times it draws; write max: {derived:g} or more, or leave "
+            f"max out")
 
 
 def value_range(tree: ast.expr | None, ns: Mapping[str, Any],

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.scenario.bounds import state_ranges, value_range
+from sim.scenario.bounds import below_bound, max_below_message, state_ranges, value_range
 from sim.scenario.dates import Calendar, DateError, looks_like_date
 from sim.scenario.distributions import DistSpec, distribution_arguments
 from sim.scenario.effects import Effect
@@ -29,7 +29,20 @@ from sim.scenario.fields import Path
 from sim.scenario.rates import RateSpec
 from sim.scenario.schema import Action, Cited, DimensionInfo, ScenarioSpec
 
-__all__ = ["Checked", "Path", "PathProblem", "build_symbols", "check_scenario", "dotted"]
+__all__ = ["COLUMN_ACTORS", "Checked", "Path", "PathProblem", "build_symbols", "check_scenario",
+           "dotted"]
+
+COLUMN_ACTORS = {
+    "outcome": "outcome.DIMENSION",
+    "final_level": "final_level.TRACK",
+    "max_level": "max_level.TRACK",
+    "time_to": "time_to.RUNG",
+    "metric": "metric.NAME",
+    "observed": "observed.ID, a backtest's",
+}
+"""Actor names the runs table's columns begin with: an actor's variables are columns
+``actor.var``, so these would collide (``count`` is reserved for expressions already)."""
+
 
 @dataclass(frozen=True)
 class PathProblem:
@@ -90,21 +103,25 @@ def build_symbols(spec: ScenarioSpec) -> Symbols:
 
 
 class _Checker:
-    def __init__(self, spec: ScenarioSpec, where: Callable[[Path], str], complete: bool) -> None:
+    def __init__(self, spec: ScenarioSpec, where: Callable[[Path], str], complete: bool,
+                 rebuilt: bool = False) -> None:
         self.spec = spec
         self.complete = complete
+        self.rebuilt = rebuilt
         self.out = Checked()
         self.symbols = build_symbols(spec)
         self.where = where
         self.sources = {s.id for s in spec.sources}
         self.levels = set(spec.level_ids)
         self.tracks = {t.name: t.levels for t in spec.tracks}
-        dims = spec.dimensions
-        self.outcomes = {o.id for d in dims for o in d.outcomes}
-        if len(dims) > 1:  # several dimensions: DIM=CLASS, or a class no other one has
-            ids = [o.id for d in dims for o in d.outcomes]
-            self.outcomes = {d.label(o.id) for d in dims for o in d.outcomes}
-            self.outcomes |= {i for i in ids if ids.count(i) == 1}
+        # an outcome by its label (DIMENSION=CLASS with named dimensions, however many),
+        # or by a class no other dimension has
+        self.outcome_classes: dict[str, list[str]] = {}
+        for d in spec.dimensions:
+            for o in d.outcomes:
+                self.outcome_classes.setdefault(o.id, []).append(d.label(o.id))
+        self.outcomes = {label for labels in self.outcome_classes.values() for label in labels}
+        self.outcomes |= {c for c, labels in self.outcome_classes.items() if len(labels) == 1}
         self.hints: dict[str, Hints] = {}  # by kind of name: one bounded index each
 
     def problem(self, path: Path, message: str, offset: int = 0, key: bool = False) -> None:
@@ -166,6 +183,10 @@ class _Checker:
         if dist is None:
             return
         floor = {(*path, dist.kind, *sub) for sub in dist.entry.delay_floor} if time else set()
+        if time and dist.kind == "constant" and isinstance(dist.args, bool):
+            self.problem(path, f"a delay or interval is a length of time, got a flag "
+                               f"({str(dist.args).lower()})")
+            return
         if time and dist.kind == "constant" and looks_like_date(dist.args):
             if path[-1] == "after":  # wait until that date
                 self.time((*path, dist.kind), dist.args)
@@ -235,6 +256,11 @@ class _Checker:
             for name in names:
                 if name in RESERVED:
                     self.problem((section, name), f"'{name}' is a reserved name", key=True)
+                elif section == "actors" and name in COLUMN_ACTORS \
+                        and not (self.rebuilt and name == "observed"):
+                    self.problem((section, name), f"'{name}' is reserved for the runs table's "
+                                                  f"columns ({COLUMN_ACTORS[name]}): name the "
+                                                  f"actor otherwise", key=True)
                 elif name in owners:
                     self.problem((section, name),
                                  f"'{name}' is already a name in {owners[name]}", key=True)
@@ -310,9 +336,24 @@ class _Checker:
             which = "mean" if wait.args.mean is not None else "rate"
             at = (*path, "every", "exponential", which)
         compiled = None if at is None else self.out.expressions.get(at)
-        if at is None or compiled is None or not compiled.reads_time or declared:
+        if at is None or compiled is None:
+            return
+        if compiled.static:
+            fixed = self.fixed(compiled)
+            if fixed is not None and at[-1] == "mean":
+                fixed = 1.0 / fixed if fixed > 0 else None
+            if fixed is not None:
+                self.crowded(at, fixed, "events")
+        if not compiled.reads_time:
             return
         lo, hi = self.range(compiled)
+        if declared:  # thinning checks the rate only at its candidates: the max must hold
+            bound = self.declared_max((*path, "rate", "max"), hi)
+            if bound is not None:
+                self.crowded((*path, "rate", "max"), min(bound, hi), "candidates")
+            return
+        if at[-1] != "mean" and 0 < hi < math.inf:
+            self.crowded(at, hi, "candidates")
         if at[-1] == "mean":
             hi = 1.0 / lo if lo > 0 else math.inf
         if hi < 0:  # thinning would never look at it
@@ -323,6 +364,50 @@ class _Checker:
             self.problem(at, f"this rate reads t, so it is run by thinning, which needs a "
                              f"bound it never exceeds; none follows from the expression: "
                              f"declare one, {hint}")
+
+    def fixed(self, compiled: CompiledExpression) -> float | None:
+        """The value of a static expression with the parameters' defaults (None if it
+        cannot be computed: the run reports that)."""
+        try:
+            value = float(compiled.value(namespace_for(self.symbols.parameters)))
+        except (ArithmeticError, ValueError, TypeError):
+            return None
+        return value if math.isfinite(value) else None
+
+    def declared_max(self, path: Path, derived: float) -> float | None:
+        """Refuse a declared ``max:`` below the bound derived for its rate (parameters at
+        their defaults; the run checks each other parameter point); its value if it
+        holds."""
+        compiled = self.out.expressions.get(path)
+        if compiled is None or not self.symbols.calendar.known:
+            return None
+        declared = self.fixed(compiled)
+        if declared is None:
+            return None
+        if below_bound(declared, derived):
+            self.problem(path, max_below_message(declared, derived))
+            return None
+        return declared
+
+    def crowded(self, path: Path, rate: float, what: str) -> None:
+        """Warn of a rate whose events (or thinning's candidates, each counted as an event)
+        by the horizon would pass ``limits.max_events``: a run then fails unless it ends
+        sooner."""
+        calendar, cap = self.symbols.calendar, self.spec.limits.max_events
+        if not calendar.known or not math.isfinite(calendar.horizon):
+            return
+        expected = rate * calendar.horizon
+        if not expected > cap:
+            return
+        if what == "events":
+            self.warn(path, f"at a rate of {rate:g} the action has about {expected:.3g} "
+                            f"events by the horizon, more than limits.max_events ({cap:,}): a "
+                            f"run fails unless the action stops or the run ends sooner")
+        else:
+            self.warn(path, f"thinning draws candidates at the bound {rate:g}: about "
+                            f"{expected:.3g} by the horizon, each counted as an event, more "
+                            f"than limits.max_events ({cap:,}): a run fails unless the action "
+                            f"stops or the run ends sooner")
 
     def range(self, compiled: CompiledExpression) -> tuple[float, float]:
         """The values ``compiled`` can take in a run (parameters at their defaults)."""
@@ -420,10 +505,12 @@ class _Checker:
 
 
 def check_scenario(spec: ScenarioSpec, where: Callable[[Path], str] | None = None,
-                   complete: bool = True) -> Checked:
+                   complete: bool = True, rebuilt: bool = False) -> Checked:
     """Check references and compile every expression of ``spec``.
 
     ``where`` names the place of a path (``file:line:col: path``) for run-time messages;
-    ``complete=False`` (a spec missing its invalid parts) skips checks of what is absent.
+    ``complete=False`` (a spec missing its invalid parts) skips checks of what is absent;
+    ``rebuilt`` (a document saved with results: backtests of earlier versions gave it an
+    ``observed`` actor) accepts that actor.
     """
-    return _Checker(spec, where or dotted, complete).run()
+    return _Checker(spec, where or dotted, complete, rebuilt).run()

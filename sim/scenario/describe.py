@@ -66,14 +66,15 @@ def citation(item: Cited, status: str = "") -> str:
 
 
 def describe_shape(spec: ScenarioSpec) -> str:
-    """``7 levels, 3 outcomes``, or per track and dimension when there are several."""
+    """``7 levels, 3 outcomes``, or per track and dimension when they are named."""
     tracks, dims = spec.tracks, spec.dimensions
-    if len(tracks) == 1:
+    if len(tracks) == 1 and not tracks[0].name:
         levels = f"{len(tracks[0].levels)} levels"
     else:
         each = ", ".join(f"{t.name}: {len(t.levels)}" for t in tracks)
-        levels = f"{len(tracks)} tracks ({each})"
-    if len(dims) == 1:
+        levels = f"{len(tracks)} track{'s' if len(tracks) != 1 else ''} ({each})"
+    if len(dims) == 1 and not dims[0].name:
         return f"{levels}, {len(dims[0].outcomes)} outcomes"
     each = ", ".join(f"{d.name}: {len(d.outcomes)}" for d in dims)
-    return f"{levels}, {len(dims)} outcome dimensions ({each})"
+    plural = "s" if len(dims) != 1 else ""
+    return f"{levels}, {len(dims)} outcome dimension{plural} ({each})"

@@ -20,7 +20,7 @@ from pydantic import BeforeValidator, Field, create_model
 
 from sim.scenario.distributions import Dist, DistSpec, Sampler
 from sim.scenario.expressions import CompiledExpression, Evaluator
-from sim.scenario.fields import Base, Expr, Ident, Name, OneOf, Path, plain
+from sim.scenario.fields import Base, Expr, Ident, Name, Numeric, OneOf, Path, plain
 
 __all__ = [
     "EFFECTS",
@@ -40,7 +40,8 @@ class CheckContext(Protocol):
     """What an effect's checks use (the scenario checker provides it)."""
 
     levels: set[str]
-    outcomes: set[str]
+    outcomes: set[str]  # labels, and classes only one dimension has
+    outcome_classes: dict[str, list[str]]  # each class -> its labels, dimension by dimension
     tracks: dict[str, list[str]]  # track name ('' for a single ladder) -> its rungs
 
     @property
@@ -194,22 +195,22 @@ def _step_shorthand(value: Any) -> Any:
 
 class StepArgs(Base):
     """``escalate``/``deescalate``: ``by`` rungs (an expression, rounded) on ``track``
-    (needed only when the scenario has several tracks)."""
+    (needed only when the tracks are named, with ``ladders:``)."""
 
-    by: Annotated[Expr, Field(examples=[2])] = 1
+    by: Annotated[Numeric, Field(examples=[2])] = 1
     """Rungs to move (an expression, rounded); the move stops at the track's ends."""
     track: Annotated[Name | None, Field(examples=["scope"])] = None
-    """The track to move; needed only when the scenario has several (``ladders:``)."""
+    """The track to move; needed only when the tracks are named (``ladders:``)."""
 
 
 def _check_track(ctx: CheckContext, track: str | None, path: Path) -> str | None:
-    """The track an effect names, checked: required with several tracks."""
+    """The track an effect names, checked: required with named tracks (``ladders:``)."""
     tracks = ctx.tracks
     if track is None:
         if "" in tracks:
             return ""
-        ctx.problem(path, f"this scenario has several escalation tracks: name one with "
-                          f"track: ({', '.join(tracks)})")
+        ctx.problem(path, f"this scenario's escalation tracks are named (ladders:): name "
+                          f"one with track: ({', '.join(tracks)})")
         return None
     if "" in tracks:
         ctx.problem((*path, "track"), "this scenario has one ladder: leave out track")
@@ -223,8 +224,9 @@ class Escalate(EffectKind):
 
     name = "escalate"
     model = StepArgs
-    shorthand = BeforeValidator(_step_shorthand, json_schema_input_type=Expr | StepArgs)
-    doc = "move up a number of rungs: a number or expression, or {track, by} with several tracks"
+    shorthand = BeforeValidator(_step_shorthand, json_schema_input_type=Numeric | StepArgs)
+    doc = ("move up a number of rungs: a number or expression, or {track, by} with named "
+           "tracks (ladders:)")
     example: ClassVar[Any] = 1
     sign: ClassVar[int] = 1
 
@@ -264,11 +266,26 @@ def _rung_shorthand(value: Any) -> Any:
     return {"level": value} if isinstance(value, str) else value
 
 
+def _rung_alone(value: Any) -> Any:
+    """A rung written ``track:rung`` (as paths show it): say to write the rung alone."""
+    if not isinstance(value, str) or ":" not in value:
+        return value
+    track, _, rung = value.strip().rpartition(":")
+    if not rung:
+        raise ValueError(f"'{value}' has no rung after ':': write the rung alone (its name "
+                         f"says its track)")
+    if not track:
+        raise ValueError(f"'{value}' has no track before ':': write the rung alone ({rung})")
+    raise ValueError(f"'{value}' names a rung as track:rung: write the rung alone ({rung}); "
+                     f"rung names are unique across tracks, so it names its track (or write "
+                     f"{{level: {rung}, track: {track}}})")
+
+
 class RungArgs(Base):
     """``raise_to``/``set_level``: a rung (its name says its track); ``track`` may be
     given too, and must then be the rung's."""
 
-    level: Annotated[Ident, Field(examples=["regional"])]
+    level: Annotated[Ident, BeforeValidator(_rung_alone), Field(examples=["regional"])]
     """The rung (rung names are unique across tracks, so it names its track)."""
     track: Annotated[Name | None, Field(examples=["scope"])] = None
     """The rung's track (optional; if given it must be the rung's)."""
@@ -408,9 +425,14 @@ class End(EffectKind):
     example: ClassVar[Any] = "ceasefire"
 
     def check(self, ctx: CheckContext, value: Any, path: Path, payload: tuple[str, ...]) -> None:
-        several = any("=" in o for o in ctx.outcomes)
+        labels = ctx.outcome_classes.get(value or "", [])
+        if value not in ctx.outcomes and len(labels) > 1:
+            ctx.problem(path, f"outcome '{value}' is ambiguous: it is a class of several "
+                              f"dimensions; write {' or '.join(labels)}")
+            return
+        named = any("=" in o for o in ctx.outcomes)
         ctx.ref(path, value or "", ctx.outcomes,
-                "outcome (DIMENSION=CLASS)" if several else "outcome")
+                "outcome (DIMENSION=CLASS)" if named else "outcome")
 
     def compile(self, ctx: CompileContext, value: Any, path: Path, owner: str) -> list[EffectOp]:
         op = EffectOp(owner)

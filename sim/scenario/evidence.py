@@ -242,6 +242,28 @@ def _written(expr: CompiledExpression) -> list[float]:
     return _written_numbers(_expression_source(expr)) + [t for _, _, t in expr.dates]
 
 
+def _written_here(expr: CompiledExpression) -> str:
+    """What an uncited expression writes, for people: ``the number 2``, ``the date
+    2024-01-10 (t=9)``, or both; empty when it writes only 0 and 1."""
+    if expr.date:  # a time written as a date
+        numbers: list[float] = []
+        dates = [(expr.date, float(expr.literal))]
+    else:
+        numbers = _written_numbers(_expression_source(expr))
+        dates = [(text, t) for _, text, t in expr.dates]
+    numbers = [n for n in numbers if n not in _PLAIN]
+    dates = [(text, t) for text, t in dates if t not in _PLAIN]
+    parts = []
+    if numbers:
+        parts.append(f"the number {_shown(numbers)}")
+    if dates:
+        shown = ", ".join(f"{text} (t={t:g})" for text, t in dict.fromkeys(dates))
+        parts.append(f"the date{'s' if len(set(dates)) > 1 else ''} {shown}")
+    if not parts:
+        return ""
+    return f"{' and '.join(parts)} {'are' if len(parts) > 1 else 'is'} written here"
+
+
 class _Strict:
     def __init__(self, spec: ScenarioSpec, expressions: Mapping[Path, CompiledExpression],
                  folder: str | os.PathLike[str] | None) -> None:
@@ -289,10 +311,10 @@ class _Strict:
         for p, expr in self.expressions.items():
             if p[:2] != path:
                 continue
-            odd = [n for n in _written(expr) if n not in _PLAIN]
-            if odd:
-                self.problem(p, f"the number {_shown(odd)} is written here, but "
-                                f"{path[0]}.{path[1]} has neither source: nor assumption:")
+            written = _written_here(expr)
+            if written:
+                self.problem(p, f"{written}, but {path[0]}.{path[1]} has neither source: nor "
+                                f"assumption:")
                 return
 
     def cited(self, path: Path, item: Cited, values: list[float] | None) -> None:

@@ -119,6 +119,30 @@ _LOGIC = re.compile(r"&&|\|\||!(?!=)")
 _UNIT = re.compile(r"(?<![\w.])[0-9][0-9_]*(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?\s+"
                    r"(?!(?:and|or|not|if|else|in|is)\b)([A-Za-z_]\w*)")
 _ASSIGN = re.compile(r"(?<![=!<>])=(?!=)")
+_OTHER_DATE = re.compile(r"\s*(?:([0-9]{4})([/.])([0-9]{1,2})\2([0-9]{1,2})"
+                         r"|([0-9]{1,2})([/.])([0-9]{1,2})\6([0-9]{4}))\s*")
+
+
+def other_date(text: str) -> str | None:
+    """Why ``text``, a whole expression shaped like a date with ``/`` or ``.``
+    (``2024/01/10``, ``10.01.2024``), is not read as one; None for anything else."""
+    found = _OTHER_DATE.fullmatch(text)
+    if found is None:
+        return None
+    shown = text.strip()
+    if found.group(1):
+        year, month, day = found.group(1), int(found.group(3)), int(found.group(4))
+    else:  # day and month in either order: only a day above 12 tells which
+        first, second, year = int(found.group(5)), int(found.group(7)), found.group(8)
+        if first > 12 >= second:
+            month, day = second, first
+        elif second > 12 >= first:
+            month, day = first, second
+        else:
+            return f"'{shown}' is not a date: write a date as YYYY-MM-DD"
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return f"'{shown}' is not a date: write a date as YYYY-MM-DD"
+    return f"'{shown}' is not a date: write a date as YYYY-MM-DD ({year}-{month:02d}-{day:02d})"
 
 
 def syntax_hint(text: str) -> tuple[str, int] | None:
@@ -399,8 +423,8 @@ class _Rewriter:
         if name == "level":
             if self.symbols.tracks:
                 names = ", ".join(f"level.{k}" for k in self.symbols.tracks)
-                raise self.fail(node, f"this scenario has several escalation tracks: "
-                                      f"name one ({names})")
+                raise self.fail(node, f"this scenario's escalation tracks are named "
+                                      f"(ladders:): read one as level.TRACK ({names})")
             return self._slot(node, self.symbols.level_slot)
         if name in self.payload:
             self.reads_payload = True
@@ -517,6 +541,9 @@ def compile_expression(
     if not text.strip():
         raise ExpressionError("empty expression")
     text = text.strip()
+    slashed = other_date(text)
+    if slashed is not None:
+        raise ExpressionError(slashed)
     bare = date_in_text(text)
     if bare is not None:
         offset, shown = bare

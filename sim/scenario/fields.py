@@ -34,6 +34,7 @@ __all__ = [
     "Name",
     "NonNegative",
     "Number",
+    "Numeric",
     "OneOf",
     "Path",
     "Positive",
@@ -50,6 +51,7 @@ __all__ = [
     "number_only",
     "pair",
     "plain",
+    "valid_name",
 ]
 
 Scalar = bool | int | float | str
@@ -68,6 +70,15 @@ def _name(value: str) -> str:
         raise ValueError(f"'{value}' is not a valid name: expressions cannot use names "
                          f"starting with '_'")
     return value
+
+
+def valid_name(value: str) -> bool:
+    """Whether ``value`` is a valid :data:`Name` (one that expressions read)."""
+    try:
+        _name(value)
+    except ValueError:
+        return False
+    return True
 
 
 END = "$(?!\\n)"
@@ -93,6 +104,12 @@ def _what(value: Any) -> str:
         return f"a flag ({str(value).lower()})"
     if isinstance(value, str):
         return f"text {value[:40]!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
     return f"a {type(value).__name__}"
 
 
@@ -118,7 +135,7 @@ Flag = Annotated[bool, Strict()]
 def _expr(value: Any) -> Scalar:
     if isinstance(value, (bool, int, float, str)):
         return fits_float(value)  # type: ignore[no-any-return]
-    raise ValueError(f"expected a number or an expression, got {type(value).__name__}")
+    raise ValueError(f"expected a number or an expression, got {_what(value)}")
 
 
 _EXPR_SCHEMA = WithJsonSchema(
@@ -139,19 +156,36 @@ def _literal_check(test: Any, what: str) -> Any:
 
 def _bounded(bounds: dict[str, float], what: str) -> WithJsonSchema:
     """The JSON Schema of an expression whose literal number has ``bounds``."""
-    return WithJsonSchema({"anyOf": [{"type": "number", **bounds}, {"type": "boolean"},
-                                     {"type": "string"}],
+    return WithJsonSchema({"anyOf": [{"type": "number", **bounds}, {"type": "string"}],
                            "description": f"a number ({what}) or an expression"})
 
 
-Probability = Annotated[Expr, AfterValidator(_literal_check(lambda v: 0 <= v <= 1,
-                                                             "probability must be within [0, 1]")),
+def _no_flag(value: Scalar) -> Scalar:
+    """Refuse ``true``/``false`` where a number is meant (Python would read them as 1
+    and 0); an expression may still compute a flag."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number or an expression, got {_what(value)}; a "
+                         f"number is meant here")
+    return value
+
+
+Numeric = Annotated[Expr, AfterValidator(_no_flag), WithJsonSchema(
+    {"anyOf": [{"type": "number"}, {"type": "string"}],
+     "description": "a number or an expression"})]
+"""An expression where a number is meant: a literal flag is refused."""
+Probability = Annotated[Expr, AfterValidator(_no_flag),
+                        AfterValidator(_literal_check(lambda v: 0 <= v <= 1,
+                                                      "probability must be within [0, 1]")),
                         _bounded({"minimum": 0, "maximum": 1}, "within [0, 1]")]
-Positive = Annotated[Expr, AfterValidator(_literal_check(lambda v: v > 0, "must be > 0")),
+Positive = Annotated[Expr, AfterValidator(_no_flag),
+                     AfterValidator(_literal_check(lambda v: v > 0, "must be > 0")),
                      _bounded({"exclusiveMinimum": 0}, "> 0")]
-NonNegative = Annotated[Expr, AfterValidator(_literal_check(lambda v: v >= 0, "must be >= 0")),
+NonNegative = Annotated[Expr, AfterValidator(_no_flag),
+                        AfterValidator(_literal_check(lambda v: v >= 0, "must be >= 0")),
                         _bounded({"minimum": 0}, ">= 0")]
-Finite = Annotated[Expr, AfterValidator(_literal_check(math.isfinite, "must be finite"))]
+Finite = Annotated[Expr, AfterValidator(_no_flag),
+                   AfterValidator(_literal_check(math.isfinite, "must be finite")),
+                   _bounded({}, "finite")]
 
 
 class Base(BaseModel):

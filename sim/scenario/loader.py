@@ -20,6 +20,7 @@ from sim.errors import Problem, ScenarioError
 from sim.scenario.checks import Path, PathProblem, check_scenario, dotted
 from sim.scenario.evidence import strict_problems
 from sim.scenario.expressions import did_you_mean
+from sim.scenario.fields import valid_name
 from sim.scenario.files import read_text_file
 from sim.scenario.scenario import Scenario
 from sim.scenario.schema import (
@@ -27,6 +28,7 @@ from sim.scenario.schema import (
     Actor,
     Clock,
     Effect,
+    Level,
     LevelItem,
     MetricItem,
     Outcome,
@@ -34,6 +36,7 @@ from sim.scenario.schema import (
     ParameterItem,
     ScenarioSpec,
     Source,
+    Track,
     TrackItem,
     Trigger,
 )
@@ -385,10 +388,27 @@ def _partial_spec(doc: dict[str, Any]) -> tuple[ScenarioSpec, bool]:
     if isinstance(raw_ladders, dict):
         tracks: dict[str, Any] = {}
         for track, value in raw_ladders.items():
-            with contextlib.suppress(ValidationError):
+            try:
                 tracks[str(track)] = _TRACK.validate_python(value)
+            except ValidationError:  # keep the track and its valid rungs: no knock-on errors
+                tracks[str(track)] = _salvage_track(value)
         fields["ladders"], fields["ladder"] = tracks, None
     return ScenarioSpec.model_construct(**fields), whole
+
+
+def _salvage_track(raw: Any) -> Track:
+    """A track whose definition failed (its problems are reported on their own), with
+    the rungs that are valid names, so that references to it are still checked without
+    a second problem saying the track does not exist."""
+    rungs = raw.get("rungs") if isinstance(raw, dict) else raw
+    kept: list[Level] = []
+    for item in rungs if isinstance(rungs, list) else []:
+        rung = item.get("id") if isinstance(item, dict) else item
+        if isinstance(rung, str) and valid_name(rung):
+            kept.append(Level.model_construct(id=rung))
+    start = raw.get("start") if isinstance(raw, dict) else None
+    known = start if isinstance(start, str) and start in {lv.id for lv in kept} else None
+    return Track.model_construct(rungs=kept, start=known)
 
 
 def _finish(doc: MarkedDict | None, problems: list[Problem], file: str, files: list[str],

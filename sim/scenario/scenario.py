@@ -83,7 +83,7 @@ class Scenario:
         spec = ScenarioSpec.model_validate(document)
         known = dict(places or {})
         checked = check_scenario(spec, (lambda p: known.get(dotted(p)) or dotted(p))
-                                 if known else None)
+                                 if known else None, rebuilt=True)
         if checked.problems:
             raise ScenarioError([Problem(path or "<document>", 0, 0, "/".join(map(str, p.path)),
                                          p.message) for p in checked.problems])

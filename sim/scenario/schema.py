@@ -81,6 +81,14 @@ MAX_SECONDS = 3600.0
 """Ceiling of ``limits.max_seconds``: CPU seconds one run may take."""
 MAX_HORIZON = 1e9
 """Ceiling of ``clock.horizon``, in clock units."""
+MAX_RUNGS = 1000
+"""Rungs of one track (or of ``ladder:``), and of all tracks together."""
+MAX_TRACKS = 64
+"""Tracks of ``ladders:``."""
+MAX_OUTCOMES = 1000
+"""Outcomes of one list or dimension, and of all dimensions together."""
+MAX_DIMENSIONS = 64
+"""Dimensions of ``outcomes:``."""
 
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
 SLUG_PATTERN = f"^{_SLUG.pattern}{END}"
@@ -90,6 +98,17 @@ DATE_PATTERN = (r"^\s*(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[0
 left to the loader)."""
 CLOCK_UNITS = tuple(UNIT_DAYS)
 """The clock's units: each has a length in days, so that dates can be read as times."""
+
+
+def _at_most(cap: int, what: str) -> BeforeValidator:
+    """Refuse a list or mapping longer than ``cap`` before validating its items (so that a
+    huge one fails at once): ``what`` is the message, with ``{cap}`` and ``{n}``."""
+    def check(value: Any) -> Any:
+        if isinstance(value, (list, dict)) and len(value) > cap:
+            raise ValueError(what.format(cap=cap, n=len(value)))
+        return value
+
+    return BeforeValidator(check)
 
 
 def _slug(value: str) -> str:
@@ -323,9 +342,10 @@ class Track(Base):
     """One escalation track of ``ladders:``: its rungs in order and the rung a run
     starts on (the first unless ``start`` names another)."""
 
-    rungs: Annotated[list[LevelItem], Field(min_length=2,
-                                            examples=[["bilateral", "regional", "alliance"]])]
-    """The track's rungs, lowest first (at least two)."""
+    rungs: Annotated[list[LevelItem], Field(min_length=2, max_length=MAX_RUNGS,
+                                            examples=[["bilateral", "regional", "alliance"]]),
+                     _at_most(MAX_RUNGS, "a track has at most {cap:,} rungs; this one has {n:,}")]
+    """The track's rungs, lowest first (at least two, at most 1,000)."""
     start: Annotated[Ident | None, Field(examples=["bilateral"])] = None
     """The rung a run starts on (the first when left out)."""
     doc: Annotated[str | None, Field(examples=["who is fighting"])] = None
@@ -334,7 +354,23 @@ class Track(Base):
 
 TrackItem = Annotated[Track, BeforeValidator(
     _track_shorthand,
-    json_schema_input_type=Annotated[list[LevelItem], Field(min_length=2)] | Track)]
+    json_schema_input_type=Annotated[list[LevelItem], Field(min_length=2, max_length=MAX_RUNGS)]
+    | Track)]
+
+
+def _rungs_in_all(tracks: dict[str, Track] | None) -> dict[str, Track] | None:
+    n = sum(len(t.rungs) for t in (tracks or {}).values())
+    if n > MAX_RUNGS:
+        raise ValueError(f"at most {MAX_RUNGS:,} rungs in all; these tracks have {n:,}")
+    return tracks
+
+
+def _outcomes_in_all(dims: dict[str, list[Outcome]]) -> dict[str, list[Outcome]]:
+    n = sum(len(items) for items in dims.values())
+    if n > MAX_OUTCOMES:
+        raise ValueError(f"at most {MAX_OUTCOMES:,} outcomes in all; these dimensions have "
+                         f"{n:,}")
+    return dims
 
 
 @dataclass(frozen=True)
@@ -348,7 +384,7 @@ class TrackInfo:
     path: tuple[str, ...]
 
     def label(self, rung: str) -> str:
-        """A rung as paths and tables name it: ``track:rung`` on several tracks."""
+        """A rung as paths and tables name it: ``track:rung`` on named tracks."""
         return f"{self.name}:{rung}" if self.name else rung
 
 
@@ -361,7 +397,7 @@ class DimensionInfo:
     path: tuple[str, ...]
 
     def label(self, outcome: str) -> str:
-        """An outcome as summaries name it: ``dimension=class`` with several dimensions."""
+        """An outcome as summaries name it: ``dimension=class`` with named dimensions."""
         return f"{self.name}={outcome}" if self.name else outcome
 
 
@@ -516,7 +552,10 @@ class Limits(Base):
 
 ParameterItem = Annotated[Parameter, BeforeValidator(
     _param_shorthand, json_schema_input_type=bool | float | Parameter)]
-OutcomeList = Annotated[list[Outcome], Field(min_length=1)]
+OutcomeList = Annotated[list[Outcome], Field(min_length=1, max_length=MAX_OUTCOMES), _at_most(
+    MAX_OUTCOMES, "at most {cap:,} outcomes; this list has {n:,}")]
+DimensionList = Annotated[list[Outcome], Field(min_length=1, max_length=MAX_OUTCOMES), _at_most(
+    MAX_OUTCOMES, "at most {cap:,} outcomes in a dimension; this one has {n:,}")]
 
 
 def _outcomes_kind(value: Any) -> str:
@@ -553,14 +592,20 @@ class ScenarioSpec(Base):
         {"salvo_size": {"value": 6, "range": [2, 12], "integer": True,
                         "assumption": "a typical salvo"}}])
     """Named numbers and flags: sweepable, each cited or an assumption."""
-    ladder: Annotated[Annotated[list[LevelItem], Field(min_length=2)] | None, Field(
+    ladder: Annotated[Annotated[list[LevelItem], Field(min_length=2, max_length=MAX_RUNGS),
+                                _at_most(MAX_RUNGS, "a ladder has at most {cap:,} rungs; this "
+                                                    "one has {n:,}")] | None, Field(
         examples=[["contained", "deep_strikes", "nuclear_use"]])] = None
-    """One escalation ladder: its rungs, lowest first (give this or ``ladders``)."""
-    ladders: Annotated[Annotated[dict[Name, TrackItem], Field(min_length=1)] | None, Field(
+    """One escalation ladder: its rungs, lowest first (at least two, at most 1,000; give
+    this or ``ladders``)."""
+    ladders: Annotated[Annotated[dict[Name, TrackItem], Field(min_length=1, max_length=MAX_TRACKS),
+                                 _at_most(MAX_TRACKS, "at most {cap} tracks; this scenario "
+                                                      "has {n}"),
+                                 AfterValidator(_rungs_in_all)] | None, Field(
         examples=[{"intensity": ["skirmishes", "heavy_strikes"],
                    "scope": {"rungs": ["bilateral", "regional"], "start": "bilateral"}}])] = None
-    """Several escalation tracks, by name, each a list of rungs or ``{rungs, start, doc}``
-    (give this or ``ladder``)."""
+    """Named escalation tracks (at most 64, with 1,000 rungs in all), each a list of rungs
+    or ``{rungs, start, doc}`` (give this or ``ladder``)."""
     start_level: Annotated[Ident | None, Field(examples=["deep_strikes"])] = None
     """The rung of ``ladder`` a run starts on (the first when left out)."""
     actors: dict[Name, Actor] = Field(default_factory=dict, examples=[
@@ -574,12 +619,16 @@ class ScenarioSpec(Base):
     """Rules that react to actions and conditions, by name."""
     outcomes: Annotated[
         Annotated[OutcomeList, Tag("list")]
-        | Annotated[Annotated[dict[Name, OutcomeList], Field(min_length=1)], Tag("dimensions")],
+        | Annotated[Annotated[dict[Name, DimensionList],
+                              Field(min_length=1, max_length=MAX_DIMENSIONS),
+                              _at_most(MAX_DIMENSIONS, "at most {cap} outcome dimensions; this "
+                                                       "scenario has {n}"),
+                              AfterValidator(_outcomes_in_all)], Tag("dimensions")],
         Discriminator(_outcomes_kind),
         Field(examples=[[{"id": "nuclear_use", "when": "level >= nuclear_use",
                           "terminal": True}, {"id": "prolonged_war", "default": True}]])]
     """How a run ends: a list of outcomes, or named dimensions each a list (a run gets one
-    outcome in each)."""
+    outcome in each); at most 1,000 outcomes in all, and 64 dimensions."""
     metrics: dict[Ident, MetricItem] = Field(default_factory=dict, examples=[
         {"atacms_left": "ukraine.atacms"}])
     """Named expressions recorded at the end of every run."""
@@ -624,6 +673,17 @@ class ScenarioSpec(Base):
     def outcome_labels(self) -> list[str]:
         """Every outcome as summaries name it, dimension by dimension."""
         return [d.label(o.id) for d in self.dimensions for o in d.outcomes]
+
+    def outcome_label(self, name: str) -> str | None:
+        """The label of the outcome ``name`` stands for: a label as summaries write it
+        (``DIMENSION=CLASS`` with named dimensions, however many; the class alone for a
+        single list), or a class no other dimension has; None for an unknown name or a
+        class of several dimensions."""
+        labels = self.outcome_labels
+        if name in labels:
+            return name
+        found = [d.label(o.id) for d in self.dimensions for o in d.outcomes if o.id == name]
+        return found[0] if len(found) == 1 else None
 
     @property
     def level_ids(self) -> list[str]:

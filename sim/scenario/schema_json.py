@@ -9,7 +9,9 @@ cannot express (the loader still refuses them, with a located message):
   whose low is above its high;
 * a categorical distribution with a different number of ``weights`` and ``values``;
 * a date whose day does not exist in its month (``2025-02-30``), a date horizon that is
-  not after ``clock.start``, and a clock that runs past 9999-12-31.
+  not after ``clock.start``, and a clock that runs past 9999-12-31;
+* more than 1,000 rungs over all tracks, or 1,000 outcomes over all dimensions (each
+  track, list and dimension has its own limit in the schema).
 
 What the loader checks after validation is not in the schema either: that names refer
 to something declared (actors, actions, rungs, sources, outcomes), that expressions
