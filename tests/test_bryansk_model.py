@@ -253,3 +253,38 @@ def test_every_outcome_class_is_reachable():
     assert all(counts.values()), counts
     for label, point in STRESS_POINTS.items():
         assert indicator(columns(600, point), label).sum() >= 30, label
+
+
+# --- the hindcast and its calibration subset --------------------------------------------------
+
+OBSERVED = BASE.parent / "observed"
+
+
+def test_hindcast_reads_against_the_base_and_every_fact_has_a_source():
+    """Every observation of the hindcast names something the base case has, cites a source
+    of the file, and falls in the twelve months after the strike."""
+    from sim.analysis.backtest import prepared
+
+    _, _, resolved = prepared(BASE, OBSERVED / "bryansk_2024_2025.yaml")
+    assert len(resolved) >= 12
+    for r in resolved:
+        assert r.observation.source is not None, r.id
+        assert r.hi <= 365, r.id  # by 19 November 2025
+    kinds = {r.kind for r in resolved}
+    assert {"event", "when", "not", "outcome"} <= kinds
+
+
+def test_calibration_observations_are_the_hindcasts_own():
+    """The calibration file copies its observations and their sources from the hindcast,
+    unchanged, so the calibrated variant is fitted to the hindcast and nothing else."""
+    from sim.analysis.observations import load_observations
+
+    full = load_observations(OBSERVED / "bryansk_2024_2025.yaml").content
+    part = load_observations(OBSERVED / "bryansk_2024_2025_calibration.yaml").content
+    observations = {o.id: o for o in full.observations}
+    sources = {s.id: s for s in full.sources}
+    assert part.observations and part.scenario == full.scenario
+    for o in part.observations:
+        assert o == observations[o.id], o.id
+    assert all(s == sources[s.id] for s in part.sources)
+    assert {o.source.ref for o in part.observations if o.source} == {s.id for s in part.sources}
