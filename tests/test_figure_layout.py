@@ -51,16 +51,16 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> Any:
     sim.run_batch(base, 5000, 7, trace=5, out=root / "base")
     sim.run_batch(base, 2000, 7, {"aid_cut_prob": 0.9}, out=root / "aid")
     run_sweep(base, ["intercept_prob=0.5:0.95:6"], runs=150, seed=3, out=root / "s1")
-    run_sweep(base, ["intercept_prob=0.5:0.95:4", "salvo_size=4,6,8"], runs=150, seed=3,
+    run_sweep(base, ["intercept_prob=0.5:0.95:4", "resupply_batch=0,6,12"], runs=150, seed=3,
               out=root / "s2")
-    run_sweep(base, ["intercept_prob=0.5:0.95", "retaliation_prob=0.2:0.9",
+    run_sweep(base, ["intercept_prob=0.5:0.95", "signal_rate=0:0.02",
                      "aid_cut_prob=0:1"], runs=100, seed=3, design="lhs", samples=24,
               out=root / "lhs")
-    sensitivity(base, "nato_russia_clash", "sobol",
-                ["intercept_prob", "clash_per_salvo_prob", "salvo_size"], samples=8, runs=60,
+    sensitivity(base, "nato=clash", "sobol",
+                ["intercept_prob", "clash_per_incident", "resupply_batch"], samples=8, runs=60,
                 seed=1, out=root / "sens")
-    sensitivity(base, "nato_russia_clash", "morris",
-                ["intercept_prob", "clash_per_salvo_prob", "salvo_size"], samples=4, runs=60,
+    sensitivity(base, "nato=clash", "morris",
+                ["intercept_prob", "clash_per_incident", "resupply_batch"], samples=4, runs=60,
                 seed=1, out=root / "morris")
     return root
 
@@ -161,9 +161,14 @@ def test_colourbar_ticks_are_distinct(folders: Any) -> None:
     assert len(cells) == 12 * len(images)  # every cell says its value
 
 
+# Ink and paper, not categories: black, white, and the mid-grey rule drawn between
+# outcome dimensions (compare) and between tracks (a run's timeline).
+_INK = {(0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (0.533, 0.533, 0.533)}
+
+
 def _rgb(colour: Any) -> tuple[float, ...] | None:
     rgb = tuple(round(c, 3) for c in to_rgb(colour))
-    return None if rgb in {(0.0, 0.0, 0.0), (1.0, 1.0, 1.0)} else rgb
+    return None if rgb in _INK else rgb
 
 
 def _legend_colours(fig: Figure) -> set[tuple[float, ...]]:
@@ -215,8 +220,8 @@ def test_path_icicle_for_the_base_case(folders: Any) -> None:
     columns = {round(p.get_x()) for p in ax.patches}
     assert columns == set(range(len(ax.get_xticks())))  # every column holds a box
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert {"ladder level", "infrastructure war", "allied forces", "ceasefire",
-            "kursk lost", "milestone action"} <= set(legend)
+    assert {"intensity level", "demonstration", "scope level", "reinforced", "nato level",
+            "nato incident", "milestone action"} <= set(legend)
     boxes = [p.get_window_extent() for p in ax.patches]
     labels = [t for t in ax.texts if t.get_text().strip()]
     assert len(labels) >= 20
@@ -228,19 +233,24 @@ def test_path_icicle_for_the_base_case(folders: Any) -> None:
 
 
 def test_every_function_draws_into_the_callers_axes(folders: Any) -> None:
-    """One-panel figures take ax=, figures of several panels take fig= (a subfigure too)."""
-    fig = new_figure(11, 8)
-    top, bottom = fig.subfigures(2, 1)
-    a, b = top.subplots(1, 2)
-    assert outcome_bars(folders / "base", ax=a) is fig
-    assert reach_curves(folders / "base", ax=b) is fig
+    """One-panel figures take ax=, figures of several panels (the base case's four outcome
+    dimensions and three tracks) take fig= (a subfigure too)."""
+    fig = new_figure(11, 14)
+    top, middle, bottom = fig.subfigures(3, 1)
+    assert outcome_bars(folders / "base", fig=top) is fig
+    assert reach_curves(folders / "base", fig=middle) is fig
     assert compare_bars([folders / "base", folders / "aid"], fig=bottom) is fig
-    assert len(a.patches) >= 5 and len(b.lines) >= 3
+    other = new_figure(11, 8)
+    assert occupancy_bands(folders / "base", fig=other.subfigures(1, 1)) is other
+    assert len(top.axes) == 4 and sum(len(a.patches) for a in top.axes) >= 10
+    assert len(middle.axes) == 3 and sum(len(a.lines) for a in middle.axes) >= 5
     single = new_figure(6, 4)
     ax = single.add_subplot()
-    for draw in (occupancy_bands, path_icicle):
-        ax.clear()
-        assert draw(folders / "base", ax=ax) is single
+    for draw in (outcome_bars, reach_curves, occupancy_bands):
+        with pytest.raises(sim.ResultsError, match="pass fig="):
+            draw(folders / "base", ax=ax)
+    ax.clear()
+    assert path_icicle(folders / "base", ax=ax) is single
     ax.clear()
     assert sweep_figure(folders / "s1", ax=ax) is single
     ax.clear()

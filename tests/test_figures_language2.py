@@ -424,3 +424,44 @@ def test_report_groups_the_outcomes_by_dimension(folders: Any) -> None:
     assert "one panel per outcome dimension (war, salient, nuclear)" in captions[0]
     assert "one bar per outcome dimension (war, salient, nuclear)" in captions[1]
     assert set(figures_for(folders / "dims")) == {"outcomes", "occupancy", "reach", "paths"}
+
+
+WIDE = """\
+name: wide
+clock: {unit: day, start: 2024-11-20, horizon: 120}
+parameters:
+  rate: {value: 0.05, range: [0, 0.2], assumption: illustration}
+ladders:
+  intensity:
+    rungs: [fighting_along_the_front, strategic_strikes_on_the_energy_grid, demo]
+    start: strategic_strikes_on_the_energy_grid
+  scope: {rungs: [foreign_forces_fighting_in_kursk, reinforcements_arrived]}
+  nato: {rungs: [nato_quiet_with_no_open_incident, nato_incident_open]}
+actions:
+  step: {rate: rate, milestone: true, effects: [{escalate: {track: scope, by: 1}}]}
+  spill: {rate: rate, effects: [{raise_to: nato_incident_open}]}
+  calm: {rate: rate, effects: [{end: war=ceasefire}]}
+outcomes:
+  war: [{id: ceasefire, terminal: true}, {id: ongoing, default: true}]
+  kursk: [{id: lost, when: level.scope >= reinforcements_arrived}, {id: held, default: true}]
+  nuclear: [{id: used, when: level.intensity >= demo}, {id: signalled, when: "t < 0"},
+            {id: none, default: true}]
+  nato: [{id: clash, when: "t < 0"}, {id: incident, when: level.nato >= nato_incident_open},
+         {id: none, default: true}]
+"""
+
+
+def test_three_tracks_and_ten_classes_stay_inside_and_apart(tmp_path: Any) -> None:
+    """Regression: with three tracks the paths caption ran past the figure's left edge, and
+    with ten outcome classes the compare figure's tick labels overlapped."""
+    path = tmp_path / "wide.yaml"
+    path.write_text(WIDE, encoding="utf-8")
+    serial = {"executor": "serial"}
+    sim.run_batch(path, 300, 1, out=tmp_path / "a", **serial)
+    sim.run_batch(path, 300, 1, {"rate": 0.1}, out=tmp_path / "b", **serial)
+    paths = _draw(lambda: path_icicle(tmp_path / "a"))
+    _check_layout(paths, "paths")
+    assert len(paths.axes[0].get_xlabel().splitlines()) >= 3  # wrapped to the width
+    compare = _draw(lambda: compare_bars([tmp_path / "a", tmp_path / "b"]))
+    assert len(compare.axes[0].get_xticklabels()) == 10
+    _check_layout(compare, "compare")

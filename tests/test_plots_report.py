@@ -45,9 +45,9 @@ def folders(tmp_path_factory):
                   out=root / "strong")
     run_sweep(base, ["intercept_prob=0.5:0.95:3"], runs=150, seed=3, executor="serial",
               out=root / "sweep1")
-    run_sweep(base, ["intercept_prob=0.5,0.95", "retaliation_prob=0.2,0.9"], runs=100, seed=3,
+    run_sweep(base, ["intercept_prob=0.5,0.95", "aid_cut_prob=0.05,0.5"], runs=100, seed=3,
               executor="serial", out=root / "sweep2")
-    sensitivity(base, "nato_russia_clash", "sobol", ["intercept_prob", "clash_per_salvo_prob"],
+    sensitivity(base, "nato=clash", "sobol", ["intercept_prob", "clash_per_incident"],
                 samples=8, runs=60, seed=1, executor="serial", out=root / "sens")
     return root, base
 
@@ -77,47 +77,52 @@ def _labels(ax) -> list[str]:
 
 
 def test_outcome_bars(folders):
+    """One bar per outcome class, over the panels of the outcome dimensions."""
     root, base = folders
     fig, data = _no_warnings(outcome_bars, root / "base")
-    ax = fig.axes[0]
-    bars = [p for p in ax.patches if isinstance(p, Rectangle)]
-    assert len(bars) == len(base.spec.outcomes)
+    bars = [p for ax in fig.axes for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(bars) == len(base.spec.outcome_labels)
     summary = sim.load_results(root / "base").batch_summary().as_dict()
     assert sorted(b.get_height() for b in bars) == pytest.approx(
         sorted(o["p"] for o in summary["outcomes"].values()))
-    assert any(isinstance(c, ErrorbarContainer) for c in ax.containers)
-    assert "1,500 runs, seed 11" in ax.get_title()
-    assert "probability" in ax.get_ylabel()
+    assert any(isinstance(c, ErrorbarContainer) for ax in fig.axes for c in ax.containers)
+    titles = [fig.get_suptitle(), *(ax.get_title() for ax in fig.axes)]
+    assert any("1,500 runs, seed 11" in t for t in titles)
+    assert "probability" in fig.axes[0].get_ylabel()
     _sane(data)
 
 
 def test_occupancy_bands_stack_to_one_with_dates(folders):
-    root, _ = folders
+    """On every track, every run is at one of its rungs or has ended, at every time."""
+    root, base = folders
     fig, data = _no_warnings(occupancy_bands, root / "base")
-    ax = fig.axes[0]
-    polys = [c for c in ax.collections if isinstance(c, PolyCollection)]
     tl = sim.load_results(root / "base").timeline.to_pandas()
-    shown = [c for c in tl.columns if c.startswith(("at.", "ended.")) and tl[c].any()]
-    assert len(polys) == len(shown)
-    states = tl[[c for c in tl.columns if c.startswith(("at.", "ended."))]].sum(axis=1)
-    assert (states == tl["runs"]).all()  # every run is in exactly one state at every time
-    assert ax.get_xlabel() == "date"
-    assert any("2025" in label for label in _labels(ax))
+    ended = [c for c in tl.columns if c.startswith("ended.")]
+    panels = [ax for ax in fig.axes if ax.get_title(loc="left").endswith("track")]
+    assert len(panels) == len(base.spec.tracks)
+    for ax, track in zip(panels, base.spec.tracks, strict=True):
+        at = [f"at.{rung}" for rung in track.levels]
+        polys = [c for c in ax.collections if isinstance(c, PolyCollection)]
+        shown = [c for c in at + ended if tl[c].any()]
+        assert len(polys) == len(shown), track.name
+        assert (tl[at + ended].sum(axis=1) == tl["runs"]).all(), track.name
+    assert fig.axes[len(panels) - 1].get_xlabel() == "date"
+    assert any("2025" in label for label in _labels(fig.axes[len(panels) - 1]))
     _sane(data)
 
 
 def test_reach_curves_one_line_per_level_above_start(folders):
     root, base = folders
     fig, data = _no_warnings(reach_curves, root / "base")
-    levels = [lv.id for lv in base.spec.ladder]
-    above = levels[levels.index(base.spec.start_level) + 1:]
-    ax = fig.axes[0]
-    assert len(ax.lines) == len(above)
     summary = sim.load_results(root / "base").batch_summary().as_dict()
-    for line, lv in zip(ax.lines, above, strict=True):
-        y = line.get_ydata()
-        assert np.all(np.diff(y) >= 0)  # cumulative
-        assert y[-1] == pytest.approx(summary["levels"][lv]["p"], abs=1e-12)
+    assert len(fig.axes) == len(base.spec.tracks)
+    for ax, track in zip(fig.axes, base.spec.tracks, strict=True):
+        above = track.levels[track.start + 1:]
+        assert len(ax.lines) == len(above), track.name
+        for line, lv in zip(ax.lines, above, strict=True):
+            y = line.get_ydata()
+            assert np.all(np.diff(y) >= 0)  # cumulative
+            assert y[-1] == pytest.approx(summary["levels"][lv]["p"], abs=1e-12)
     _sane(data)
 
 
@@ -151,7 +156,7 @@ def test_sweep_figures(folders):
     root, base = folders
     fig, data = _no_warnings(sweep_figure, root / "sweep1")
     ax = fig.axes[0]
-    n = len(base.spec.outcomes)
+    n = len(base.spec.outcome_labels)
     assert len(ax.lines) == n
     assert len([c for c in ax.collections if isinstance(c, PolyCollection)]) == n
     assert ax.get_xlabel() == "intercept_prob (probability)"  # the unit its doc line gives
@@ -170,7 +175,7 @@ def test_sensitivity_and_compare_figures(folders):
     _sane(data)
     fig, data = _no_warnings(compare_bars, [root / "base", root / "strong"])
     bars = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
-    assert len(bars) == 2 * len(base.spec.outcomes)
+    assert len(bars) == 2 * len(base.spec.outcome_labels)
     _sane(data)
 
 

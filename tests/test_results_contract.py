@@ -494,7 +494,7 @@ def test_runs_table_is_typed_and_self_describing(ref, tmp_path):
     first = dated.slice(0, 1).to_pylist()[0]
     import datetime as dt
 
-    assert first["end_date"] == dt.date(2024, 11, 19) + dt.timedelta(
+    assert first["end_date"] == dt.date(2024, 11, 20) + dt.timedelta(
         days=int(first["end_time"]))
     sweep = tmp_path / "s"
     assert invoke("sweep", ref, "--vary", "cut_prob=0.2,0.8", "-n", "50", "--out", sweep,

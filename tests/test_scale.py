@@ -180,9 +180,15 @@ def test_precision_stopping_meets_h_and_depends_only_on_the_seed(tmp_path):
     counts = a.aggregate.outcome_counts
     table = a.runs_table().to_pandas()
     short = table[table.run < a.runs - 250]
+
+    def hits(label: str) -> int:  # runs of class CLASS in dimension DIM (label DIM=CLASS)
+        dim, _, cls = label.rpartition("=")
+        return int((short[f"outcome.{dim}" if dim else "outcome"] == cls).sum())
+
     widths = [(hi - lo) / 2 for lo, hi in
-              (wilson(int((short.outcome == o).sum()), len(short)) for o in a.aggregate.outcomes)]
-    assert max(widths) > h and counts.sum() == a.runs
+              (wilson(hits(o), len(short)) for o in a.aggregate.outcomes)]
+    dimensions = len(sim.load_scenario(base).spec.dimensions)  # each run has a class in each
+    assert max(widths) > h and counts.sum() == a.runs * dimensions
     manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
     assert manifest["runs"] == a.runs and manifest["runs_cap"] == 20_000
 

@@ -26,9 +26,9 @@ def base():
 
 def test_design_sizes_and_bounds(base):
     grid = expand([parse_factor(base, "intercept_prob=0.5:0.9:5"),
-                   parse_factor(base, "salvo_size=4,6,8")])
+                   parse_factor(base, "resupply_batch=0,6,12")])
     assert len(grid) == 15
-    assert {p["salvo_size"] for p in grid} == {4, 6, 8}
+    assert {p["resupply_batch"] for p in grid} == {0, 6, 12}
     assert sorted({p["intercept_prob"] for p in grid}) == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9])
     for design in ("lhs", "sobol"):
         pts = expand([parse_factor(base, "intercept_prob"), parse_factor(base, "initial_atacms")],
@@ -50,13 +50,14 @@ def test_bad_factors_are_errors(base):
 
 
 def test_sweep_is_monotone_within_intervals_and_shares_streams(base, tmp_path):
-    """More interception, fewer salvos landing: the clash probability falls along the sweep."""
+    """More interception, fewer salvos landing and fewer Russian probes of NATO: the chance
+    of a NATO incident falls along the sweep."""
     res = run_sweep(base, ["intercept_prob=0.5,0.95"], runs=1500, seed=4, workers=2,
                     out=tmp_path / "s")
     df = res.table.to_pandas()
-    clash = df[df.outcome == "nato_russia_clash"].sort_values("param.intercept_prob")
-    assert clash.p.iloc[0] > clash.p.iloc[1]
-    assert clash.lo.iloc[0] > clash.hi.iloc[1]
+    incident = df[df.outcome == "nato=incident"].sort_values("param.intercept_prob")
+    assert incident.p.iloc[0] > incident.p.iloc[1]
+    assert incident.lo.iloc[0] > incident.hi.iloc[1]
     runs = sim.load_results(tmp_path / "s").runs.to_pandas()
     assert sorted(runs.point.unique()) == [0, 1]
     assert (runs.groupby("point").run.apply(list).apply(sorted) == [list(range(1500))] * 2).all()
@@ -65,16 +66,16 @@ def test_sweep_is_monotone_within_intervals_and_shares_streams(base, tmp_path):
 def test_crn_paired_variance_is_below_unpaired(base, tmp_path):
     """Same seed (paired) differences vary far less than differences across seeds."""
     a = sim.run_batch(base, 1500, seed=1, workers=2, out=tmp_path / "a")
-    b = sim.run_batch(base, 1500, seed=1, parameters={"aid_cut_prob": 0.6}, workers=2,
+    b = sim.run_batch(base, 1500, seed=1, parameters={"aid_cut_prob": 0.1}, workers=2,
                       out=tmp_path / "b")
-    c = sim.run_batch(base, 1500, seed=2, parameters={"aid_cut_prob": 0.6}, workers=2,
+    c = sim.run_batch(base, 1500, seed=2, parameters={"aid_cut_prob": 0.1}, workers=2,
                       out=tmp_path / "c")
     paired = compare([tmp_path / "a", tmp_path / "b"])
     unpaired = compare([tmp_path / "a", tmp_path / "c"])
     assert paired.methods[str(tmp_path / "b")] == "paired"
     assert unpaired.methods[str(tmp_path / "c")] == "unpaired"
-    row_p = next(r for r in paired.rows if r["outcome"] == "ceasefire")
-    row_u = next(r for r in unpaired.rows if r["outcome"] == "ceasefire")
+    row_p = next(r for r in paired.rows if r["outcome"] == "war=ceasefire")
+    row_u = next(r for r in unpaired.rows if r["outcome"] == "war=ceasefire")
     width_p = row_p[f"diff[{tmp_path / 'b'}]"][2] - row_p[f"diff[{tmp_path / 'b'}]"][1]
     width_u = row_u[f"diff[{tmp_path / 'c'}]"][2] - row_u[f"diff[{tmp_path / 'c'}]"][1]
     assert width_p < 0.6 * width_u
@@ -91,13 +92,15 @@ def test_compare_intervals_match_direct_computation(base, tmp_path):
     rb = sim.load_results(tmp_path / "b").runs.to_pandas()
     rc = sim.load_results(tmp_path / "c").runs.to_pandas()
     cmp = compare([tmp_path / "a", tmp_path / "b", tmp_path / "c"])
-    row = next(r for r in cmp.rows if r["outcome"] == "kursk_lost")
-    d = (rb.outcome == "kursk_lost").to_numpy(float) - (ra.outcome == "kursk_lost").to_numpy(float)
+    row = next(r for r in cmp.rows if r["outcome"] == "kursk=lost")
+    lost = {k: (r["outcome.kursk"] == "lost").to_numpy(float)
+            for k, r in (("a", ra), ("b", rb), ("c", rc))}
+    d = lost["b"] - lost["a"]
     se = d.std(ddof=1) / math.sqrt(len(d))
     assert row[f"diff[{tmp_path / 'b'}]"] == pytest.approx((d.mean(), d.mean() - Z * se,
                                                               d.mean() + Z * se))
-    p1, n1 = (ra.outcome == "kursk_lost").mean(), len(ra)
-    p2, n2 = (rc.outcome == "kursk_lost").mean(), len(rc)
+    p1, n1 = lost["a"].mean(), len(ra)
+    p2, n2 = lost["c"].mean(), len(rc)
     got, lo, hi = row[f"diff[{tmp_path / 'c'}]"]
     assert got == pytest.approx(p2 - p1)
     assert lo < p2 - p1 < hi

@@ -164,6 +164,8 @@ def compare_bars(refs: Sequence[Results | str | Path], allow_different: bool = F
     left.set_yticks([t for t in left.get_yticks() if 0 <= t <= 1.0])  # headroom: no 110%
     several = any("=" in n for n in names)
     left.set_xticks(x, [_compare_tick(n) for n in names])
+    if len(names) > 8:  # too many to sit side by side: each label stands on its end
+        left.tick_params(axis="x", labelrotation=90)
     left.set_ylabel("probability (share of runs), 95% interval")
     left.yaxis.set_major_formatter("{x:.0%}")
     left.grid(axis="y", alpha=0.3)

@@ -147,7 +147,10 @@ def path_icicle(results: Results | FolderContext | str | Path, min_share: float 
         ending += (f" (the one that ended the run, else its "
                    f"{ctx.dimensions[0].name.replace('_', ' ')} class)")
     label = f"milestones in the order runs passed them, {after}{ending}"
-    ax.set_xlabel(label.replace("; ", ";\n") if len(label) > 120 else label)
+    if len(label) > 120:  # one line per clause, each wrapped to the figure's width
+        label = "\n".join(textwrap.fill(part, 110)
+                          for part in label.replace("; ", ";\n").split("\n"))
+    ax.set_xlabel(label)
     ax.set_title(ctx.heading(f"Outcome paths ({distinct:,} distinct)"))
     _legend(ax, ctx, boxes, styles, min_share)
     _label_boxes(fig, ax, boxes)
