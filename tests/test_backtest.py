@@ -436,3 +436,9 @@ def test_an_interrupted_backtest_resumes_with_its_own_command(tmp_path):
     res = CliRunner().invoke(cli, ["backtest", str(sc), "--observed", str(other), "-n", "400",
                                    "--seed", "5", "--resume", str(out)])
     assert res.exit_code == 2 and "it watched other observations" in res.output
+
+
+def test_a_level_with_an_empty_track_is_refused(tmp_path):
+    sc, obs = _files(tmp_path, POISSON, "observations: [{id: a, level: ':tense', by: 30}]\n")
+    with pytest.raises(ScenarioError, match="name the track before ':'"):
+        prepared(sc, obs)

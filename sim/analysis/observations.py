@@ -320,9 +320,12 @@ def resolve(loaded: Loaded, sc: Scenario) -> list[Resolved]:
                                     "checked only when the state changes): date it with "
                                     "by:, on: or after: instead")
         elif o.level is not None:
-            track, _, rung = o.level.rpartition(":")
+            track, colon, rung = o.level.rpartition(":")
             target = rung
-            if rung not in rungs:
+            if colon and not track:
+                problem(i, key, f"'{o.level}': name the track before ':' (TRACK:RUNG), or "
+                                f"write the rung alone")
+            elif rung not in rungs:
                 problem(i, key, f"unknown level '{rung}'{did_you_mean(rung, rungs)}")
             elif track and (track not in tracks or rung not in tracks[track]):
                 problem(i, key, f"'{rung}' is not a rung of track '{track}'")

@@ -138,6 +138,17 @@ class Replication:
     def _loop_error(self) -> None:
         names = Counter(self.diagnose or [])
         top = ", ".join(f"{n} ({c})" for n, c in names.most_common(6))
+        first = names.most_common(1)[0][0] if names else ""
+        hazard = next((a for a in self.plan.actions if a.name == first and a.recurring), None)
+        if hazard is not None:  # a busy recurring action, not a loop at one instant
+            thinned = hazard.hazard is not None and hazard.hazard.thinned
+            raise RunError(
+                f"more than {self.plan.max_events:,} events in one run (limits.max_events) "
+                f"at t={self.env.now:g}; the most frequent just before: {top}. "
+                f"'{first}' recurs too often"
+                + (" (a thinned rate: its rejected candidates count as events, so a max: "
+                   "far above the rate costs events)" if thinned else "")
+                + ": lower its rate, tighten its max:, or raise limits.max_events.")
         raise RunError(
             f"more than {self.plan.max_events:,} events in one run (limits.max_events) at "
             f"t={self.env.now:g}; the most frequent just before: {top}. A zero-delay loop? "
