@@ -442,3 +442,10 @@ def test_a_level_with_an_empty_track_is_refused(tmp_path):
     sc, obs = _files(tmp_path, POISSON, "observations: [{id: a, level: ':tense', by: 30}]\n")
     with pytest.raises(ScenarioError, match="name the track before ':'"):
         prepared(sc, obs)
+
+
+def test_an_empty_observation_file_is_not_called_a_scenario(tmp_path):
+    sc, obs = _files(tmp_path, POISSON, "")
+    res = CliRunner().invoke(cli, ["backtest", str(sc), "--observed", str(obs)])
+    assert res.exit_code == 2 and "the file is empty" in res.output
+    assert "a scenario is" not in res.output

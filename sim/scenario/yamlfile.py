@@ -288,7 +288,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, list[Problem]]:
         problems.append(Problem(file, 1, 1, "", f"YAML error: {exc}"))
         return None, problems
     if root is None and not problems:
-        fail(Mark(file, 1, 1), "the file is empty: a scenario is a mapping of keys")
+        fail(Mark(file, 1, 1), "the file is empty: it should be a mapping of keys")
     return root, problems
 
 
