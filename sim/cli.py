@@ -244,6 +244,29 @@ def _execution_options(fn: F) -> F:
     return fn
 
 
+def _folder_options(kind: str, resume_help: str, json_help: str) -> Callable[[F], F]:
+    """``--out``, ``--force``, ``--resume``, ``--json`` and ``-q`` of a command that writes
+    a results folder named ``results/<scenario>-<kind>-<timestamp>`` by default."""
+    options = [
+        click.option("--out", type=str, default=None, callback=_out_path,
+                     help=f"Results folder [default: results/<scenario>-{kind}-<timestamp>]."),
+        click.option("--force", is_flag=True, help="Replace an existing results folder."),
+        click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
+                     metavar="DIR", help=resume_help),
+        click.option("--json", "as_json", is_flag=True, help=json_help),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="Hide the progress bar (the results are still printed; --json "
+                          "prints them for programs)."),
+    ]
+
+    def apply(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return apply
+
+
 def _emit(as_json: bool, data: Callable[[], Any], render: Callable[[], None]) -> None:
     """Print ``data()`` as JSON for machines, or ``render()`` a table for people."""
     if as_json:
@@ -460,16 +483,8 @@ def _given(name: str) -> bool:
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Fix another parameter (repeatable).")
 @_execution_options
-@click.option("--out", type=str, default=None, callback=_out_path,
-              help="Results folder [default: results/<scenario>-sweep-<timestamp>].")
-@click.option("--force", is_flag=True, help="Replace an existing results folder.")
-@click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
-              metavar="DIR", help="Finish the unfinished sweep in DIR (same design and seed).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print each point's outcome probabilities as JSON (with the folder's path).")
-@click.option("-q", "--quiet", is_flag=True,
-              help="Hide the progress bar (the results are still printed; --json prints "
-                   "them for programs).")
+@_folder_options("sweep", "Finish the unfinished sweep in DIR (same design and seed).",
+                 "Print each point's outcome probabilities as JSON (with the folder's path).")
 @_handled
 def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], design: str,
           samples: int | None, runs: int, seed: int, sets: tuple[str, ...],
@@ -536,15 +551,8 @@ def sweep(scenario: Path | None, spec: Path | None, vary: tuple[str, ...], desig
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Fix another parameter (repeatable).")
 @_execution_options
-@click.option("--out", type=str, default=None, callback=_out_path,
-              help="Results folder [default: results/<scenario>-sensitivity-<timestamp>].")
-@click.option("--force", is_flag=True, help="Replace an existing results folder.")
-@click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
-              metavar="DIR", help="Finish the interrupted analysis in DIR (same command).")
-@click.option("--json", "as_json", is_flag=True, help="Print the indices as JSON.")
-@click.option("-q", "--quiet", is_flag=True,
-              help="Hide the progress bar (the results are still printed; --json prints "
-                   "them for programs).")
+@_folder_options("sensitivity", "Finish the interrupted analysis in DIR (same command).",
+                 "Print the indices as JSON.")
 @_handled
 def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...],
                 samples: int, runs: int, seed: int, sets: tuple[str, ...],
@@ -583,17 +591,9 @@ def sensitivity(scenario: Path, outcome: str, method: str, vary: tuple[str, ...]
               help="Also forecast from the runs consistent with every observation known by "
                    "DATE (a date or clock time).")
 @_execution_options
-@click.option("--out", type=str, default=None, callback=_out_path,
-              help="Results folder [default: results/<scenario>-backtest-<timestamp>].")
-@click.option("--force", is_flag=True, help="Replace an existing results folder.")
-@click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
-              metavar="DIR", help="Finish the interrupted backtest in DIR (the same command "
-                                  "plus --resume DIR).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the scores as JSON (with the results folder's path).")
-@click.option("-q", "--quiet", is_flag=True,
-              help="Hide the progress bar (the results are still printed; --json prints "
-                   "them for programs).")
+@_folder_options("backtest",
+                 "Finish the interrupted backtest in DIR (the same command plus --resume DIR).",
+                 "Print the scores as JSON (with the results folder's path).")
 @_handled
 def backtest(scenario: Path | None, observed: Path, runs: int, seed: int, as_of: str | None,
              workers: int | None, executor: str, scheduler: str | None, out: Path | None,
@@ -641,15 +641,8 @@ def backtest(scenario: Path | None, observed: Path, runs: int, seed: int, as_of:
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Fix another parameter (repeatable).")
 @_execution_options
-@click.option("--out", type=str, default=None, callback=_out_path,
-              help="Results folder [default: results/<scenario>-calibration-<timestamp>].")
-@click.option("--force", is_flag=True, help="Replace an existing results folder.")
-@click.option("--resume", "resume", type=click.Path(path_type=Path), default=None,
-              metavar="DIR", help="Finish the unfinished calibration in DIR (same command).")
-@click.option("--json", "as_json", is_flag=True, help="Print the posterior as JSON.")
-@click.option("-q", "--quiet", is_flag=True,
-              help="Hide the progress bar (the results are still printed; --json prints "
-                   "them for programs).")
+@_folder_options("calibration", "Finish the unfinished calibration in DIR (same command).",
+                 "Print the posterior as JSON.")
 @_handled
 def calibrate(scenario: Path | None, observed: Path, vary: tuple[str, ...], samples: int,
               runs: int, seed: int, sets: tuple[str, ...], workers: int | None,
