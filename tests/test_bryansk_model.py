@@ -38,11 +38,13 @@ MOVES: dict[str, tuple[str, int, int]] = {
     "intercept_prob": ("nato=none", +1, 1500),
     "initial_atacms": ("nato=none", -1, 2700),
     "resupply_batch": ("nato=none", -1, 1100),
-    "disruption_per_hit": ("kursk=lost", -1, 500),
+    "disruption_per_hit": ("kursk=lost", -1, 1500),
+    "adaptation_per_salvo": ("kursk=lost", +1, 12000),
     "kursk_km2": ("kursk=lost", -1, 300),
     "kursk_force": ("kursk=lost", +1, 300),
     "advance_per_10k": ("kursk=lost", +1, 300),
     "unsupplied_advance_factor": ("kursk=lost", +1, 1600),
+    "reinforcement_gap": ("kursk=lost", +1, 300),
     "winter_strike_rate": ("nato=none", -1, 300),
     "summer_strike_rate": ("nato=none", -1, 300),
     "answer_signal_prob": ("nuclear=none", -1, 300),
@@ -55,7 +57,8 @@ MOVES: dict[str, tuple[str, int, int]] = {
     "allied_commit_rate": ("nato=none", -1, 300),
     "troops_clash_multiplier": ("nato=clash", +1, 1250),
     "review_interval": ("war=ceasefire", -1, 1100),
-    "aid_cut_prob": ("war=ceasefire", +1, 600),
+    "aid_cut_prob": ("war=ceasefire", +1, 1200),
+    "pause_length": ("war=ceasefire", +1, 1100),
     "talks_interval_mean": ("war=ceasefire", -1, 300),
     "ukraine_consent": ("war=ceasefire", +1, 300),
     "aid_pressure": ("war=ceasefire", +1, 650),
@@ -288,3 +291,25 @@ def test_calibration_observations_are_the_hindcasts_own():
         assert o == observations[o.id], o.id
     assert all(s == sources[s.id] for s in part.sources)
     assert {o.source.ref for o in part.observations if o.source} == {s.id for s in part.sources}
+
+
+# --- no mechanism shaped to what happened after the start date ------------------------------
+
+
+def test_us_aid_and_limited_truces_do_not_hang_on_who_accepted_a_round():
+    """A pause of US aid ends on its own schedule, not when Kyiv accepts a proposal; a
+    limited truce may follow any round without a ceasefire, whoever refused; nothing makes
+    Moscow likelier to accept while a truce holds; the salvos do not need US aid."""
+    spec = scenario().spec
+    for name, trigger in spec.triggers.items():
+        if trigger.on == "talks_round":
+            fired = {(e.get("fire") if isinstance(e.get("fire"), str) else
+                      (e.get("fire") or {}).get("action"))
+                     for e in (x.model_dump(exclude_none=True) for x in trigger.do)}
+            assert "aid_resumed" not in fired, name
+            guard = str(trigger.if_ or "")
+            assert "not moscow" not in guard and "not kyiv" not in guard, name
+    draws = spec.actions["talks_round"].model_dump(exclude_none=True)["draws"]
+    assert "truce" not in str(draws["moscow"]) and "truce" not in str(draws["kyiv"])
+    assert "us_aid" not in str(spec.actions["atacms_salvo"].rate)
+    assert "us_aid" not in str(spec.actions["atacms_salvo"].requires)
