@@ -458,7 +458,7 @@ def _run_rare(scenario: Path | None, rare: str | None, pilot: int, runs: int, se
               resume: Path | None, as_json: bool, quiet: bool, command: list[str]) -> None:
     """``run --rare OUTCOME``: a rare-event estimate (see sim.batch.rare)."""
     from sim.batch import default_out
-    from sim.batch.rare import estimate_rare
+    from sim.batch.rare import estimate_rare, rare_label
     from sim.scenario import load_scenario
     from sim.show import print_summary, progress_bar
 
@@ -489,6 +489,7 @@ def _run_rare(scenario: Path | None, rare: str | None, pilot: int, runs: int, se
         _warn(sc)
         sc.resolve_parameters(overrides)  # fail before creating any folder
         target = out or default_out(sc, suffix="-rare")
+    rare = rare_label(sc, rare, overrides)  # every problem before the pilot
     with progress_bar(runs, disable=quiet or as_json) as advance:
         result = estimate_rare(sc, rare, runs, seed, overrides, pilot=pilot,
                                execution=_execution(workers, executor, scheduler, advance,

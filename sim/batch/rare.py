@@ -40,7 +40,8 @@ from sim.errors import BatchError, RunError, ScenarioError
 from sim.scenario import Scenario, load_scenario
 from sim.scenario.expressions import did_you_mean
 
-__all__ = ["METHOD", "RARE_BELOW", "PilotStage", "choose_tilt", "estimate_rare", "rare_target"]
+__all__ = ["METHOD", "RARE_BELOW", "PilotStage", "choose_tilt", "estimate_rare", "rare_label",
+           "rare_target"]
 
 METHOD = ("likelihood-ratio importance sampling: trigger probabilities tilted on the "
           "log-odds scale, tilts chosen by a cross-entropy pilot")
@@ -101,6 +102,21 @@ def rare_target(plan: Plan, outcome: str) -> int:
                             f"give one of {', '.join(labels[i] for i in found)}")
     raise ScenarioError(f"--rare: unknown outcome '{outcome}'{did_you_mean(outcome, labels)}; "
                         f"outcomes are: {', '.join(labels)}")
+
+
+def rare_label(scenario: Scenario, outcome: str,
+               parameters: Mapping[str, Any] | None = None) -> str:
+    """Check that ``outcome`` can be estimated by :func:`estimate_rare` and return its
+    label (``DIM=CLASS``): a known outcome, and a scenario with a trigger probability to
+    tilt. Whether it is rare is seen in the pilot."""
+    job = Job(scenario, [dict(parameters or {})], 1, 0)
+    plan = plan_for(job.document, scenario.content_hash, job.params_json[0], job.places)
+    label = plan.outcomes[rare_target(plan, outcome)].label
+    if not _tiltable(plan):
+        raise BatchError(f"--rare {label}: the scenario has no trigger with a probability "
+                         f"(other than 0 or 1), so no trigger probability leads to it; "
+                         f"drop --rare")
+    return label
 
 
 def _tiltable(plan: Plan) -> list[int]:
@@ -284,12 +300,8 @@ def estimate_rare(
     job = Job(sc, [dict(parameters or {})], runs, seed, command=command,
               overrides_by=overrides_by)
     plan = plan_for(job.document, sc.content_hash, job.params_json[0], job.places)
-    target = rare_target(plan, outcome)
-    label = plan.outcomes[target].label
-    if not _tiltable(plan):
-        raise BatchError(f"--rare {label}: the scenario has no trigger with a probability "
-                         f"(other than 0 or 1), so no trigger probability leads to it; "
-                         f"drop --rare")
+    label = rare_label(sc, outcome, parameters)
+    target = rare_target(plan, label)
     settings = {"method": METHOD, "target": label, "pilot_runs": pilot,
                 "pilot_stages": stages, "seed": seed}
     execution = execution or Execution()
