@@ -245,3 +245,46 @@ def test_no_trigger_probability_to_tilt(write):
         """)
     with pytest.raises(sim.BatchError, match="no trigger probability leads to it"):
         estimate_rare(path, "up", 100, 0, execution=SERIAL)
+
+
+def test_resume_recomputes_a_lost_chunk_to_the_same_estimate(rare_folder, tmp_path):
+    """A rare-event folder missing a chunk is finished by --resume with its own tilts (no
+    new pilot): the same estimate as the whole folder's."""
+    import shutil
+
+    out, data = rare_folder
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    chunks = sorted((copy / "runs").glob("*.parquet"))
+    assert len(chunks) > 1
+    chunks[-1].unlink()
+    done = _cli("run", "--resume", str(copy), "--json", "-q")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rare"] == data["rare"]
+    assert load_results(copy).manifest.resumed[-1].chunks_to_run == 1
+
+
+def _weighted(weights: list[float], hits: list[bool]):
+    from sim.batch.aggregate import Aggregate
+
+    agg = Aggregate(["hit", "miss"], ["low"], 10.0, weighted=True)
+    n = len(weights)
+    agg.add_columns({"run": list(range(n)), "error": [None] * n, "weight": weights,
+                     "outcome": ["hit" if h else "miss" for h in hits],
+                     "time_to.low": [0.0] * n, "path": ["low"] * n, "end_time": [10.0] * n})
+    return agg
+
+
+def test_degenerate_weights_and_no_hits_are_flagged():
+    """A few heavy weights among the hits, or no hit at all: the summary says so, and with
+    no hit the interval is [0, 1] (a tilted sample without hits bounds nothing)."""
+    from sim.batch.weighted import rare_summary
+
+    rare = {"target": "hit", "method": "m", "theta": {"t": 1.0}, "pilot_runs": 100}
+    heavy = rare_summary(_weighted([1e-3] * 40 + [0.5] * 2 + [1.0] * 58,
+                                   [True] * 42 + [False] * 58), rare)
+    assert heavy.ess < 5 and any("degenerate" in w for w in heavy.warnings)
+    assert heavy.lo <= heavy.p <= heavy.hi
+    none = rare_summary(_weighted([1.0] * 50, [False] * 50), rare)
+    assert (none.p, none.lo, none.hi) == (0.0, 0.0, 1.0)
+    assert any("no run reached" in w for w in none.warnings)
