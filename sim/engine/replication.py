@@ -34,6 +34,11 @@ holds a finite float or a flag: a value that is not finite (or an integer beyond
 float) fails the run, naming the effect. The trace keeps at most :data:`MAX_TRACE`
 events per run and never changes the run.
 
+Rare-event mode (:mod:`sim.engine.tilt`): a subclass sets ``tilt`` and decides each
+trigger's Bernoulli draw itself (with a tilted probability, keeping the run's likelihood
+ratio); plain runs pay one ``is None`` test per probability draw and draw exactly as
+before.
+
 The kernel reads the clock as ``env._now``: the same value as ``env.now`` without
 a property call on the hot path.
 """
