@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from sim.analysis.sensitivity import sensitivity
     from sim.analysis.sweeps import run_sweep
     from sim.batch import BatchResult, Execution, resume_batch, run_batch, wilson
+    from sim.batch.rare import estimate_rare
     from sim.engine import make_plan, run_one
     from sim.results import Results, load_results, table_digest
     from sim.scenario import Scenario, load_scenario, load_scenario_text
@@ -51,6 +52,7 @@ __all__ = [
     "SimError",
     "compare",
     "discover",
+    "estimate_rare",
     "load_results",
     "load_scenario",
     "load_scenario_text",
@@ -75,6 +77,7 @@ _LAZY = {
     "resume_batch": "sim.batch",
     "run_batch": "sim.batch",
     "wilson": "sim.batch",
+    "estimate_rare": "sim.batch.rare",
     "make_plan": "sim.engine",
     "run_one": "sim.engine",
     "Results": "sim.results",

@@ -352,6 +352,11 @@ def _resume_settings(folder: Path, runs: int, seed: int) -> tuple[int, int]:
               help="Print the summary as JSON (with the results folder's path).")
 @click.option("--joint", "joint", default=None, metavar="A,B",
               help="Also print the joint table of two outcome dimensions.")
+@click.option("--rare", "rare", default=None, metavar="OUTCOME",
+              help="Estimate a rare outcome (DIMENSION=CLASS) by importance sampling of "
+                   "trigger probabilities: a pilot chooses the tilts, then -n weighted runs.")
+@click.option("--pilot", "pilot", type=click.IntRange(min=100, max=10_000_000), default=1000,
+              show_default=True, help="With --rare: pilot runs per stage (3 stages).")
 @click.option("-q", "--quiet", is_flag=True,
               help="Hide the progress bar (the results are still printed; --json prints "
                    "them for programs).")
@@ -359,11 +364,13 @@ def _resume_settings(folder: Path, runs: int, seed: int) -> tuple[int, int]:
 def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
         workers: int | None, executor: str, scheduler: str | None, chunk_size: int | None,
         out: Path | None, force: bool, resume: Path | None, precision: float | None,
-        trace: str | None, joint: str | None, as_json: bool, quiet: bool) -> None:
+        trace: str | None, joint: str | None, rare: str | None, pilot: int, as_json: bool,
+        quiet: bool) -> None:
     """Run a Monte Carlo batch of a scenario and summarise its outcomes and paths.
 
     \b
     escalation run scenarios/bryansk_atacms_2024.yaml -n 20000 --seed 7
+    escalation run scenarios/bryansk_atacms_2024.yaml --rare nuclear=used -n 10000
     escalation run --resume results/base      # finish an interrupted batch
     """
     from sim.analysis.joint import joint_of, parse_pair
@@ -372,6 +379,10 @@ def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
     from sim.show import print_joint, print_summary, progress_bar
 
     command = ["escalation", *sys.argv[1:]]
+    if rare is not None or _given("pilot"):
+        _run_rare(scenario, rare, pilot, runs, seed, sets, workers, executor, scheduler,
+                  chunk_size, out, force, resume, as_json, quiet, command)
+        return
     if resume is not None:
         given = [f"--{n.replace('_', '-')}" for n in ("precision", "trace", "chunk_size",
                                                       "out", "force") if _given(n)]
@@ -437,6 +448,61 @@ def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
                    f"column in {result.out}/runs" + (f"; e.g. {result.summary.errors[0].error}"
                                                      if result.summary.errors else ""),
                    err=True)
+        if result.summary.runs == 0:
+            sys.exit(EXIT_ALL_FAILED)
+
+
+def _run_rare(scenario: Path | None, rare: str | None, pilot: int, runs: int, seed: int,
+              sets: tuple[str, ...], workers: int | None, executor: str,
+              scheduler: str | None, chunk_size: int | None, out: Path | None, force: bool,
+              resume: Path | None, as_json: bool, quiet: bool, command: list[str]) -> None:
+    """``run --rare OUTCOME``: a rare-event estimate (see sim.batch.rare)."""
+    from sim.batch import default_out
+    from sim.batch.rare import estimate_rare, rare_label
+    from sim.scenario import load_scenario
+    from sim.show import print_summary, progress_bar
+
+    if rare is None:
+        raise click.UsageError("--pilot goes with --rare OUTCOME")
+    if not rare.strip():
+        raise click.BadParameter("is empty; give an outcome (DIMENSION=CLASS)",
+                                 param_hint="--rare")
+    refused = [f"--{n}" for n in ("precision", "trace", "joint") if _given(n)]
+    if refused:
+        raise click.UsageError(f"--rare cannot be combined with {', '.join(refused)}: its "
+                               f"runs are tilted and only weighted sums of them are "
+                               f"probabilities")
+    overrides: dict[str, Any] = dict(_parse_sets(sets))
+    if resume is not None:
+        if _given("out") or _given("force"):
+            raise click.UsageError("--resume DIR takes --out and --force from the folder; "
+                                   "drop them")
+        runs, seed = _resume_settings(resume, runs, seed)
+        sc = load_scenario(scenario) if scenario is not None else load_scenario_from(resume)
+        if scenario is None:
+            overrides = {**load_results_overrides(resume), **overrides}
+        target = resume
+    else:
+        if scenario is None:
+            raise click.UsageError("give a SCENARIO file (or --resume DIR)")
+        sc = load_scenario(scenario)
+        _warn(sc)
+        sc.resolve_parameters(overrides)  # fail before creating any folder
+        target = out or default_out(sc, suffix="-rare")
+    rare = rare_label(sc, rare, overrides)  # every problem before the pilot
+    with progress_bar(runs, disable=quiet or as_json) as advance:
+        result = estimate_rare(sc, rare, runs, seed, overrides, pilot=pilot,
+                               execution=_execution(workers, executor, scheduler, advance,
+                                                    chunk_size),
+                               out=target, force=force, resume=resume is not None,
+                               command=command, overrides_by="set on the command line")
+    if as_json:
+        _emit(True, result.as_dict, lambda: None)
+    else:
+        print_summary(sc, result, _console())
+    if result.failed:
+        click.echo(f"escalation: {result.failed} of {result.runs} runs failed; see the 'error' "
+                   f"column in {result.out}/runs", err=True)
         if result.summary.runs == 0:
             sys.exit(EXIT_ALL_FAILED)
 

@@ -27,6 +27,13 @@ def fmt_interval(lo: Any, hi: Any) -> str:
     return f"{fmt_p(lo)} - {fmt_p(hi)}"
 
 
+def fmt_small(p: Any) -> str:
+    """A probability that may be small: three significant digits below 0.01."""
+    if _missing(p):
+        return "-"
+    return f"{float(p):.3g}" if 0 < abs(float(p)) < 0.01 else f"{float(p):.3f}"
+
+
 def fmt_num(x: Any, spec: str = ".3f") -> str:
     return "-" if _missing(x) else format(x, spec)
 

@@ -25,7 +25,14 @@ from sim.analysis.calibrate import Calibration
 from sim.analysis.joint import Joint
 from sim.batch import BatchResult
 from sim.batch.aggregate import dimensions_of
-from sim.formatting import ClockInfo, fmt_interval, fmt_num, fmt_p, title_with_overrides
+from sim.formatting import (
+    ClockInfo,
+    fmt_interval,
+    fmt_num,
+    fmt_p,
+    fmt_small,
+    title_with_overrides,
+)
 from sim.results.folder import SENSITIVITY, SWEEP
 from sim.scenario import Scenario
 from sim.scenario.describe import (
@@ -87,6 +94,9 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
         p = sc.spec.parameters[name]
         console.print(escape(f"  {name} = {value} ({result.overrides_by}; scenario: "
                              f"{p.value}{', ' + citation(p) if citation(p) else ''})"))
+    if s.rare is not None:
+        _print_rare(s, console)
+        return _print_weighted(sc, result, console)
     outcomes = Table(title="Outcomes (95% Wilson interval)", title_justify="left")
     for col in ("outcome", "runs", "probability", "95% interval"):
         outcomes.add_column(col, justify="left" if col == "outcome" else "right")
@@ -129,6 +139,62 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
     console.print(paths)
     if result.out is not None:
         console.print(f"results: {escape(str(result.out))}")
+
+
+def _print_rare(s: Any, console: Console) -> None:
+    """The rare-event estimate: p, interval, method, effective sample size, and what plain
+    Monte Carlo would have given with as many runs."""
+    r = s.rare
+    half = (r.hi - r.lo) / 2
+    console.print(f"[bold]Rare outcome {escape(r.target)}[/bold]: p = {fmt_small(r.p)}, 95% "
+                  f"interval {fmt_small(r.lo)} - {fmt_small(r.hi)} (se {r.se:.3g}, relative "
+                  f"error {fmt_num(100 * r.relative_error, '.1f')}%)")
+    console.print(escape(f"  method: {r.method}"))
+    tilts = ", ".join(f"{k} {v:+.2f}" for k, v in r.theta.items())
+    console.print(escape(f"  log-odds tilts: {tilts} (pilot: {r.pilot_stages} stages, "
+                         f"{r.pilot_runs:,} runs)"))
+    console.print(f"  {r.runs:,} weighted runs, {r.hits:,} reached it; effective sample size "
+                  f"{fmt_num(r.ess, ',.0f')} among those ({fmt_num(r.ess_all, ',.0f')} over "
+                  f"all runs)")
+    ratio = r.plain_half_width / half if half > 0 else math.nan
+    console.print(f"  plain Monte Carlo with {r.runs:,} runs: half-width "
+                  f"{fmt_small(r.plain_half_width)} (at this p); here {fmt_small(half)}"
+                  + (f", {ratio:.1f}x narrower" if ratio == ratio else ""))
+    for w in r.warnings:
+        console.print(f"  [red]warning:[/red] {escape(w)}")
+
+
+def _print_weighted(sc: Scenario, result: BatchResult, console: Console) -> None:
+    """Outcome and ladder probabilities of rare-event runs, all weighted."""
+    s = result.summary
+    outcomes = Table(title="Outcomes, weighted (runs are tilted: their counts are not "
+                           "probabilities)", title_justify="left")
+    for col in ("outcome", "tilted runs", "probability", "95% interval", "ESS"):
+        outcomes.add_column(col, justify="left" if col == "outcome" else "right")
+    for d, (_, labels) in enumerate(dimensions_of(list(s.outcomes))):
+        if d:
+            outcomes.add_section()
+        for name in labels:
+            o = s.outcomes[name]
+            _row(outcomes, name, f"{o.count:,}", fmt_small(o.p),
+                 f"{fmt_small(o.lo)} - {fmt_small(o.hi)}", fmt_num(o.ess, ",.0f"))
+    console.print(outcomes)
+    ladder = Table(title="Escalation ladder: probability of ever reaching each level, weighted",
+                   title_justify="left")
+    for col in ("level", "P(reached)", "95% interval"):
+        ladder.add_column(col, justify="left" if col == "level" else "right", no_wrap=True)
+    tracks = s.tracks or {"": list(s.levels)}
+    for k, (track, rungs) in enumerate(tracks.items()):
+        if k:
+            ladder.add_section()
+        for name in rungs:
+            lv = s.levels[name]
+            _row(ladder, f"{track}:{name}" if track else name, fmt_small(lv.p),
+                 f"{fmt_small(lv.lo)} - {fmt_small(lv.hi)}")
+    console.print(ladder)
+    if result.out is not None:
+        console.print(f"results: {escape(str(result.out))} (a rare-event estimate: the runs "
+                      f"table's 'weight' column weights each run)")
 
 
 def print_joint(joint: Joint, console: Console) -> None:

@@ -4,6 +4,7 @@ only loose floors: the figures themselves go in closing notes, measured in one r
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -90,3 +91,41 @@ def test_million_runs_peak_memory(scenario, executor, tmp_path):
           f"runs/s; peak RSS driver {peak['driver']:,.0f} MiB, largest worker "
           f"{peak['worker']:,.0f} MiB (target < 1 GiB each)")
     assert max(peak.values()) < 1024
+
+
+def test_rare_outcome_against_plain_monte_carlo():
+    """P(nuclear use) in the base case: plain Monte Carlo and the rare-event estimator
+    (pilot included) at equal CPU time; target: a half-width at least 5x narrower."""
+    from conftest import ROOT
+
+    from sim.batch.intervals import Z95
+    from sim.batch.rare import estimate_rare
+
+    sc = sim.load_scenario(ROOT / "scenarios" / "bryansk_atacms_2024.yaml")
+    plain_runs = int(os.environ.get("BENCH_RARE_PLAIN", "20000"))
+    rare_runs = int(os.environ.get("BENCH_RARE_RUNS", "5000"))
+    t0 = time.process_time()
+    plain = sim.run_batch(sc, plain_runs, seed=7, executor="serial")
+    plain_cpu = time.process_time() - t0
+    t0 = time.process_time()
+    rare = estimate_rare(sc, "nuclear=used", rare_runs, seed=7, pilot=1000,
+                         execution=sim.Execution(executor="serial"))
+    rare_cpu = time.process_time() - t0
+    o, r = plain.summary.outcomes["nuclear=used"], rare.summary.rare
+    assert r is not None
+    plain_half, rare_half = (o.hi - o.lo) / 2, (r.hi - r.lo) / 2
+    # a half-width shrinks as 1/sqrt(runs), so as 1/sqrt(CPU time): plain at the rare CPU
+    plain_at_equal = plain_half * math.sqrt(plain_cpu / rare_cpu)
+    # the same, from the rare estimate's p (steadier than plain's few hits)
+    plain_at_p = Z95 * math.sqrt(r.p * (1 - r.p) / plain_runs) * math.sqrt(plain_cpu / rare_cpu)
+    ratio = plain_at_equal / rare_half
+    print(f"\nP(nuclear=used), base case, one core:"
+          f"\n  plain MC    {plain_runs:,} runs, {plain_cpu:.1f} s CPU: p = {o.p:.5f} "
+          f"[{o.lo:.5f}, {o.hi:.5f}] ({o.count} hits), half-width {plain_half:.5f}"
+          f"\n  rare-event  {rare_runs:,} runs + {r.pilot_runs:,} pilot, {rare_cpu:.1f} s CPU: "
+          f"p = {r.p:.5f} [{r.lo:.5f}, {r.hi:.5f}] ({r.hits} hits, ESS {r.ess:,.0f}), "
+          f"half-width {rare_half:.5f}"
+          f"\n  at equal CPU ({rare_cpu:.1f} s) plain's half-width would be {plain_at_equal:.5f} "
+          f"({plain_at_p:.5f} at the rare estimate's p): ratio {ratio:.1f}x "
+          f"({plain_at_p / rare_half:.1f}x) (target >= 5)")
+    assert ratio >= 5

@@ -9,6 +9,7 @@ EXPECTED = {
     "RunError", "Scenario", "ScenarioError", "SimError", "load_results", "load_scenario",
     "load_scenario_text", "make_plan", "run_batch", "run_one", "table_digest", "wilson",
     "run_sweep", "compare", "sensitivity", "discover", "plots", "Execution", "resume_batch",
+    "estimate_rare",
 }
 
 

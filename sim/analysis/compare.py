@@ -55,6 +55,7 @@ def side_of(ref: str | Path) -> Side:
     path, sep, point = text.rpartition("@") if "@" in text and not Path(text).exists() \
         else (text, "", "")
     res = load_results(path)
+    res.refuse_rare("a comparison")
     table = res.runs
     wanted: int | None = None
     values: dict[str, Any] = dict(res.manifest.overrides)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from sim.batch.intervals import wilson
+from sim.batch.weighted import INTERVAL, WEIGHTED_METHOD, ExactSum, weighted_estimate
 from sim.results.summary import (
     LevelReach,
     MetricStats,
@@ -51,6 +52,10 @@ class Aggregate:
     # occupancy[k, j]: runs in state k at occupancy_times(horizon)[j]; states are the ladder
     # levels (run still going, or ended at the horizon) then the outcomes (ended earlier).
     occupancy: np.ndarray = field(init=False)
+    # rare-event runs only: exact sums of w and w^2 over every run, each outcome's runs and
+    # each level's reachers (see sim.batch.weighted); empty for plain runs
+    weighted: bool = False
+    weight_sums: dict[str, list[ExactSum]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.outcome_counts = np.zeros(len(self.outcomes), dtype=np.int64)
@@ -63,6 +68,20 @@ class Aggregate:
         self.metric_stats = stats
         self.occupancy = np.zeros((len(self.levels) + len(self.outcomes),
                                    occupancy_times(self.horizon).size), dtype=np.int64)
+        if self.weighted:
+            keys = ["all", *(f"outcome:{o}" for o in self.outcomes),
+                    *(f"level:{lv}" for lv in self.levels)]
+            self.weight_sums = {k: [ExactSum(), ExactSum()] for k in keys}
+
+    def _add_weights(self, key: str, w: np.ndarray) -> None:
+        sw, sw2 = self.weight_sums[key]
+        sw.extend(w.tolist())
+        sw2.extend((w * w).tolist())
+
+    def weighted_of(self, key: str, hits: int) -> Any:
+        """The weighted estimate of ``outcome:<label>`` or ``level:<name>`` (or ``all``)."""
+        sw, sw2 = self.weight_sums[key]
+        return weighted_estimate(sw.value, sw2.value, hits, self.runs)
 
     def add_histories(self, runs: list[tuple[list[list[tuple[float, int]]], float, int]]
                       ) -> None:
@@ -109,12 +128,19 @@ class Aggregate:
         for idx in np.flatnonzero(~ok)[:5]:
             if len(self.errors) < 5:
                 self.errors.append((int(cols["run"][idx]), str(cols["error"][idx])))
+        w = np.asarray(cols["weight"], dtype=float)[ok] if self.weighted else None
+        if w is not None:
+            self._add_weights("all", w)
         for i, (column, name) in enumerate(outcome_columns(self.outcomes)):
             outcome = np.asarray(cols[column], dtype=object)
             self.outcome_counts[i] += int(np.sum(outcome[ok] == name))
+            if w is not None:
+                self._add_weights(f"outcome:{self.outcomes[i]}", w[outcome[ok] == name])
         scale = TIME_BINS / self.horizon
         for i, lv in enumerate(self.levels):
             t = np.asarray(cols[f"time_to.{lv}"], dtype=float)[ok]
+            if w is not None:
+                self._add_weights(f"level:{lv}", w[~np.isnan(t)])
             t = t[~np.isnan(t)]
             self.reach_counts[i] += t.size
             self.reach_zero[i] += int(np.sum(t == 0.0))
@@ -156,6 +182,9 @@ class Aggregate:
             self.metric_stats[:, 4] = np.maximum(self.metric_stats[:, 4], other.metric_stats[:, 4])
         self.errors = (self.errors + other.errors)[:5]
         self.occupancy += other.occupancy
+        for key, sums in self.weight_sums.items():
+            sums[0].merge(other.weight_sums[key][0])
+            sums[1].merge(other.weight_sums[key][1])
 
     _ARRAYS = ("outcome_counts", "reach_counts", "reach_zero", "reach_hist", "metric_stats",
                "occupancy")
@@ -166,6 +195,9 @@ class Aggregate:
                 "metrics": self.metrics, "runs": self.runs, "failed": self.failed,
                 "end_time_sum": self.end_time_sum, "paths": dict(self.paths),
                 "errors": self.errors}
+        if self.weighted:
+            meta["weight_sums"] = {k: [a.partials, b.partials]
+                                   for k, (a, b) in self.weight_sums.items()}
         sink = io.BytesIO()
         np.savez_compressed(sink, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
                             **{name: getattr(self, name) for name in self._ARRAYS})
@@ -180,7 +212,7 @@ class Aggregate:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 meta = json.loads(npz["meta"].tobytes().decode())
                 agg = cls(list(meta["outcomes"]), list(meta["levels"]), float(meta["horizon"]),
-                          list(meta["metrics"]))
+                          list(meta["metrics"]), weighted="weight_sums" in meta)
                 for name in cls._ARRAYS:
                     value = npz[name]
                     if value.shape != getattr(agg, name).shape:
@@ -194,6 +226,12 @@ class Aggregate:
             agg.end_time_sum = float(meta["end_time_sum"])
             agg.paths = Counter({str(k): int(v) for k, v in meta["paths"].items()})
             agg.errors = [(int(r), str(e)) for r, e in meta["errors"]]
+            if agg.weighted:
+                sums = meta["weight_sums"]
+                if set(sums) != set(agg.weight_sums):
+                    raise ValueError("weight sums of other outcomes or levels")
+                agg.weight_sums = {k: [ExactSum(map(float, a)), ExactSum(map(float, b))]
+                                   for k, (a, b) in sums.items()}
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ValueError(f"damaged aggregate: {str(exc)[:200]}") from None
         return agg
@@ -297,6 +335,8 @@ def timeline_columns(agg: Aggregate, point: int = 0) -> dict[str, np.ndarray]:
 def summarise(agg: Aggregate, top_paths: int = 20) -> Summary:
     """The summary of a set of runs (``summary.json``)."""
     n = agg.runs
+    if agg.weighted:
+        return _summarise_weighted(agg)
     outcomes = {}
     for i, name in enumerate(agg.outcomes):
         k = int(agg.outcome_counts[i])
@@ -323,3 +363,28 @@ def summarise(agg: Aggregate, top_paths: int = 20) -> Summary:
         metrics=metrics, errors=[RunErrorSample(r, e) for r, e in agg.errors],
         time_quantiles=f"histogram of {TIME_BINS} bins over the horizon, among runs that "
                        f"reached the level")
+
+
+def _summarise_weighted(agg: Aggregate) -> Summary:
+    """The summary of rare-event runs: every probability weighted (``mean(w 1{...})``);
+    paths, metrics and times of the tilted runs are left out (they are not the model's)."""
+    n = agg.runs
+    outcomes = {}
+    for i, name in enumerate(agg.outcomes):
+        k = int(agg.outcome_counts[i])
+        e = agg.weighted_of(f"outcome:{name}", k)
+        outcomes[name] = OutcomeEstimate(k, min(max(e.p, 0.0), 1.0) if n else math.nan,
+                                         e.lo, e.hi, se=e.se, method=WEIGHTED_METHOD,
+                                         ess=e.ess)
+    levels = {}
+    for i, lv in enumerate(agg.levels):
+        k = int(agg.reach_counts[i])
+        e = agg.weighted_of(f"level:{lv}", k)
+        levels[lv] = LevelReach(k, min(max(e.p, 0.0), 1.0) if n else math.nan, e.lo, e.hi,
+                                math.nan, math.nan)
+    return Summary(
+        runs=n, failed=agg.failed, outcomes=outcomes, levels=levels, paths=[],
+        distinct_paths=len(agg.paths), mean_end_time=math.nan,
+        errors=[RunErrorSample(r, e) for r, e in agg.errors],
+        interval=f"{INTERVAL} (weighted runs)",
+        time_quantiles="not estimated from weighted runs")

@@ -15,14 +15,16 @@ import numpy as np
 import pyarrow as pa
 
 from sim.batch.aggregate import Aggregate
-from sim.engine import Plan, columns_of, make_plan, run_one
+from sim.engine import Column, Plan, columns_of, make_plan, run_one
 from sim.engine import failed_row as _failed_row
 from sim.engine.plan import ProbeSpec
+from sim.engine.tilt import run_tilted
 from sim.errors import RunError
 from sim.results.chunkfile import ChunkIdentity, encode_chunk
 from sim.scenario import Scenario
 
-__all__ = ["ChunkResult", "ChunkTask", "new_aggregate", "plan_for", "run_chunk", "schema_of"]
+__all__ = ["WEIGHT_COLUMN", "ChunkResult", "ChunkTask", "new_aggregate", "plan_for",
+           "record_columns", "run_chunk", "schema_of"]
 
 _ARROW = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
 _PLANS: dict[tuple[str, str, str], Plan] = {}
@@ -56,6 +58,7 @@ class ChunkTask(_Identified):
     trace_below: int = 0  # record events of runs with index below this
     places: str = ""  # where each expression was written, as JSON (for run-time messages)
     probes: str = ""  # what to watch in every run (a backtest's observations), as JSON
+    tilt: str = ""  # rare-event runs: each trigger's log-odds tilt, as a JSON list
 
 
 @dataclass
@@ -105,13 +108,13 @@ def _clock(plan: Plan) -> tuple[str, dt.date | None]:
     return str(clock.unit or ""), clock.start
 
 
-def schema_of(plan: Plan) -> pa.Schema:
+def schema_of(plan: Plan, weighted: bool = False) -> pa.Schema:
     """The runs table's schema: typed columns, times with their clock unit, and an
-    ``end_date`` when the clock has a start date."""
+    ``end_date`` when the clock has a start date (and ``weight`` in rare-event runs)."""
     flags = _bool_columns(plan)
     unit, start = _clock(plan)
     fields = []
-    for c in columns_of(plan):
+    for c in record_columns(plan, weighted):
         kind = "bool" if c.name in flags else c.kind
         meta = {b"doc": c.doc.encode()}
         if c.name == "end_time" or c.name.startswith("time_to."):
@@ -125,13 +128,26 @@ def schema_of(plan: Plan) -> pa.Schema:
     return pa.schema(fields)
 
 
-def new_aggregate(plan: Plan) -> Aggregate:
+def new_aggregate(plan: Plan, weighted: bool = False) -> Aggregate:
     return Aggregate(
         outcomes=[o.label for o in plan.outcomes],
         levels=list(plan.levels),
         horizon=plan.horizon,
         metrics=[name for name, _, _ in plan.metrics],
+        weighted=weighted,
     )
+
+
+WEIGHT_COLUMN = Column("weight", "float", "likelihood ratio of the run (rare-event runs "
+                       "only): a probability is the mean of weight x 1{event}, never a "
+                       "share of these runs")
+
+
+def record_columns(plan: Plan, weighted: bool = False) -> list[Column]:
+    """The runs table's columns (before ``point`` and ``end_date``): a rare-event table
+    adds ``weight`` before ``path``."""
+    cols = columns_of(plan)
+    return [*cols[:-2], WEIGHT_COLUMN, *cols[-2:]] if weighted else cols
 
 
 def _typed(columns: dict[str, list[Any]], plan: Plan, schema: pa.Schema) -> pa.Table:
@@ -163,23 +179,31 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     label_index = {o.label: o.index for o in plan.outcomes}
     end_at = 1 + len(plan.dimensions)  # end_time follows run and the outcome columns
     histories: list[tuple[list[list[tuple[float, int]]], float, int]] = []
+    theta = json.loads(task.tilt) if task.tilt else None
     for index in range(ident.start, ident.stop):
         trace = index < task.trace_below
         history: list[list[tuple[float, int]]] = []
         try:
-            row, trail = run_one(plan, ident.seed, index, trace=trace, history=history)
+            if theta is None:
+                row, trail = run_one(plan, ident.seed, index, trace=trace, history=history)
+            else:
+                tilted = run_tilted(plan, ident.seed, index, theta, history=history)
+                row, trail = tilted.row, []
+                row.insert(len(row) - 2, math.exp(tilted.log_weight))
             last = row[-2].rpartition(" > ")[2]  # the path ends with the deciding outcome
             histories.append((history, row[end_at], label_index[last]))
         except RunError as exc:
             row, trail = _failed_row(plan, index, exc), []
+            if theta is not None:
+                row.insert(len(row) - 2, math.nan)
         rows.append(row)
         for t, kind, name, level, detail in trail:
             events.append((index, t, kind, name, levels[level], detail))
-    schema = schema_of(plan)
-    names = [c.name for c in columns_of(plan)]
+    schema = schema_of(plan, theta is not None)
+    names = [c.name for c in record_columns(plan, theta is not None)]
     columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)) if rows else {
         n: [] for n in names}
-    agg = new_aggregate(plan)
+    agg = new_aggregate(plan, theta is not None)
     agg.add_columns(columns)
     agg.add_histories(histories)
     columns["point"] = [ident.point] * len(rows)

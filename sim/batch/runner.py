@@ -37,11 +37,13 @@ from sim.batch.chunks import (
     peak_rss_mib,
     plan_for,
     probes_json,
+    record_columns,
 )
 from sim.batch.chunks import run_chunk as _run_chunk
 from sim.batch.executors import CONNECT_TIMEOUT, Executor, make_executor
 from sim.batch.intervals import wilson
-from sim.engine import BIT_GENERATOR, columns_of
+from sim.batch.weighted import rare_summary
+from sim.engine import BIT_GENERATOR
 from sim.engine.plan import ProbeSpec
 from sim.errors import BatchError, BatchInterrupted, ResultsError, SimError
 from sim.results import Results, ResultsFolder, Summary, SweepSummary
@@ -283,9 +285,14 @@ class Job:
                  trace: int = 0, precision: float | None = None,
                  command: list[str] | None = None, design: dict[str, Any] | None = None,
                  chunk_size: int | None = None, overrides_by: str = "set for this run",
-                 probes: list[ProbeSpec] | None = None, command_name: str = ""
-                 ) -> None:
+                 probes: list[ProbeSpec] | None = None, command_name: str = "",
+                 rare: dict[str, Any] | None = None) -> None:
         _check_sizes(runs, seed, len(points), precision, design is not None)
+        if rare is not None and (precision is not None or trace or design is not None
+                                 or len(points) > 1 or probes):
+            raise BatchError("a rare-event estimate is a single batch: no precision "
+                             "stopping, trace, sweep or observations")
+        self.rare = rare  # see sim.batch.rare: method, target, theta, pilot, seed
         self.sc, self.runs, self.seed, self.precision = sc, runs, seed, precision
         self.design = design
         self.sweep = design is not None or len(points) > 1
@@ -321,7 +328,7 @@ class Job:
         probes = [ProbeSpec(**p) for p in m.probes] if m.probes else None
         job = cls(sc, [dict(m.overrides)], m.runs_cap or m.runs, m.seed,
                   trace=m.trace, command=command, chunk_size=m.chunk_size, overrides_by=by,
-                  probes=probes, command_name="backtest" if probes else "")
+                  probes=probes, command_name="backtest" if probes else "", rare=m.rare)
         job.resumed_from = m
         return job
 
@@ -420,8 +427,18 @@ class Job:
             design=self.design, points=len(self.points),
             probes=json.loads(self.probes) if self.probes else None,
             points_hash=parameters_hash({"points": self.values}) if self.sweep else None,
+            rare=self.rare,
             columns=[{"name": c.name, "kind": c.kind, "doc": c.doc}
-                     for c in columns_of(plan)]))
+                     for c in record_columns(plan, self.rare is not None)]))
+
+    def tilt_json(self) -> str:
+        """Each trigger's tilt in plan order, as JSON ('' for plain runs)."""
+        if self.rare is None:
+            return ""
+        plan = plan_for(self.document, self.sc.content_hash, self.params_json[0],
+                        self.places, self.probes)
+        theta = self.rare["theta"]
+        return json.dumps([float(theta.get(t.name, 0.0)) for t in plan.triggers])
 
     def trace_below(self) -> int:
         return self.runs if self.trace < 0 else min(self.trace, self.runs)
@@ -448,11 +465,28 @@ class Job:
             problems.append("it watched other observations" if old.probes else
                             "it is not a backtest or calibration" if self.probes else
                             "it is a backtest or calibration: resume it with its command")
+        if (old.rare or None) != self.rare:
+            problems.append(_rare_difference(old.rare, self.rare))
         if old.kind != ("sweep" if self.sweep else "batch"):
             problems.append(f"it holds a {old.kind}, not a {'sweep' if self.sweep else 'batch'}")
         if problems:
             raise BatchError(f"cannot resume {folder}: " + "; ".join(problems)
                              + ". Resume with the same command, or start a new folder.")
+
+
+def _rare_difference(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str:
+    """Why a rare-event folder and a job differ (target, tilts, pilot, method)."""
+    if old is None:
+        return "it holds plain runs, not a rare-event estimate (--rare)"
+    if new is None:
+        return (f"it holds a rare-event estimate of {old.get('target')} (--rare); resume it "
+                f"with --rare {old.get('target')}")
+    diffs = [f"{k} ({old.get(k)!r} in the folder, {new.get(k)!r} now)"
+             for k in ("method", "target", "pilot_runs", "pilot_stages", "seed")
+             if old.get(k) != new.get(k)]
+    if old.get("theta") != new.get("theta") and not diffs:
+        diffs.append("the tilts differ")
+    return "the rare-event settings differ: " + ", ".join(diffs or ["its rare block"])
 
 
 def scenario_of(results: Results) -> Scenario:
@@ -583,7 +617,8 @@ class _Run:
             plan = plan_for(self.job.document, self.job.sc.content_hash,
                             self.job.params_json[ident.point], self.job.places,
                             self.job.probes)
-            point = self.open[ident.point] = _Point(new_aggregate(plan), self.per_point)
+            point = self.open[ident.point] = _Point(
+                new_aggregate(plan, self.job.rare is not None), self.per_point)
         point.aggregate.merge(agg)
         point.remaining -= 1
         if point.remaining == 0 and self.job.sweep:
@@ -607,6 +642,8 @@ class _Run:
             s.tracks = {t.name: list(t.levels) for t in tracks}
         if job.precision is not None:
             s.precision, s.runs_cap = job.precision, job.runs
+        if job.rare is not None:
+            s.rare = rare_summary(agg, job.rare)
         return s
 
     def accept(self, res: ChunkResult) -> None:
@@ -650,8 +687,9 @@ class _Run:
     def drain(self, exe: Executor, todo: list[ChunkIdentity]) -> str:
         """Run the missing chunks and accept their results; returns the final status."""
         job = self.job
+        tilt = job.tilt_json()
         tasks = (ChunkTask(job.document, job.params_json[i.point], i, job.trace_below(),
-                           job.places, job.probes) for i in todo)
+                           job.places, job.probes, tilt) for i in todo)
         where = f" in {self.folder.path}" if self.folder is not None else ""
         failed = True
         try:
@@ -733,7 +771,7 @@ class _Run:
             point = self.open.get(0)
             agg = point.aggregate if point is not None else new_aggregate(
                 plan_for(job.document, job.sc.content_hash, job.params_json[0],
-                         job.places, job.probes))
+                         job.places, job.probes), job.rare is not None)
             self.kept_aggregate = agg
             self.summaries[0] = self._summary(0, agg)
         else:

@@ -34,6 +34,11 @@ holds a finite float or a flag: a value that is not finite (or an integer beyond
 float) fails the run, naming the effect. The trace keeps at most :data:`MAX_TRACE`
 events per run and never changes the run.
 
+Rare-event mode (:mod:`sim.engine.tilt`): a subclass sets ``tilt`` and decides each
+trigger's Bernoulli draw itself (with a tilted probability, keeping the run's likelihood
+ratio); plain runs pay one ``is None`` test per probability draw and draw exactly as
+before.
+
 The kernel reads the clock as ``env._now``: the same value as ``env.now`` without
 a property call on the hot path.
 """
@@ -105,6 +110,7 @@ class Replication:
         self.probe_watch = plan.probe_watch or None  # by slot: condition probes reading it
         self.rate_now = [0.0] * len(plan.actions)  # a hazard's rate when its wait was drawn
         self._occur: list[Any] = [self._occurrence(a, 0) for a in plan.actions]
+        self.tilt: list[float] | None = None  # rare-event mode only (sim.engine.tilt)
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -471,7 +477,10 @@ class Replication:
                 e = trig.probability_expr
                 raise RunError(f"{e.where}: a probability must be within [0, 1], got {p} "
                                f"(from '{e.text}') at t={now:g}")
-            if self.stream.uniform() >= p:
+            if self.tilt is None:
+                if self.stream.uniform() >= p:
+                    return
+            elif not self._tilted_draw(i, p):
                 return
         self.fired[i] += 1
         self.last_fired[i] = now
@@ -492,6 +501,11 @@ class Replication:
             raise self._queue_full(f"triggers.{trig.name}.after")
         effects = trig.effects
         self.env.timeout(d).callbacks.append(lambda _ev: self._apply(effects, D, trig.name))
+
+    def _tilted_draw(self, trigger: int, p: float) -> bool:
+        """Whether a trigger fires in rare-event mode; only :class:`TiltedReplication`
+        sets ``tilt``."""
+        raise NotImplementedError
 
     # --- the run ----------------------------------------------------------------------------
 

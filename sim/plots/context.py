@@ -137,6 +137,7 @@ def _horizon(value: Any, start: dt.date | None, unit: str) -> float:
 def context_of(results: Results | str | Path) -> FolderContext:
     """Read the context of a results folder (or take a loaded one)."""
     res = results if isinstance(results, Results) else load_results(results)
+    res.refuse_rare("figures and reports")
     doc = res.scenario
     clock = doc.get("clock") or {}
     start = clock.get("start")

@@ -498,6 +498,17 @@ class Results:
     scenario: dict[str, Any]
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    def refuse_rare(self, what: str) -> None:
+        """Refuse ``what`` on a rare-event folder: its runs are tilted, so counts, shares
+        and figures of them are not probabilities (only its summary's weighted ones are)."""
+        rare = self.manifest.rare
+        if rare is not None:
+            raise ResultsError(
+                f"{self.path} holds a rare-event estimate of {rare.get('target')} (run "
+                f"--rare): its runs are tilted, so {what} of them would not be "
+                f"probabilities. Its weighted estimates are in summary.json (escalation run "
+                f"--resume {self.path} prints them); weight runs by the 'weight' column")
+
     @property
     def spec(self) -> ScenarioSpec:
         """The scenario as run, validated (its tracks, outcome dimensions, ...)."""

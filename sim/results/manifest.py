@@ -94,6 +94,9 @@ class Manifest(_Model):
     error: str | None = None
     files: dict[str, str] = Field(default_factory=dict)  # derived file -> SHA-256
     probes: list[dict[str, Any]] | None = None  # what every run watched (a backtest)
+    rare: dict[str, Any] | None = None
+    """A rare-event estimate (``run --rare``): method, target, each trigger's tilt, pilot
+    size and seed. Its runs are tilted: only weighted sums of them are probabilities."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:

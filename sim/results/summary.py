@@ -11,8 +11,8 @@ from pydantic import BeforeValidator, TypeAdapter, ValidationError
 
 from sim.errors import ResultsError
 
-__all__ = ["LevelReach", "MetricStats", "OutcomeEstimate", "PathShare", "RunErrorSample",
-           "Summary", "SweepSummary"]
+__all__ = ["LevelReach", "MetricStats", "OutcomeEstimate", "PathShare", "RareEstimate",
+           "RunErrorSample", "Summary", "SweepSummary"]
 
 
 def _nan_for_null(v: Any) -> Any:
@@ -24,12 +24,45 @@ Num = Annotated[float, BeforeValidator(_nan_for_null)]
 
 @dataclass
 class OutcomeEstimate:
-    """How many runs ended in an outcome, its share ``p`` and 95% interval."""
+    """How many runs ended in an outcome, its share ``p`` and 95% interval.
+
+    In a rare-event estimate (runs with tilted trigger probabilities) ``count`` is the
+    number of tilted runs that ended there and ``p`` the weighted estimate ``mean(w
+    1{outcome})``, with its standard error ``se``, ``method`` and ``ess`` (Kish effective
+    sample size of the weights among those runs); these are left out of plain summaries."""
 
     count: int
     p: Num
     lo: Num
     hi: Num
+    se: float | None = None
+    method: str | None = None
+    ess: float | None = None
+
+
+@dataclass
+class RareEstimate:
+    """The rare-event estimate of one outcome (``escalation run --rare``): unbiased
+    likelihood-ratio importance sampling with trigger probabilities tilted by ``theta``
+    (log-odds shift per trigger, chosen by a cross-entropy pilot before the runs)."""
+
+    target: str
+    method: str
+    p: Num
+    se: Num
+    lo: Num
+    hi: Num
+    interval: str
+    hits: int
+    runs: int
+    relative_error: Num
+    ess: Num  # Kish effective sample size of the weights among the hits
+    ess_all: Num  # ... over every run
+    plain_half_width: Num  # what plain Monte Carlo with the same runs would give, at p
+    theta: dict[str, float]
+    pilot_runs: int
+    pilot_stages: int
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -91,10 +124,20 @@ class Summary:
     runs_cap: int | None = None
     tracks: dict[str, list[str]] = field(default_factory=dict)
     """With several escalation tracks: each track's rungs (``levels`` holds them all)."""
+    rare: RareEstimate | None = None
+    """A rare-event estimate: every probability here is weighted (see :class:`RareEstimate`);
+    path shares, metrics and times are of the tilted runs and are left out."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (NaN where a value is undefined; strict JSON writers turn it to null)."""
-        return asdict(self)
+        data = asdict(self)
+        if self.rare is None:
+            del data["rare"]
+        for o in data["outcomes"].values():
+            for key in ("se", "method", "ess"):
+                if o[key] is None:
+                    del o[key]
+        return data
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "summary") -> Summary:
@@ -137,7 +180,7 @@ class SweepSummary:
     kind: str = "sweep"
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"points": [p.as_dict() for p in self.points], "kind": self.kind}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "summary") -> SweepSummary:

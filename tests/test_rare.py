@@ -1,0 +1,290 @@
+"""Rare outcomes (`run --rare`): unbiased against exact answers, covering, reproducible,
+marked as weighted, and invisible to plain runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+import sim
+from sim.batch import Execution
+from sim.batch.rare import estimate_rare
+from sim.batch.weighted import ExactSum
+from sim.engine import make_plan, run_one
+from sim.engine.tilt import run_tilted, tilted
+from sim.results import load_results, table_digest
+
+BIRTH_DEATH = ROOT / "scenarios" / "examples" / "birth_death.yaml"
+SERIAL = Execution(executor="serial")
+
+
+def absorption(absorb_at: int, up_prob: float = 0.25, slope: float = 0.01, rate: float = 1.0,
+               start: int = 1, horizon: float = 20.0) -> float:
+    """P(the birth-death walk of birth_death.yaml reaches rung ``absorb_at`` by the horizon):
+    ``exp(QT)[start, absorb_at]`` by uniformisation (Q's rows: up at rate x p(k), down at
+    rate x (1 - p(k)), rungs 0 and ``absorb_at`` absorbing)."""
+    n = absorb_at + 1
+    q = np.zeros((n, n))
+    for k in range(1, absorb_at):
+        p = min(0.5, up_prob + slope * k)
+        q[k, k + 1], q[k, k - 1] = rate * p, rate * (1 - p)
+        q[k, k] = -rate
+    step = np.eye(n) + q / rate  # the uniformised chain
+    v = np.zeros(n)
+    v[start] = 1.0
+    total, term = np.zeros(n), math.exp(-rate * horizon)
+    for m in range(1, 2000):
+        total += term * v
+        v = v @ step
+        term *= rate * horizon / m
+    return float(total[absorb_at])
+
+
+def _rare(absorb_at: int, seed: int, runs: int = 1000, pilot: int = 300,
+          execution: Execution = SERIAL) -> sim.BatchResult:
+    return estimate_rare(BIRTH_DEATH, "absorbed", runs, seed, {"absorb_at": absorb_at},
+                         pilot=pilot, execution=execution)
+
+
+def test_exact_answer_matches_plain_runs():
+    """The matrix exponential is the scenario's own answer (checked where plain runs can)."""
+    exact = absorption(4)
+    res = sim.run_batch(BIRTH_DEATH, 3000, 1, {"absorb_at": 4}, executor="serial")
+    k = res.summary.outcomes["absorbed"].count
+    se = math.sqrt(exact * (1 - exact) / 3000)
+    assert abs(k / 3000 - exact) < 4 * se
+
+
+@pytest.mark.parametrize("absorb_at", [8, 10])
+def test_estimate_within_4_se_of_exact(absorb_at):
+    """P about 9e-4 and 1.6e-4: the estimate is within 4 SE, and far more precise than plain
+    Monte Carlo with the same runs."""
+    exact = absorption(absorb_at)
+    assert 1e-4 < exact < 1.5e-3
+    rare = _rare(absorb_at, seed=11, runs=2000, pilot=500).summary.rare
+    assert rare is not None and rare.se > 0
+    assert abs(rare.p - exact) <= 4 * rare.se, (rare.p, exact, rare.se)
+    assert rare.plain_half_width > 5 * (rare.hi - rare.lo) / 2
+
+
+@pytest.mark.parametrize("absorb_at", [8, 10])
+def test_intervals_cover_the_exact_value(absorb_at):
+    """Across 20 seeds the 95% intervals cover the exact value at least 17 times."""
+    exact = absorption(absorb_at)
+    covered = 0
+    for seed in range(20):
+        rare = _rare(absorb_at, seed).summary.rare
+        assert rare is not None
+        covered += rare.lo <= exact <= rare.hi
+    assert covered >= 17, covered
+
+
+def test_same_seed_same_estimate_for_any_workers():
+    """One worker or two (and other chunk sizes): the same tilts and the same estimate."""
+    one = _rare(8, seed=5, runs=1200)
+    two = _rare(8, seed=5, runs=1200, execution=Execution(executor="processes", workers=2,
+                                                          chunk_size=150))
+    assert one.summary.rare == two.summary.rare
+    assert one.summary.outcomes == two.summary.outcomes
+
+
+def test_exact_sums_do_not_depend_on_order():
+    """Weight sums merged in any grouping are the exactly rounded total."""
+    rng = np.random.default_rng(0)
+    values = (rng.pareto(1.5, 3000) * 10.0 ** rng.integers(-12, 3, 3000)).tolist()
+    whole = ExactSum(values)
+    parts = [ExactSum(values[i:i + 7]) for i in range(0, 3000, 7)]
+    merged = ExactSum()
+    for part in reversed(parts):
+        merged.merge(part)
+    assert whole.value == merged.value == math.fsum(values)
+
+
+def test_untilted_runs_are_the_plain_runs():
+    """With every tilt 0 a weighted run draws exactly as a plain one, with weight 1."""
+    sc = sim.load_scenario(ROOT / "scenarios" / "bryansk_atacms_2024.yaml")
+    plan = make_plan(sc)
+    for i in range(30):
+        r = run_tilted(plan, 3, i, [0.0] * len(plan.triggers))
+        assert r.row == run_one(plan, 3, i)[0]
+        assert r.log_weight == 0.0
+
+
+def test_weight_is_the_likelihood_ratio():
+    """A run's weight is the product of p/q and (1-p)/(1-q) over its draws."""
+    sc = sim.load_scenario(BIRTH_DEATH)
+    plan = make_plan(sc)
+    theta = [1.3 if t.name == "up" else 0.0 for t in plan.triggers]
+    r = run_tilted(plan, 2, 0, theta, tally=True)
+    assert r.tally is not None
+    expected = 0.0
+    for p, (n, k) in r.tally[0].items():
+        q = tilted(p, 1.3)
+        expected += k * math.log(p / q) + (n - k) * math.log((1 - p) / (1 - q))
+    assert len(r.tally[0]) > 1  # the probability read the state
+    assert r.log_weight == pytest.approx(expected, rel=1e-12)
+
+
+# digests of 400 plain runs (seed 3) at commit 92679f6, before rare-event mode existed
+PLAIN_DIGESTS = {
+    ("reference/tit_for_tat.yaml", None):
+        "97a09911e62b7e3c1db6ca805392014774c97663531164d05effb8be5d139e06",
+    ("examples/birth_death.yaml", 5):
+        "11cd3708c4453a90ed183f8336e7823aa646024279941d1d79951bb5b0544f67",
+}
+
+
+@pytest.mark.parametrize(("scenario", "absorb_at"), list(PLAIN_DIGESTS))
+def test_plain_runs_are_bit_identical(scenario, absorb_at):
+    """Plain runs tables are what they were before rare-event mode existed."""
+    params = {"absorb_at": absorb_at} if absorb_at else {}
+    res = sim.run_batch(ROOT / "scenarios" / scenario, 400, 3, params, executor="serial")
+    assert table_digest(res.runs_table()) == PLAIN_DIGESTS[(scenario, absorb_at)]
+
+
+def test_plain_summary_has_no_rare_fields(tmp_path):
+    """A plain summary.json keeps its keys (regression: new fields leaked as nulls)."""
+    sim.run_batch(BIRTH_DEATH, 50, 1, out=tmp_path / "p", executor="serial")
+    data = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert "rare" not in data
+    assert set(data["outcomes"]["absorbed"]) == {"count", "p", "lo", "hi"}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True,
+                          text=True)
+
+
+@pytest.fixture(scope="module")
+def rare_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rare") / "r"
+    done = _cli("run", str(BIRTH_DEATH), "--rare", "absorbed", "-n", "600", "--pilot", "200",
+                "--seed", "4", "--out", str(out), "--json", "--executor", "serial")
+    assert done.returncode == 0, done.stderr
+    return out, json.loads(done.stdout)
+
+
+def test_json_manifest_and_runs_say_what_they_are(rare_folder):
+    """JSON outcomes[OUTCOME] has p, lo, hi, se, method, ess; the manifest records method,
+    target, tilts, pilot and seed; the runs table carries each run's weight."""
+    out, data = rare_folder
+    o = data["outcomes"]["absorbed"]
+    assert o["lo"] <= o["p"] <= o["hi"] and o["se"] > 0 and o["ess"] > 0
+    assert "importance sampling" in o["method"]
+    assert data["rare"]["target"] == "absorbed" and data["rare"]["p"] == o["p"]
+    res = load_results(out)
+    rare = res.manifest.rare
+    assert rare is not None
+    assert {"method", "target", "theta", "pilot_runs", "seed"} <= set(rare)
+    assert set(rare["theta"]) == {"up"} and rare["seed"] == 4 and rare["pilot_runs"] == 200
+    runs = res.runs.to_pandas()
+    hit = runs["outcome"] == "absorbed"
+    assert (runs["weight"] * hit).mean() == pytest.approx(o["p"], rel=1e-12)
+
+
+def test_resume_refuses_changed_target_or_pilot(rare_folder):
+    """Resuming with another target, pilot size or none at all is refused (exit 2)."""
+    out, _ = rare_folder
+    for extra, words in ((["--rare", "extinct"], "target"), (["--rare", "absorbed", "--pilot",
+                                                              "300"], "pilot_runs")):
+        done = _cli("run", "--resume", str(out), *extra)
+        assert done.returncode == 2 and words in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    done = _cli("run", str(BIRTH_DEATH), "--resume", str(out), "-q")
+    assert done.returncode == 2 and "--rare absorbed" in done.stderr
+
+
+def test_resume_of_a_complete_rare_folder_gives_its_estimate(rare_folder):
+    out, data = rare_folder
+    done = _cli("run", "--resume", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rare"] == data["rare"]
+
+
+@pytest.mark.parametrize("command", [["plot"], ["report"], ["compare", "SELF", "SELF"]])
+def test_figures_reports_and_comparisons_refuse_a_rare_folder(rare_folder, command):
+    out, _ = rare_folder
+    done = _cli(*[str(out) if c == "SELF" else c for c in command],
+                *([str(out)] if command[0] != "compare" else []))
+    assert done.returncode == 2 and "rare-event estimate" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--rare", "absorbd"], "did you mean 'absorbed'"),
+    (["--rare", "extinct"], "not a rare outcome"),
+    (["--rare", "absorbed", "--precision", "0.01"], "cannot be combined with --precision"),
+    (["--rare", "absorbed", "--trace", "3"], "cannot be combined with --trace"),
+    (["--pilot", "500"], "--pilot goes with --rare"),
+])
+def test_bad_rare_requests_are_refused(tmp_path, args, words):
+    """Unknown or common outcomes and options that cannot go with --rare: exit 2, a message."""
+    done = _cli("run", str(BIRTH_DEATH), *args, "-n", "200", "--out", str(tmp_path / "x"),
+                "-q", "--executor", "serial")
+    assert done.returncode == 2 and words in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_no_trigger_probability_to_tilt(write):
+    """A scenario without a trigger probability has nothing to tilt: refused."""
+    path = write("""\
+        name: fixed
+        clock: {horizon: 10}
+        ladder: [low, high]
+        actions:
+          jump: {at: [5], effects: [{escalate: 1}]}
+        outcomes:
+          - {id: up, when: level >= high, terminal: true}
+          - {id: calm, default: true}
+        """)
+    with pytest.raises(sim.BatchError, match="no trigger probability leads to it"):
+        estimate_rare(path, "up", 100, 0, execution=SERIAL)
+
+
+def test_resume_recomputes_a_lost_chunk_to_the_same_estimate(rare_folder, tmp_path):
+    """A rare-event folder missing a chunk is finished by --resume with its own tilts (no
+    new pilot): the same estimate as the whole folder's."""
+    import shutil
+
+    out, data = rare_folder
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    chunks = sorted((copy / "runs").glob("*.parquet"))
+    assert len(chunks) > 1
+    chunks[-1].unlink()
+    done = _cli("run", "--resume", str(copy), "--json", "-q")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rare"] == data["rare"]
+    assert load_results(copy).manifest.resumed[-1].chunks_to_run == 1
+
+
+def _weighted(weights: list[float], hits: list[bool]):
+    from sim.batch.aggregate import Aggregate
+
+    agg = Aggregate(["hit", "miss"], ["low"], 10.0, weighted=True)
+    n = len(weights)
+    agg.add_columns({"run": list(range(n)), "error": [None] * n, "weight": weights,
+                     "outcome": ["hit" if h else "miss" for h in hits],
+                     "time_to.low": [0.0] * n, "path": ["low"] * n, "end_time": [10.0] * n})
+    return agg
+
+
+def test_degenerate_weights_and_no_hits_are_flagged():
+    """A few heavy weights among the hits, or no hit at all: the summary says so, and with
+    no hit the interval is [0, 1] (a tilted sample without hits bounds nothing)."""
+    from sim.batch.weighted import rare_summary
+
+    rare = {"target": "hit", "method": "m", "theta": {"t": 1.0}, "pilot_runs": 100}
+    heavy = rare_summary(_weighted([1e-3] * 40 + [0.5] * 2 + [1.0] * 58,
+                                   [True] * 42 + [False] * 58), rare)
+    assert heavy.ess < 5 and any("degenerate" in w for w in heavy.warnings)
+    assert heavy.lo <= heavy.p <= heavy.hi
+    none = rare_summary(_weighted([1.0] * 50, [False] * 50), rare)
+    assert (none.p, none.lo, none.hi) == (0.0, 0.0, 1.0)
+    assert any("no run reached" in w for w in none.warnings)
