@@ -706,12 +706,20 @@ def backtest(scenario: Path | None, observed: Path, runs: int, seed: int, as_of:
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0, max=2**63 - 1))
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Fix another parameter (repeatable).")
+@click.option("--variant", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              metavar="FILE", help="Also write a variant scenario that extends SCENARIO with "
+                                   "the fitted values and records this command (--force "
+                                   "replaces an existing file).")
+@click.option("--estimate", type=click.Choice(["mode", "mean"]), default="mode",
+              show_default=True, help="The variant's values: the posterior mode over the "
+                                      "design (values tried together) or each mean.")
 @_execution_options
 @_folder_options("calibration", "Finish the unfinished calibration in DIR (same command).",
                  "Print the posterior as JSON.")
 @_handled
 def calibrate(scenario: Path | None, observed: Path, vary: tuple[str, ...], samples: int,
-              runs: int, seed: int, sets: tuple[str, ...], workers: int | None,
+              runs: int, seed: int, sets: tuple[str, ...], variant: Path | None,
+              estimate: str, workers: int | None,
               executor: str, scheduler: str | None, out: Path | None, force: bool,
               resume: Path | None, as_json: bool, quiet: bool) -> None:
     """Fit assumptions to what happened (rejection ABC over their ranges): posterior means,
@@ -729,15 +737,58 @@ def calibrate(scenario: Path | None, observed: Path, vary: tuple[str, ...], samp
     sc, _, _ = prepared(scenario, observed)  # every problem before any folder is made
     fixed: dict[str, Any] = _parse_sets(sets)
     sc.resolve_parameters(fixed)
+    if variant is not None:
+        _check_variant_target(variant, force, sc.path)
     if resume is not None:
         runs, seed = _resume_settings(resume, runs, seed)
     target = resume or out or default_out(sc, suffix="-calibration")
+    command = ["escalation", *sys.argv[1:]]
     with progress_bar(None, disable=quiet or as_json) as advance:
         result = run_calibrate(sc, observed, list(vary), samples, runs, seed, fixed=fixed,
                                out=target, force=force, resume=resume is not None,
                                execution=_execution(workers, executor, scheduler, advance),
-                               command=["escalation", *sys.argv[1:]])
+                               command=command)
     _emit(as_json, result.as_dict, lambda: print_calibration(result, _console()))
+    if variant is not None:
+        from sim.analysis.variant import variant_text
+
+        _write_variant(variant, variant_text(result, sc, variant, estimate=estimate,
+                                             command=command))
+        if not as_json:
+            click.echo(f"variant: {variant} (the posterior {estimate})")
+
+
+def _check_variant_target(variant: Path, force: bool, scenario_path: str | None) -> None:
+    """Refuse a variant file that cannot be written, before any run."""
+    from sim.errors import ResultsError
+
+    if scenario_path is None:
+        raise ResultsError("--variant: the scenario was not read from a file, so a variant "
+                           "cannot extend it")
+    if variant.resolve() == Path(scenario_path).resolve():
+        raise ResultsError(f"--variant {variant}: that is the scenario being calibrated")
+    if not variant.parent.is_dir():
+        raise ResultsError(f"--variant {variant}: no folder {variant.parent}")
+    if variant.exists() and not force:
+        raise ResultsError(f"--variant {variant} exists; use --force to replace it")
+
+
+def _write_variant(variant: Path, text: str) -> None:
+    """Write the variant only once it loads as a scenario, in one step (never half)."""
+    import os
+    import tempfile
+
+    from sim.scenario import load_scenario
+
+    fd, tmp = tempfile.mkstemp(prefix=".variant-", suffix=".yaml", dir=variant.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        load_scenario(tmp)  # it extends the base and sets values in their ranges
+        os.replace(tmp, variant)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 @cli.command()

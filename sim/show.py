@@ -470,12 +470,13 @@ def print_calibration(cal: Calibration, console: Console) -> None:
         f"({cal.runs_per_point:,} runs each); effective sample size "
         f"{cal.effective_sample_size:.1f} points"))
     t = Table(title="Posterior (90% credible interval)", title_justify="left")
-    for col in ("parameter", "prior", "range", "posterior mean", "90% interval"):
+    for col in ("parameter", "prior", "range", "posterior mean", "mode", "90% interval"):
         t.add_column(col, justify="left" if col in ("parameter", "prior") else "right")
     for name, p in cal.parameters.items():
+        mode = p.get("mode")
         _row(t, name, str(p.get("prior", "uniform")),
              f"{p['prior_low']:.4g} - {p['prior_high']:.4g}", f"{p['mean']:.4g}",
-             f"{p['q05']:.4g} - {p['q95']:.4g}")
+             "-" if mode is None else f"{mode:.4g}", f"{p['q05']:.4g} - {p['q95']:.4g}")
     console.print(t)
     o = Table(title="Posterior predictive outcomes (the matching runs)", title_justify="left")
     for col in ("outcome", "runs", "probability", "95% interval"):
@@ -483,6 +484,10 @@ def print_calibration(cal: Calibration, console: Console) -> None:
     for name, v in cal.predictive.items():
         _row(o, name, f"{int(v['count']):,}", fmt_p(v["p"]), fmt_interval(v["lo"], v["hi"]))
     console.print(o)
+    if cal.mode:
+        m = cal.mode
+        console.print(escape(f"mode: design point {m['point']} ({m['accepted']:,} of "
+                             f"{m['runs']:,} of its runs matched)"))
     for note in cal.notes:
         console.print(escape(f"note: {note}"))
     if cal.results is not None:

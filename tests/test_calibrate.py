@@ -104,8 +104,8 @@ def test_the_command_line_fits_and_prints_json(tmp_path):
         "--json", "--executor", "serial"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
-    assert set(data["parameters"]["r"]) == {"prior", "prior_low", "prior_high", "mean", "q05",
-                                            "q95"}
+    assert set(data["parameters"]["r"]) == {"prior", "prior_low", "prior_high", "mean", "mode",
+                                            "q05", "q95"}
     assert data["accepted"] > 0
     res = CliRunner().invoke(cli, [
         "calibrate", str(_scenario(tmp_path, 2)), "--observed", str(_observed(tmp_path, 2, 3)),

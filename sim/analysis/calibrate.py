@@ -11,7 +11,8 @@ numbers would make every point accept the same few runs), and a run is *accepted
 every observation holds in it: the accepted (point, run) pairs are draws from the
 posterior, so a point's weight is its number of accepted runs (times its prior density).
 Reported: each parameter's posterior mean and 90% credible interval (weighted quantiles
-over the points), the effective sample size of the weights (Kish's), the acceptance
+over the points), the posterior mode over the design (the point with the most weight: its
+values were tried together), the effective sample size of the weights (Kish's), the acceptance
 rate, and the posterior predictive outcome distribution (the accepted runs' outcomes).
 
 The match is exact on each observation's indicator (a dated window is the tolerance), so
@@ -71,6 +72,7 @@ class Calibration:
     effective_sample_size: float
     parameters: dict[str, dict[str, Any]]  # name -> prior, its low/high, mean, q05, q95
     predictive: dict[str, dict[str, float]]  # outcome label -> count, p, lo, hi
+    mode: dict[str, int] = field(default_factory=dict)  # the highest-weight design point
     results: Path | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -81,7 +83,8 @@ class Calibration:
                 "acceptance": self.accepted / self.runs if self.runs else math.nan,
                 "effective_sample_size": self.effective_sample_size,
                 "parameters": self.parameters, "posterior_predictive": self.predictive,
-                "notes": self.notes, "results": str(self.results) if self.results else None}
+                "mode": self.mode, "notes": self.notes,
+                "results": str(self.results) if self.results else None}
 
 
 def _runs_table(done: Any) -> pa.Table:
@@ -179,12 +182,13 @@ def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
                             f"the ranges")
     w = mass / float(mass.sum())
     ess = 1.0 / float(np.sum(w * w))
+    best = int(np.argmax(w))  # the posterior mode over the design (first of ties)
     params: dict[str, dict[str, Any]] = {}
     for f in factors:
         x = np.array([float(p[f.name]) for p in points])
         params[f.name] = {"prior": priors[f.name].describe() if f.name in priors
                           else "uniform", "prior_low": f.low, "prior_high": f.high,
-                          "mean": float(np.sum(w * x)),
+                          "mean": float(np.sum(w * x)), "mode": float(x[best]),
                           "q05": weighted_quantile(x, w, 0.05),
                           "q95": weighted_quantile(x, w, 0.95)}
     labels = sc.spec.outcome_labels
@@ -198,7 +202,9 @@ def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
         lo, hi = wilson(round(share * total), int(total))
         predictive[label] = {"count": k, "p": share, "lo": lo, "hi": hi}
     result = Calibration(sc.name, [r.id for r in resolved], len(points), runs, seed,
-                         int(total), table.num_rows, ess, params, predictive, done.out)
+                         int(total), table.num_rows, ess, params, predictive,
+                         {"point": best, "accepted": int(accepted[best]),
+                          "runs": int(tried[best])}, done.out)
     if failed:
         empty = int(np.sum(tried == 0))
         result.notes.append(f"{failed:,} runs failed and are left out (each point is weighted "

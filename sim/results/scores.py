@@ -92,8 +92,15 @@ class _Parameter(_Model):
     prior_low: float
     prior_high: float
     mean: float
+    mode: float | None = None  # written since calibrated variants (older files lack it)
     q05: float
     q95: float
+
+
+class _Mode(_Model):
+    point: int = Field(ge=0)
+    accepted: int = Field(ge=0)
+    runs: int = Field(ge=0)
 
 
 class _Calibration(_Model):
@@ -108,6 +115,7 @@ class _Calibration(_Model):
     effective_sample_size: float = Field(ge=0)
     parameters: dict[str, _Parameter]
     posterior_predictive: dict[str, _Share]
+    mode: _Mode | None = None
     notes: list[str]
     results: str | None = None
 
