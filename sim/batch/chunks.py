@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from sim.batch.aggregate import Aggregate
-from sim.engine import Plan, columns_of, make_plan, run_one
+from sim.engine import Plan, RunStreams, columns_of, make_plan, run_one
 from sim.engine import failed_row as _failed_row
 from sim.engine.plan import ProbeSpec
 from sim.errors import RunError
@@ -163,11 +163,13 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     label_index = {o.label: o.index for o in plan.outcomes}
     end_at = 1 + len(plan.dimensions)  # end_time follows run and the outcome columns
     histories: list[tuple[list[list[tuple[float, int]]], float, int]] = []
+    streams = RunStreams(ident.seed, ident.start, ident.stop)
     for index in range(ident.start, ident.stop):
         trace = index < task.trace_below
         history: list[list[tuple[float, int]]] = []
         try:
-            row, trail = run_one(plan, ident.seed, index, trace=trace, history=history)
+            row, trail = run_one(plan, ident.seed, index, trace=trace, history=history,
+                                 stream=streams.stream(index))
             last = row[-2].rpartition(" > ")[2]  # the path ends with the deciding outcome
             histories.append((history, row[end_at], label_index[last]))
         except RunError as exc:

@@ -35,7 +35,9 @@ float) fails the run, naming the effect. The trace keeps at most :data:`MAX_TRAC
 events per run and never changes the run.
 
 The kernel reads the clock as ``env._now``: the same value as ``env.now`` without
-a property call on the hot path.
+a property call on the hot path. It schedules its waits as ``env.timeout`` does (at
+``now + delay``, normal priority, the next event id: the same order), but pushes a
+:class:`_Wake` on SimPy's queue directly: the delay is checked where it is drawn.
 """
 
 from __future__ import annotations
@@ -44,9 +46,11 @@ import functools
 import math
 import time
 from collections import Counter
+from heapq import heappush
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL
 
 from sim.engine.plan import ActionPlan, DimensionPlan, Plan, ProbePlan, TriggerPlan
 from sim.engine.randomness import Stream
@@ -72,6 +76,16 @@ class _Ended(Exception):
         self.outcome = outcome
 
 
+class _Wake:
+    """A triggered SimPy event with one callback, as ``env.timeout(delay)`` leaves on the
+    queue, made without the call layers (``Environment.step`` reads only these fields)."""
+
+    __slots__ = ("callbacks",)
+    callbacks: Any
+    _ok = True
+    _value = None
+
+
 class Replication:
     """One run. ``Replication(plan, stream).run()`` returns the record's values."""
 
@@ -79,6 +93,8 @@ class Replication:
         self.plan = plan
         self.stream = stream
         self.env = simpy.Environment()
+        self._queue: list[Any] = self.env._queue
+        self._eid = self.env._eid
         self.V: list[Any] = list(plan.initial)
         self.reach = [math.nan] * len(plan.levels)  # every track's rungs, flat
         for tr in plan.tracks:
@@ -104,7 +120,8 @@ class Replication:
         self.probe_t = [math.nan] * len(plan.probes)  # first time each probe held
         self.probe_watch = plan.probe_watch or None  # by slot: condition probes reading it
         self.rate_now = [0.0] * len(plan.actions)  # a hazard's rate when its wait was drawn
-        self._occur: list[Any] = [self._occurrence(a, 0) for a in plan.actions]
+        self._occur: list[Any] = [self._occurrence(a, 0) if a.recurring else None
+                                  for a in plan.actions]
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -197,6 +214,12 @@ class Replication:
         raise RunError(f"{expr.where}: the value of '{expr.text}' in {op.owner} at "
                        f"t={self.env.now:g} is {problem}")
 
+    def _wake(self, delay: float, callback: Any) -> None:
+        """Call ``callback`` after ``delay`` (>= 0, checked by the caller), in SimPy's order."""
+        ev = _Wake()
+        ev.callbacks = (callback,)
+        heappush(self._queue, (self.env._now + delay, NORMAL, next(self._eid), ev))
+
     # --- state changes ----------------------------------------------------------------------
 
     def _changed(self, slot: int) -> None:
@@ -280,7 +303,10 @@ class Replication:
                            f"Give a fire or trigger in it a delay or a limit.")
 
     def _apply(self, effects: list[EffectOp], D: Any, owner: str) -> None:
-        self._enter_chain(owner)
+        self.chain += 1
+        if self.chain > MAX_CHAIN:
+            self.chain -= 1
+            self._enter_chain(owner)
         V = self.V
         op: EffectOp | None = None
         try:
@@ -359,9 +385,9 @@ class Replication:
         d = delay(self.stream, self.V, self.env.now, D)
         if not d >= 0:
             raise RunError(f"a delay to fire '{a.name}' must be >= 0, got {d}")
-        if len(self.env._queue) >= self.plan.max_events:
+        if len(self._queue) >= self.plan.max_events:
             raise self._queue_full(f"fire '{a.name}'")
-        self.env.timeout(d).callbacks.append(lambda _ev: self._execute(a))
+        self._wake(d, lambda _ev: self._execute(a))
 
     def _schedule(self, a: ActionPlan) -> None:
         V, now = self.V, self.env._now
@@ -380,7 +406,9 @@ class Replication:
                 where = a.rate_expr.where if a.rate_expr else f"actions.{a.name}.rate"
                 raise RunError(f"{where}: a rate must be >= 0, got {rate}")
             d = -math.log(1.0 - self.stream.uniform()) / rate
-        self.env.timeout(d).callbacks.append(self._occur[a.index])
+        ev = _Wake()
+        ev.callbacks = (self._occur[a.index],)
+        heappush(self._queue, (now + d, NORMAL, next(self._eid), ev))
 
     # --- hazards (see sim.engine.hazards) ----------------------------------------------------
 
@@ -393,10 +421,10 @@ class Replication:
         else:
             rate = self.rate_now[a.index] = h.rate(self.V, self.env._now)
         if rate > 0:
-            if len(self.env._queue) >= self.plan.max_events:
+            if len(self._queue) >= self.plan.max_events:
                 raise self._queue_full(f"actions.{a.name}.rate")
             d = -math.log(1.0 - self.stream.uniform()) / rate
-            self.env.timeout(d).callbacks.append(self._occur[a.index])
+            self._wake(d, self._occur[a.index])
 
     def _redraw(self, a: ActionPlan, _ev: simpy.Event | None = None) -> None:
         """Something the rate reads changed (or a breakpoint passed): if the rate did, drop
@@ -488,10 +516,10 @@ class Replication:
         d = trig.delay(self.stream, V, now, D)
         if not d >= 0:
             raise RunError(f"triggers.{trig.name}.after: a delay must be >= 0, got {d}")
-        if len(self.env._queue) >= self.plan.max_events:
+        if len(self._queue) >= self.plan.max_events:
             raise self._queue_full(f"triggers.{trig.name}.after")
         effects = trig.effects
-        self.env.timeout(d).callbacks.append(lambda _ev: self._apply(effects, D, trig.name))
+        self._wake(d, lambda _ev: self._apply(effects, D, trig.name))
 
     # --- the run ----------------------------------------------------------------------------
 
