@@ -45,8 +45,9 @@ from __future__ import annotations
 import functools
 import math
 import time
+import weakref
 from collections import Counter
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
@@ -86,6 +87,38 @@ class _Wake:
     _value = None
 
 
+class _Start:
+    """What every run of a plan starts from, computed once per plan (copied per run)."""
+
+    def __init__(self, plan: Plan) -> None:
+        reach = [math.nan] * len(plan.levels)
+        for tr in plan.tracks:
+            for k in range(tr.start + 1):
+                reach[tr.offset + k] = 0.0
+        self.reach = reach
+        self.max_rank = [tr.start for tr in plan.tracks]
+        self.fired = [0] * len(plan.triggers)
+        self.last_fired = [-math.inf] * len(plan.triggers)
+        self.when_prev = [False] * len(plan.triggers)
+        self.generation = [0] * len(plan.actions)
+        self.active = [a.active for a in plan.actions]
+        self.path = ", ".join(tr.labels[tr.start] for tr in plan.tracks)
+        self.histories = [(0.0, tr.offset + tr.start) for tr in plan.tracks]
+        self.probe_t = [math.nan] * len(plan.probes)
+        self.rate_now = [0.0] * len(plan.actions)
+        self.recurring = [a for a in plan.actions if a.recurring]
+
+
+_STARTS: weakref.WeakKeyDictionary[Plan, _Start] = weakref.WeakKeyDictionary()
+
+
+def _start_of(plan: Plan) -> _Start:
+    start = _STARTS.get(plan)
+    if start is None:
+        start = _STARTS[plan] = _Start(plan)
+    return start
+
+
 class Replication:
     """One run. ``Replication(plan, stream).run()`` returns the record's values."""
 
@@ -95,21 +128,18 @@ class Replication:
         self.env = simpy.Environment()
         self._queue: list[Any] = self.env._queue
         self._eid = self.env._eid
+        start = _start_of(plan)
         self.V: list[Any] = list(plan.initial)
-        self.reach = [math.nan] * len(plan.levels)  # every track's rungs, flat
-        for tr in plan.tracks:
-            for k in range(tr.start + 1):
-                self.reach[tr.offset + k] = 0.0
-        self.max_rank = [tr.start for tr in plan.tracks]
-        self.fired = [0] * len(plan.triggers)
-        self.last_fired = [-math.inf] * len(plan.triggers)
-        self.when_prev = [False] * len(plan.triggers)
-        self.generation = [0] * len(plan.actions)
-        self.active = [a.active for a in plan.actions]
-        self.path: list[str] = [", ".join(tr.labels[tr.start] for tr in plan.tracks)]
+        self.reach = list(start.reach)  # every track's rungs, flat
+        self.max_rank = list(start.max_rank)
+        self.fired = list(start.fired)
+        self.last_fired = list(start.last_fired)
+        self.when_prev = list(start.when_prev)
+        self.generation = list(start.generation)
+        self.active = list(start.active)
+        self.path: list[str] = [start.path]
         # each track's level changes (time, index in plan.levels), from its start
-        self.histories: list[list[tuple[float, int]]] = [
-            [(0.0, tr.offset + tr.start)] for tr in plan.tracks]
+        self.histories: list[list[tuple[float, int]]] = [[first] for first in start.histories]
         self.events = 0
         self.check_at = min(plan.max_events, _FIRST_CHECK)  # events at the next checkpoint
         self.started = -1.0  # CPU time of this thread at the first checkpoint
@@ -117,11 +147,12 @@ class Replication:
         self.diagnose: list[str] | None = None
         self.trace: list[TraceEvent] | None = [] if trace else None
         self.watched = plan.watched  # read only
-        self.probe_t = [math.nan] * len(plan.probes)  # first time each probe held
+        self.probe_t = list(start.probe_t)  # first time each probe held
         self.probe_watch = plan.probe_watch or None  # by slot: condition probes reading it
-        self.rate_now = [0.0] * len(plan.actions)  # a hazard's rate when its wait was drawn
-        self._occur: list[Any] = [self._occurrence(a, 0) if a.recurring else None
-                                  for a in plan.actions]
+        self.rate_now = list(start.rate_now)  # a hazard's rate when its wait was drawn
+        self._occur: list[Any] = [None] * len(plan.actions)
+        for a in start.recurring:
+            self._occur[a.index] = self._occurrence(a, 0)
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -279,15 +310,17 @@ class Replication:
         if rank == self.V[slot]:
             return
         self.V[slot] = rank
-        now = self.env.now
+        now = self.env._now
         self.histories[track].append((now, tr.offset + rank))
         if rank > self.max_rank[track]:
             for k in range(self.max_rank[track] + 1, rank + 1):
                 self.reach[tr.offset + k] = now
             self.max_rank[track] = rank
         self._mark(tr.labels[rank])
-        self._record("level", tr.labels[rank])
-        self._changed(slot)
+        if self.trace is not None:
+            self._record("level", tr.labels[rank])
+        if self.watched[slot]:
+            self._changed(slot)
 
     @property
     def history(self) -> list[tuple[float, int]]:
@@ -328,7 +361,8 @@ class Replication:
         if value.__class__ is not float or value - value != 0.0:  # not a finite float
             value = self._store(value, op)
         self.V[slot] = value
-        self._changed(slot)
+        if self.watched[slot]:
+            self._changed(slot)
 
     def fire_action(self, action: int, delay: Sampler | None, D: Any) -> None:
         self._fire_action(self.plan.actions[action], delay, D)
@@ -466,11 +500,14 @@ class Replication:
         if a.hazard is not None and a.hazard.thinned:
             return self._candidate(a, generation)
 
+        current, i = self.generation, a.index
+        execute, schedule = self._execute, self._schedule
+
         def occur(_ev: simpy.Event) -> None:
-            if self.generation[a.index] == generation:
-                self._execute(a)
-                if self.generation[a.index] == generation:
-                    self._schedule(a)
+            if current[i] == generation:
+                execute(a)
+                if current[i] == generation:
+                    schedule(a)
 
         return occur
 
@@ -555,6 +592,20 @@ class Replication:
         for trig in rising:
             self._fire(trig, ())
 
+    def _advance(self, horizon: float) -> None:
+        """``env.run(until=horizon)``: pop SimPy's queue in its order (time, priority, id)
+        and call each event's callbacks, until the next event is at or past the horizon
+        (the until-event SimPy would schedule there comes before any event at that time);
+        then the clock reads the horizon. The kernel's events never fail and no process
+        runs, so the rest of ``Environment.step`` has nothing to do."""
+        env, queue = self.env, self._queue
+        while queue and queue[0][0] < horizon:
+            env._now, _, _, event = heappop(queue)
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+        env._now = horizon
+
     def _probe_later(self, probe: ProbePlan, _ev: simpy.Event) -> None:
         self._probe(probe)
 
@@ -582,7 +633,7 @@ class Replication:
         try:
             try:
                 self._begin()
-                self.env.run(until=plan.horizon)
+                self._advance(plan.horizon)
             except (ArithmeticError, ValueError, TypeError) as exc:
                 raise RunError(f"cannot compute a value at t={self.env.now:g}: {exc}") from None
             if self.diagnose is not None:
