@@ -269,11 +269,30 @@ class Executed:
 
 
 class _Point:
-    """A point's running aggregate, until its last chunk is in."""
+    """A point's running aggregate, until its last chunk is in. Chunks are merged in
+    index order whatever the order they arrive in (a later one waits for those before
+    it), so path ties, float sums and the error samples never depend on scheduling."""
 
     def __init__(self, aggregate: Aggregate, chunks: int) -> None:
         self.aggregate = aggregate
         self.remaining = chunks
+        self.following = 0  # the index (within the point) of the next chunk to merge
+        self.waiting: dict[int, Aggregate] = {}
+
+    def add(self, k: int, agg: Aggregate) -> None:
+        """Chunk ``k`` of the point is in: merge it and those it was holding up."""
+        self.waiting[k] = agg
+        while self.following in self.waiting:
+            self.aggregate.merge(self.waiting.pop(self.following))
+            self.following += 1
+            self.remaining -= 1
+
+    def flush(self) -> Aggregate:
+        """The aggregate with every chunk that is in (an unfinished batch has gaps)."""
+        for k in sorted(self.waiting):
+            self.aggregate.merge(self.waiting.pop(k))
+            self.remaining -= 1
+        return self.aggregate
 
 
 class Job:
@@ -584,13 +603,12 @@ class _Run:
                             self.job.params_json[ident.point], self.job.places,
                             self.job.probes)
             point = self.open[ident.point] = _Point(new_aggregate(plan), self.per_point)
-        point.aggregate.merge(agg)
-        point.remaining -= 1
+        point.add(ident.chunk - ident.point * self.per_point, agg)
         if point.remaining == 0 and self.job.sweep:
             self._close_point(ident.point)
 
     def _close_point(self, p: int) -> None:
-        agg = self.open.pop(p).aggregate
+        agg = self.open.pop(p).flush()
         self.summaries[p] = self._summary(p, agg, SWEEP_PATHS)
         if self.folder is not None:
             if self.timeline is None:
@@ -731,7 +749,7 @@ class _Run:
         job = self.job
         if not job.sweep:
             point = self.open.get(0)
-            agg = point.aggregate if point is not None else new_aggregate(
+            agg = point.flush() if point is not None else new_aggregate(
                 plan_for(job.document, job.sc.content_hash, job.params_json[0],
                          job.places, job.probes))
             self.kept_aggregate = agg
