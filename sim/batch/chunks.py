@@ -20,6 +20,7 @@ from sim.engine import failed_row as _failed_row
 from sim.engine.plan import ProbeSpec
 from sim.errors import RunError
 from sim.results.chunkfile import ChunkIdentity, encode_chunk
+from sim.results.columns import table as arrow_table
 from sim.scenario import Scenario
 
 __all__ = ["ChunkResult", "ChunkTask", "new_aggregate", "plan_for", "run_chunk", "schema_of"]
@@ -134,7 +135,7 @@ def new_aggregate(plan: Plan) -> Aggregate:
     )
 
 
-def _typed(columns: dict[str, list[Any]], plan: Plan, schema: pa.Schema) -> pa.Table:
+def _typed(columns: dict[str, Any], plan: Plan, schema: pa.Schema) -> pa.Table:
     """The chunk's columns as the schema's types: flags as booleans, no error as null."""
     for name in _bool_columns(plan):
         columns[name] = [None if v is None or (isinstance(v, float) and math.isnan(v))
@@ -146,9 +147,8 @@ def _typed(columns: dict[str, list[Any]], plan: Plan, schema: pa.Schema) -> pa.T
         base = np.datetime64(start.isoformat(), "D")
         days = np.asarray(columns["end_time"], dtype=float) * _DAYS_PER_UNIT[unit]
         dates = base + np.floor(np.nan_to_num(days, nan=0.0)).astype("timedelta64[D]")
-        columns["end_date"] = [None if math.isnan(x) else d
-                               for x, d in zip(days, dates.tolist(), strict=True)]
-    return pa.Table.from_pydict({f.name: columns[f.name] for f in schema}, schema=schema)
+        columns["end_date"] = np.where(np.isnan(days), np.datetime64("NaT", "D"), dates)
+    return arrow_table(columns, schema)
 
 
 def run_chunk(task: ChunkTask) -> ChunkResult:

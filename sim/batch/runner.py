@@ -51,6 +51,7 @@ from sim.results.chunkfile import (
     parameters_hash,
     point_seed,
 )
+from sim.results.columns import table as arrow_table
 from sim.results.folder import TimelineWriter
 from sim.results.manifest import FORMAT, MAX_RUNS, Manifest, Resumed
 from sim.results.provenance import effective_document
@@ -613,7 +614,7 @@ class _Run:
         if self.folder is not None:
             if self.timeline is None:
                 self.timeline = self.folder.timeline_writer()
-            self.timeline.write(pa.table(timeline_columns(agg, p)))
+            self.timeline.write(arrow_table(timeline_columns(agg, p)))
 
     def _summary(self, p: int, agg: Aggregate, top_paths: int = 20) -> Summary:
         job = self.job
@@ -783,7 +784,7 @@ class _Run:
             assert self.summaries[0] is not None and self.kept_aggregate is not None
             folder.write_summary(self.summaries[0])
             folder.write_paths(self.kept_aggregate.paths.most_common())
-            folder.write_timeline(pa.table(timeline_columns(self.kept_aggregate, 0)))
+            folder.write_timeline(arrow_table(timeline_columns(self.kept_aggregate, 0)))
         folder.write_manifest(manifest)  # last: it records the digests of the files above
 
     def executed(self, status: str) -> Executed:
