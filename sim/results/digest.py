@@ -22,6 +22,20 @@ def _values(col: pa.ChunkedArray, dtype: type) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
+def _nulls(col: pa.ChunkedArray) -> np.ndarray:
+    """1 where a value is null, as ``col.is_null()`` says, read from the validity bitmaps
+    (``is_null`` imports pyarrow.compute, 45 ms)."""
+    parts = [np.zeros(0, dtype=np.uint8)]
+    for c in col.chunks:
+        bitmap = c.buffers()[0]
+        if bitmap is None or c.null_count == 0:
+            parts.append(np.zeros(len(c), dtype=np.uint8))
+            continue
+        bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
+        parts.append(1 - bits[c.offset:c.offset + len(c)])
+    return np.concatenate(parts)
+
+
 def table_digest(table: pa.Table) -> str:
     """SHA-256 over column names, types and values (NaN equal to NaN, nulls marked), in row
     order."""
@@ -30,7 +44,7 @@ def table_digest(table: pa.Table) -> str:
         col = table.column(name)
         h.update(name.encode("utf-8") + b"\0" + str(col.type).encode() + b"\0")
         if col.null_count:
-            mask = np.array(col.is_null().to_pylist(), dtype=np.uint8)
+            mask = _nulls(col)
             h.update(b"nulls" + mask.tobytes())
         if pa.types.is_floating(col.type):
             h.update(_values(col, np.float64).tobytes())
