@@ -373,11 +373,12 @@ def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
     escalation run scenarios/bryansk_atacms_2024.yaml --rare nuclear=used -n 10000
     escalation run --resume results/base      # finish an interrupted batch
     """
-    from sim.analysis.joint import joint_of, parse_pair
     from sim.batch import default_out, resume_batch, run_batch
     from sim.scenario import load_scenario
     from sim.show import print_joint, print_summary, progress_bar
 
+    if joint is not None:
+        from sim.analysis.joint import joint_of, parse_pair
     command = ["escalation", *sys.argv[1:]]
     if rare is not None or _given("pilot"):
         _run_rare(scenario, rare, pilot, runs, seed, sets, workers, executor, scheduler,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,9 +20,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sim.analysis.backtest import Backtest
-from sim.analysis.calibrate import Calibration
-from sim.analysis.joint import Joint
 from sim.batch import BatchResult
 from sim.batch.aggregate import dimensions_of
 from sim.formatting import (
@@ -42,6 +39,11 @@ from sim.scenario.describe import (
     describe_timing,
     describe_trigger,
 )
+
+if TYPE_CHECKING:  # only annotations: escalation run need not import the analyses
+    from sim.analysis.backtest import Backtest
+    from sim.analysis.calibrate import Calibration
+    from sim.analysis.joint import Joint
 
 __all__ = ["print_comparison", "print_discovery", "print_sensitivity", "print_summary",
            "print_sweep", "progress_bar",

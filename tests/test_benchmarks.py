@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,8 @@ from sim.engine import make_plan, run_one
 pytestmark = pytest.mark.benchmark
 
 RUNS = 20_000
+ROUNDS = 5  # alternations of the whole-process comparisons; the median ratio is printed
+HERE = Path(__file__).resolve().parent
 
 
 def _rate(fn, runs: int) -> float:
@@ -129,3 +133,53 @@ def test_rare_outcome_against_plain_monte_carlo():
           f"({plain_at_p:.5f} at the rare estimate's p): ratio {ratio:.1f}x "
           f"({plain_at_p / rare_half:.1f}x) (target >= 5)")
     assert ratio >= 5
+
+
+def _timed(cmd: list[str]) -> float:
+    """Wall-clock seconds of a whole process (start-up, imports, work, files, exit)."""
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def test_end_to_end_against_handwritten_process(reference_path, tmp_path):
+    """The whole `escalation run ... -n 40000 --workers 1` process (start-up, runs,
+    aggregation, Parquet) beside the hand-written SimPy program run as a process too,
+    alternating ROUNDS times; prints each round and the median throughput ratio (target
+    >= 1.0)."""
+    runs = int(os.environ.get("BENCH_E2E_RUNS", "40000"))
+    engine = [sys.executable, "-m", "sim", "run", str(reference_path), "-n", str(runs),
+              "--seed", "1", "--workers", "1", "--out", str(tmp_path / "r"), "--force", "-q"]
+    hand = [sys.executable, str(HERE / "support" / "handwritten.py"), str(runs), "1"]
+    ratios = []
+    for k in range(ROUNDS):
+        h, e = _timed(hand), _timed(engine)
+        ratios.append(h / e)  # throughput ratio: same runs, so the inverse time ratio
+        print(f"\nround {k + 1}: hand-written {h:.2f} s, escalation run {e:.2f} s, "
+              f"ratio {h / e:.2f}", end="")
+    print(f"\nreference, {runs:,} runs, whole processes: median engine/hand-written "
+          f"throughput {statistics.median(ratios):.2f} (target >= 1.0)")
+
+
+def test_two_workers_against_one(tmp_path):
+    """Bryansk base, whole `escalation run` processes: --workers 2 against --workers 1,
+    alternating ROUNDS times; prints the median speed-up (target >= 1.9 on two free
+    cores)."""
+    from conftest import ROOT
+
+    runs = int(os.environ.get("BENCH_RUNS", "40000"))
+    scenario = str(ROOT / "scenarios" / "bryansk_atacms_2024.yaml")
+
+    def cmd(workers: int) -> list[str]:
+        return [sys.executable, "-m", "sim", "run", scenario, "-n", str(runs), "--seed", "1",
+                "--workers", str(workers), "--out", str(tmp_path / f"w{workers}"), "--force",
+                "-q"]
+
+    speedups = []
+    for k in range(ROUNDS):
+        one, two = _timed(cmd(1)), _timed(cmd(2))
+        speedups.append(one / two)
+        print(f"\nround {k + 1}: 1 worker {one:.2f} s, 2 workers {two:.2f} s, "
+              f"speed-up {one / two:.2f}", end="")
+    print(f"\nBryansk base, {runs:,} runs: median 2-worker speed-up "
+          f"{statistics.median(speedups):.2f} (target >= 1.9)")

@@ -124,3 +124,66 @@ outcomes:
     assert always["p"] == 1.0 and always["hi"] == 1.0 and always["lo"] < 1.0
     for level in res.summary.as_dict()["levels"].values():
         assert 0.0 <= level["lo"] <= level["p"] <= level["hi"] <= 1.0
+
+
+def _occupancy_per_run(agg, runs):
+    """add_histories as first written (one run, one change at a time): the reference."""
+    import math
+
+    import numpy as np
+
+    from sim.batch.aggregate import occupancy_times
+
+    times = occupancy_times(agg.horizon)
+    n = times.size
+    step = times[1] - times[0] if n > 1 else 1.0
+    diff = np.zeros((agg.occupancy.shape[0], n + 1), dtype=np.int64)
+    rows, starts, stops = [], [], []
+    for tracks, end, outcome in runs:
+        ended = end < agg.horizon
+        limit = min(n, math.ceil(end / step - 1e-9)) if ended else n
+        for changes in tracks:
+            for i, (t, rank) in enumerate(changes):
+                a = math.ceil(t / step - 1e-9)
+                b = math.ceil(changes[i + 1][0] / step - 1e-9) if i + 1 < len(changes) else n
+                a, b = min(a, limit), min(b, limit)
+                if b > a:
+                    rows.append(rank)
+                    starts.append(a)
+                    stops.append(b)
+        if ended and limit < n:
+            rows.append(len(agg.levels) + outcome)
+            starts.append(limit)
+            stops.append(n)
+    if rows:
+        np.add.at(diff, (rows, starts), 1)
+        np.add.at(diff, (rows, stops), -1)
+    return np.cumsum(diff, axis=1)[:, :n]
+
+
+@pytest.mark.parametrize("horizon", [365.0, 10.0, 0.5, 5000.0])
+def test_occupancy_counts_equal_the_per_run_reference(horizon):
+    """The array form of add_histories counts exactly as the per-change loop did: changes
+    on and between sample times, several tracks, runs ended early, at or past the horizon."""
+    import random
+
+    from sim.batch.aggregate import Aggregate
+
+    rng = random.Random(3)
+    levels = ["a", "b", "c", "x", "y"]
+    runs = []
+    for _ in range(400):
+        end = rng.choice([horizon, horizon * rng.random(), float(int(horizon * rng.random()))])
+        tracks = []
+        for offset in (0, 3):
+            changes = [(0.0, offset + rng.randrange(2))]
+            t = 0.0
+            for _ in range(rng.randrange(5)):
+                t = min(end, t + rng.choice([0.0, 1.0, rng.random() * horizon / 4]))
+                changes.append((t, offset + rng.randrange(2)))
+            tracks.append(changes)
+        runs.append((tracks, end, rng.randrange(2)))
+    agg = Aggregate(outcomes=["o1", "o2"], levels=levels, horizon=horizon)
+    agg.add_histories(runs)
+    agg.add_histories([])
+    assert (agg.occupancy == _occupancy_per_run(agg, runs)).all()

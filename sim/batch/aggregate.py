@@ -93,30 +93,40 @@ class Aggregate:
         n = times.size
         step = times[1] - times[0] if n > 1 else 1.0
         diff = np.zeros((self.occupancy.shape[0], n + 1), dtype=np.int64)
-        rows: list[int] = []
+        # every level held: from its change to the next one (or the end), as flat lists
+        at: list[float] = []
+        until: list[float] = []
+        ranks: list[int] = []
+        limits: list[int] = []
+        rows: list[int] = []  # runs ended before the horizon: their outcome from then on
         starts: list[int] = []
-        stops: list[int] = []
         n_levels = len(self.levels)
         for tracks, end, outcome in runs:
             ended = end < self.horizon
             limit = min(n, math.ceil(end / step - 1e-9)) if ended else n
             for changes in tracks:
-                for i, (t, rank) in enumerate(changes):
-                    a = math.ceil(t / step - 1e-9)
-                    b = math.ceil(changes[i + 1][0] / step - 1e-9) if i + 1 < len(changes) \
-                        else n
-                    a, b = min(a, limit), min(b, limit)
-                    if b > a:
-                        rows.append(rank)
-                        starts.append(a)
-                        stops.append(b)
+                when, rank = zip(*changes, strict=True)
+                at.extend(when)
+                until.extend(when[1:])
+                until.append(math.inf)
+                ranks.extend(rank)
+                limits.extend([limit] * len(changes))
             if ended and limit < n:
                 rows.append(n_levels + outcome)
                 starts.append(limit)
-                stops.append(n)
+        if at:
+            cap = np.asarray(limits, dtype=np.int64)
+            a = np.minimum(np.ceil(np.asarray(at) / step - 1e-9), cap)
+            b = np.ceil(np.asarray(until) / step - 1e-9)
+            b = np.minimum(np.where(np.isinf(b), n, b), cap)
+            held = b > a
+            level = np.asarray(ranks, dtype=np.int64)[held]
+            np.add.at(diff, (level, a[held].astype(np.int64)), 1)
+            np.add.at(diff, (level, b[held].astype(np.int64)), -1)
         if rows:
             np.add.at(diff, (rows, starts), 1)
-            np.add.at(diff, (rows, stops), -1)
+            np.add.at(diff, (rows, [n] * len(rows)), -1)
+        if at or rows:
             self.occupancy += np.cumsum(diff, axis=1)[:, :n]
 
     def add_columns(self, cols: dict[str, Any]) -> None:

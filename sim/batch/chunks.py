@@ -15,12 +15,13 @@ import numpy as np
 import pyarrow as pa
 
 from sim.batch.aggregate import Aggregate
-from sim.engine import Column, Plan, columns_of, make_plan, run_one
+from sim.engine import Column, Plan, RunStreams, columns_of, make_plan, run_one
 from sim.engine import failed_row as _failed_row
 from sim.engine.plan import ProbeSpec
 from sim.engine.tilt import run_tilted
 from sim.errors import RunError
 from sim.results.chunkfile import ChunkIdentity, encode_chunk
+from sim.results.columns import table as arrow_table
 from sim.scenario import Scenario
 
 __all__ = ["WEIGHT_COLUMN", "ChunkResult", "ChunkTask", "new_aggregate", "plan_for",
@@ -150,7 +151,7 @@ def record_columns(plan: Plan, weighted: bool = False) -> list[Column]:
     return [*cols[:-2], WEIGHT_COLUMN, *cols[-2:]] if weighted else cols
 
 
-def _typed(columns: dict[str, list[Any]], plan: Plan, schema: pa.Schema) -> pa.Table:
+def _typed(columns: dict[str, Any], plan: Plan, schema: pa.Schema) -> pa.Table:
     """The chunk's columns as the schema's types: flags as booleans, no error as null."""
     for name in _bool_columns(plan):
         columns[name] = [None if v is None or (isinstance(v, float) and math.isnan(v))
@@ -162,9 +163,8 @@ def _typed(columns: dict[str, list[Any]], plan: Plan, schema: pa.Schema) -> pa.T
         base = np.datetime64(start.isoformat(), "D")
         days = np.asarray(columns["end_time"], dtype=float) * _DAYS_PER_UNIT[unit]
         dates = base + np.floor(np.nan_to_num(days, nan=0.0)).astype("timedelta64[D]")
-        columns["end_date"] = [None if math.isnan(x) else d
-                               for x, d in zip(days, dates.tolist(), strict=True)]
-    return pa.Table.from_pydict({f.name: columns[f.name] for f in schema}, schema=schema)
+        columns["end_date"] = np.where(np.isnan(days), np.datetime64("NaT", "D"), dates)
+    return arrow_table(columns, schema)
 
 
 def run_chunk(task: ChunkTask) -> ChunkResult:
@@ -180,12 +180,14 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     end_at = 1 + len(plan.dimensions)  # end_time follows run and the outcome columns
     histories: list[tuple[list[list[tuple[float, int]]], float, int]] = []
     theta = json.loads(task.tilt) if task.tilt else None
+    streams = RunStreams(ident.seed, ident.start, ident.stop)
     for index in range(ident.start, ident.stop):
         trace = index < task.trace_below
         history: list[list[tuple[float, int]]] = []
         try:
             if theta is None:
-                row, trail = run_one(plan, ident.seed, index, trace=trace, history=history)
+                row, trail = run_one(plan, ident.seed, index, trace=trace, history=history,
+                                     stream=streams.stream(index))
             else:
                 tilted = run_tilted(plan, ident.seed, index, theta, history=history)
                 row, trail = tilted.row, []

@@ -53,6 +53,7 @@ from sim.results.chunkfile import (
     parameters_hash,
     point_seed,
 )
+from sim.results.columns import table as arrow_table
 from sim.results.folder import TimelineWriter
 from sim.results.manifest import FORMAT, MAX_RUNS, Manifest, Resumed
 from sim.results.provenance import effective_document
@@ -271,11 +272,30 @@ class Executed:
 
 
 class _Point:
-    """A point's running aggregate, until its last chunk is in."""
+    """A point's running aggregate, until its last chunk is in. Chunks are merged in
+    index order whatever the order they arrive in (a later one waits for those before
+    it), so path ties, float sums and the error samples never depend on scheduling."""
 
     def __init__(self, aggregate: Aggregate, chunks: int) -> None:
         self.aggregate = aggregate
         self.remaining = chunks
+        self.following = 0  # the index (within the point) of the next chunk to merge
+        self.waiting: dict[int, Aggregate] = {}
+
+    def add(self, k: int, agg: Aggregate) -> None:
+        """Chunk ``k`` of the point is in: merge it and those it was holding up."""
+        self.waiting[k] = agg
+        while self.following in self.waiting:
+            self.aggregate.merge(self.waiting.pop(self.following))
+            self.following += 1
+            self.remaining -= 1
+
+    def flush(self) -> Aggregate:
+        """The aggregate with every chunk that is in (an unfinished batch has gaps)."""
+        for k in sorted(self.waiting):
+            self.aggregate.merge(self.waiting.pop(k))
+            self.remaining -= 1
+        return self.aggregate
 
 
 class Job:
@@ -619,18 +639,17 @@ class _Run:
                             self.job.probes)
             point = self.open[ident.point] = _Point(
                 new_aggregate(plan, self.job.rare is not None), self.per_point)
-        point.aggregate.merge(agg)
-        point.remaining -= 1
+        point.add(ident.chunk - ident.point * self.per_point, agg)
         if point.remaining == 0 and self.job.sweep:
             self._close_point(ident.point)
 
     def _close_point(self, p: int) -> None:
-        agg = self.open.pop(p).aggregate
+        agg = self.open.pop(p).flush()
         self.summaries[p] = self._summary(p, agg, SWEEP_PATHS)
         if self.folder is not None:
             if self.timeline is None:
                 self.timeline = self.folder.timeline_writer()
-            self.timeline.write(pa.table(timeline_columns(agg, p)))
+            self.timeline.write(arrow_table(timeline_columns(agg, p)))
 
     def _summary(self, p: int, agg: Aggregate, top_paths: int = 20) -> Summary:
         job = self.job
@@ -769,7 +788,7 @@ class _Run:
         job = self.job
         if not job.sweep:
             point = self.open.get(0)
-            agg = point.aggregate if point is not None else new_aggregate(
+            agg = point.flush() if point is not None else new_aggregate(
                 plan_for(job.document, job.sc.content_hash, job.params_json[0],
                          job.places, job.probes), job.rare is not None)
             self.kept_aggregate = agg
@@ -803,7 +822,7 @@ class _Run:
             assert self.summaries[0] is not None and self.kept_aggregate is not None
             folder.write_summary(self.summaries[0])
             folder.write_paths(self.kept_aggregate.paths.most_common())
-            folder.write_timeline(pa.table(timeline_columns(self.kept_aggregate, 0)))
+            folder.write_timeline(arrow_table(timeline_columns(self.kept_aggregate, 0)))
         folder.write_manifest(manifest)  # last: it records the digests of the files above
 
     def executed(self, status: str) -> Executed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.engine.plan import Plan, make_plan
-from sim.engine.randomness import BIT_GENERATOR, Stream, run_generator
+from sim.engine.randomness import BIT_GENERATOR, RunStreams, Stream, run_generator
 from sim.engine.record import Column, columns_of
 from sim.engine.replication import Replication, TraceEvent
 from sim.errors import RunError
@@ -15,6 +15,7 @@ __all__ = [
     "Column",
     "Plan",
     "Replication",
+    "RunStreams",
     "TraceEvent",
     "columns_of",
     "make_plan",
@@ -24,16 +25,19 @@ __all__ = [
 
 
 def run_one(plan: Plan, seed: int, index: int, trace: bool = False,
-            history: list[list[tuple[float, int]]] | None = None
-            ) -> tuple[list[Any], list[TraceEvent]]:
+            history: list[list[tuple[float, int]]] | None = None,
+            stream: Stream | None = None) -> tuple[list[Any], list[TraceEvent]]:
     """Run replication ``index`` of the batch with root ``seed``.
 
     Returns the record's values (see :func:`columns_of`) and, with ``trace``, its events.
     If a ``history`` list is given, each track's level changes are appended to it as one
     list of ``(time, index in plan.levels)``, starting with the start rung at time 0. A
-    run that fails raises :class:`~sim.errors.RunError`.
+    run that fails raises :class:`~sim.errors.RunError`. ``stream``, if given, must be
+    run ``index``'s (from :class:`RunStreams` of ``seed``): it saves deriving it.
     """
-    rep = Replication(plan, Stream(run_generator(seed, index)), trace=trace)
+    if stream is None:
+        stream = Stream(run_generator(seed, index))
+    rep = Replication(plan, stream, trace=trace)
     try:
         outcomes, end = rep.run()
         row = rep.row(index, outcomes, end)

@@ -40,7 +40,9 @@ ratio); plain runs pay one ``is None`` test per probability draw and draw exactl
 before.
 
 The kernel reads the clock as ``env._now``: the same value as ``env.now`` without
-a property call on the hot path.
+a property call on the hot path. It schedules its waits as ``env.timeout`` does (at
+``now + delay``, normal priority, the next event id: the same order), but pushes a
+:class:`_Wake` on SimPy's queue directly: the delay is checked where it is drawn.
 """
 
 from __future__ import annotations
@@ -48,10 +50,13 @@ from __future__ import annotations
 import functools
 import math
 import time
+import weakref
 from collections import Counter
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL
 
 from sim.engine.plan import ActionPlan, DimensionPlan, Plan, ProbePlan, TriggerPlan
 from sim.engine.randomness import Stream
@@ -77,6 +82,48 @@ class _Ended(Exception):
         self.outcome = outcome
 
 
+class _Wake:
+    """A triggered SimPy event with one callback, as ``env.timeout(delay)`` leaves on the
+    queue, made without the call layers (``Environment.step`` reads only these fields)."""
+
+    __slots__ = ("callbacks",)
+    callbacks: Any
+    _ok = True
+    _value = None
+
+
+class _Start:
+    """What every run of a plan starts from, computed once per plan (copied per run)."""
+
+    def __init__(self, plan: Plan) -> None:
+        reach = [math.nan] * len(plan.levels)
+        for tr in plan.tracks:
+            for k in range(tr.start + 1):
+                reach[tr.offset + k] = 0.0
+        self.reach = reach
+        self.max_rank = [tr.start for tr in plan.tracks]
+        self.fired = [0] * len(plan.triggers)
+        self.last_fired = [-math.inf] * len(plan.triggers)
+        self.when_prev = [False] * len(plan.triggers)
+        self.generation = [0] * len(plan.actions)
+        self.active = [a.active for a in plan.actions]
+        self.path = ", ".join(tr.labels[tr.start] for tr in plan.tracks)
+        self.histories = [(0.0, tr.offset + tr.start) for tr in plan.tracks]
+        self.probe_t = [math.nan] * len(plan.probes)
+        self.rate_now = [0.0] * len(plan.actions)
+        self.recurring = [a for a in plan.actions if a.recurring]
+
+
+_STARTS: weakref.WeakKeyDictionary[Plan, _Start] = weakref.WeakKeyDictionary()
+
+
+def _start_of(plan: Plan) -> _Start:
+    start = _STARTS.get(plan)
+    if start is None:
+        start = _STARTS[plan] = _Start(plan)
+    return start
+
+
 class Replication:
     """One run. ``Replication(plan, stream).run()`` returns the record's values."""
 
@@ -84,21 +131,20 @@ class Replication:
         self.plan = plan
         self.stream = stream
         self.env = simpy.Environment()
+        self._queue: list[Any] = self.env._queue
+        self._eid = self.env._eid
+        start = _start_of(plan)
         self.V: list[Any] = list(plan.initial)
-        self.reach = [math.nan] * len(plan.levels)  # every track's rungs, flat
-        for tr in plan.tracks:
-            for k in range(tr.start + 1):
-                self.reach[tr.offset + k] = 0.0
-        self.max_rank = [tr.start for tr in plan.tracks]
-        self.fired = [0] * len(plan.triggers)
-        self.last_fired = [-math.inf] * len(plan.triggers)
-        self.when_prev = [False] * len(plan.triggers)
-        self.generation = [0] * len(plan.actions)
-        self.active = [a.active for a in plan.actions]
-        self.path: list[str] = [", ".join(tr.labels[tr.start] for tr in plan.tracks)]
+        self.reach = list(start.reach)  # every track's rungs, flat
+        self.max_rank = list(start.max_rank)
+        self.fired = list(start.fired)
+        self.last_fired = list(start.last_fired)
+        self.when_prev = list(start.when_prev)
+        self.generation = list(start.generation)
+        self.active = list(start.active)
+        self.path: list[str] = [start.path]
         # each track's level changes (time, index in plan.levels), from its start
-        self.histories: list[list[tuple[float, int]]] = [
-            [(0.0, tr.offset + tr.start)] for tr in plan.tracks]
+        self.histories: list[list[tuple[float, int]]] = [[first] for first in start.histories]
         self.events = 0
         self.check_at = min(plan.max_events, _FIRST_CHECK)  # events at the next checkpoint
         self.started = -1.0  # CPU time of this thread at the first checkpoint
@@ -106,10 +152,12 @@ class Replication:
         self.diagnose: list[str] | None = None
         self.trace: list[TraceEvent] | None = [] if trace else None
         self.watched = plan.watched  # read only
-        self.probe_t = [math.nan] * len(plan.probes)  # first time each probe held
+        self.probe_t = list(start.probe_t)  # first time each probe held
         self.probe_watch = plan.probe_watch or None  # by slot: condition probes reading it
-        self.rate_now = [0.0] * len(plan.actions)  # a hazard's rate when its wait was drawn
-        self._occur: list[Any] = [self._occurrence(a, 0) for a in plan.actions]
+        self.rate_now = list(start.rate_now)  # a hazard's rate when its wait was drawn
+        self._occur: list[Any] = [None] * len(plan.actions)
+        for a in start.recurring:
+            self._occur[a.index] = self._occurrence(a, 0)
         self.tilt: list[float] | None = None  # rare-event mode only (sim.engine.tilt)
 
     # --- bookkeeping ------------------------------------------------------------------------
@@ -203,6 +251,12 @@ class Replication:
         raise RunError(f"{expr.where}: the value of '{expr.text}' in {op.owner} at "
                        f"t={self.env.now:g} is {problem}")
 
+    def _wake(self, delay: float, callback: Any) -> None:
+        """Call ``callback`` after ``delay`` (>= 0, checked by the caller), in SimPy's order."""
+        ev = _Wake()
+        ev.callbacks = (callback,)
+        heappush(self._queue, (self.env._now + delay, NORMAL, next(self._eid), ev))
+
     # --- state changes ----------------------------------------------------------------------
 
     def _changed(self, slot: int) -> None:
@@ -262,15 +316,17 @@ class Replication:
         if rank == self.V[slot]:
             return
         self.V[slot] = rank
-        now = self.env.now
+        now = self.env._now
         self.histories[track].append((now, tr.offset + rank))
         if rank > self.max_rank[track]:
             for k in range(self.max_rank[track] + 1, rank + 1):
                 self.reach[tr.offset + k] = now
             self.max_rank[track] = rank
         self._mark(tr.labels[rank])
-        self._record("level", tr.labels[rank])
-        self._changed(slot)
+        if self.trace is not None:
+            self._record("level", tr.labels[rank])
+        if self.watched[slot]:
+            self._changed(slot)
 
     @property
     def history(self) -> list[tuple[float, int]]:
@@ -286,7 +342,10 @@ class Replication:
                            f"Give a fire or trigger in it a delay or a limit.")
 
     def _apply(self, effects: list[EffectOp], D: Any, owner: str) -> None:
-        self._enter_chain(owner)
+        self.chain += 1
+        if self.chain > MAX_CHAIN:
+            self.chain -= 1
+            self._enter_chain(owner)
         V = self.V
         op: EffectOp | None = None
         try:
@@ -308,7 +367,8 @@ class Replication:
         if value.__class__ is not float or value - value != 0.0:  # not a finite float
             value = self._store(value, op)
         self.V[slot] = value
-        self._changed(slot)
+        if self.watched[slot]:
+            self._changed(slot)
 
     def fire_action(self, action: int, delay: Sampler | None, D: Any) -> None:
         self._fire_action(self.plan.actions[action], delay, D)
@@ -365,9 +425,9 @@ class Replication:
         d = delay(self.stream, self.V, self.env.now, D)
         if not d >= 0:
             raise RunError(f"a delay to fire '{a.name}' must be >= 0, got {d}")
-        if len(self.env._queue) >= self.plan.max_events:
+        if len(self._queue) >= self.plan.max_events:
             raise self._queue_full(f"fire '{a.name}'")
-        self.env.timeout(d).callbacks.append(lambda _ev: self._execute(a))
+        self._wake(d, lambda _ev: self._execute(a))
 
     def _schedule(self, a: ActionPlan) -> None:
         V, now = self.V, self.env._now
@@ -386,7 +446,9 @@ class Replication:
                 where = a.rate_expr.where if a.rate_expr else f"actions.{a.name}.rate"
                 raise RunError(f"{where}: a rate must be >= 0, got {rate}")
             d = -math.log(1.0 - self.stream.uniform()) / rate
-        self.env.timeout(d).callbacks.append(self._occur[a.index])
+        ev = _Wake()
+        ev.callbacks = (self._occur[a.index],)
+        heappush(self._queue, (now + d, NORMAL, next(self._eid), ev))
 
     # --- hazards (see sim.engine.hazards) ----------------------------------------------------
 
@@ -399,10 +461,10 @@ class Replication:
         else:
             rate = self.rate_now[a.index] = h.rate(self.V, self.env._now)
         if rate > 0:
-            if len(self.env._queue) >= self.plan.max_events:
+            if len(self._queue) >= self.plan.max_events:
                 raise self._queue_full(f"actions.{a.name}.rate")
             d = -math.log(1.0 - self.stream.uniform()) / rate
-            self.env.timeout(d).callbacks.append(self._occur[a.index])
+            self._wake(d, self._occur[a.index])
 
     def _redraw(self, a: ActionPlan, _ev: simpy.Event | None = None) -> None:
         """Something the rate reads changed (or a breakpoint passed): if the rate did, drop
@@ -444,11 +506,14 @@ class Replication:
         if a.hazard is not None and a.hazard.thinned:
             return self._candidate(a, generation)
 
+        current, i = self.generation, a.index
+        execute, schedule = self._execute, self._schedule
+
         def occur(_ev: simpy.Event) -> None:
-            if self.generation[a.index] == generation:
-                self._execute(a)
-                if self.generation[a.index] == generation:
-                    self._schedule(a)
+            if current[i] == generation:
+                execute(a)
+                if current[i] == generation:
+                    schedule(a)
 
         return occur
 
@@ -497,10 +562,10 @@ class Replication:
         d = trig.delay(self.stream, V, now, D)
         if not d >= 0:
             raise RunError(f"triggers.{trig.name}.after: a delay must be >= 0, got {d}")
-        if len(self.env._queue) >= self.plan.max_events:
+        if len(self._queue) >= self.plan.max_events:
             raise self._queue_full(f"triggers.{trig.name}.after")
         effects = trig.effects
-        self.env.timeout(d).callbacks.append(lambda _ev: self._apply(effects, D, trig.name))
+        self._wake(d, lambda _ev: self._apply(effects, D, trig.name))
 
     def _tilted_draw(self, trigger: int, p: float) -> bool:
         """Whether a trigger fires in rare-event mode; only :class:`TiltedReplication`
@@ -541,6 +606,20 @@ class Replication:
         for trig in rising:
             self._fire(trig, ())
 
+    def _advance(self, horizon: float) -> None:
+        """``env.run(until=horizon)``: pop SimPy's queue in its order (time, priority, id)
+        and call each event's callbacks, until the next event is at or past the horizon
+        (the until-event SimPy would schedule there comes before any event at that time);
+        then the clock reads the horizon. The kernel's events never fail and no process
+        runs, so the rest of ``Environment.step`` has nothing to do."""
+        env, queue = self.env, self._queue
+        while queue and queue[0][0] < horizon:
+            env._now, _, _, event = heappop(queue)
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+        env._now = horizon
+
     def _probe_later(self, probe: ProbePlan, _ev: simpy.Event) -> None:
         self._probe(probe)
 
@@ -568,7 +647,7 @@ class Replication:
         try:
             try:
                 self._begin()
-                self.env.run(until=plan.horizon)
+                self._advance(plan.horizon)
             except (ArithmeticError, ValueError, TypeError) as exc:
                 raise RunError(f"cannot compute a value at t={self.env.now:g}: {exc}") from None
             if self.diagnose is not None:

@@ -47,6 +47,7 @@ from sim.results.chunkfile import (
     read_chunk,
     read_identity,
 )
+from sim.results.columns import column
 from sim.results.files import dump_json, read_json, write_atomic, write_new
 from sim.results.lock import FolderLock
 from sim.results.manifest import FORMAT, Manifest
@@ -281,8 +282,9 @@ class ResultsFolder:
         self._derived(SUMMARY, dump_json(summary.as_dict()))
 
     def write_paths(self, counts: list[tuple[str, int]]) -> None:
-        table = pa.table({"path": pa.array([p for p, _ in counts], pa.string()),
-                          "count": pa.array([c for _, c in counts], pa.int64())})
+        table = pa.Table.from_arrays([column([p for p, _ in counts], pa.string()),
+                                      column([c for _, c in counts], pa.int64())],
+                                     names=["path", "count"])
         self._derived(PATHS, _parquet_bytes(table))
 
     def write_timeline(self, table: pa.Table) -> None:

@@ -63,3 +63,19 @@ def run(seed: int, index: int) -> str:
     horizon = env.timeout(HORIZON)
     env.run(until=done | horizon)
     return str(done.value) if done.triggered else "prolonged"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python handwritten.py RUNS [SEED]``: run them and print each outcome's count (the
+    whole-process side of the end-to-end benchmark)."""
+    import sys
+    from collections import Counter
+
+    args = sys.argv[1:] if argv is None else argv
+    runs, seed = int(args[0]), int(args[1]) if len(args) > 1 else 0
+    counts = Counter(run(seed, i) for i in range(runs))
+    print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+if __name__ == "__main__":
+    main()
