@@ -1,6 +1,7 @@
 """Invariants of the Bryansk base model: nuclear use only after a nuclear signal (strictly
-earlier in time, never at the instant of the salvo that draws the signal), a ceasefire only with both sides' consent, US decisions only after the inauguration, every
-parameter moves an outcome across its range, and every outcome class can happen.
+earlier in time, never at the instant of the salvo that draws the signal), a ceasefire
+only with both sides' consent, US decisions only after the inauguration, every parameter
+moves an outcome across its range, and every outcome class can happen.
 
 Comparisons are paired (the same seed, so run i of both batches draws the same numbers)
 and a move counts when the mean per-run difference is at least 4 standard errors from 0.
@@ -165,7 +166,7 @@ def test_nuclear_use_is_guarded_by_the_demonstration_rung_in_the_file():
     order = list(spec.triggers)
     signal_firers = {name for section, name in _firers(spec, "nuclear_signal")
                      if section == "triggers"}
-    for section, name in firers:
+    for _section, name in firers:
         trigger = spec.triggers[name]
         assert "russian_forces.last_signal < t" in str(trigger.if_), name
         later = [other for other in signal_firers
