@@ -66,9 +66,9 @@ def test_base_outcomes_are_the_four_dimensions():
 VARIANTS = [
     ("sustained_support", "war=ceasefire", -1),
     ("aid_cut", "war=ceasefire", +1),
-    ("strong_air_defence", "kursk=lost", +1),
+    ("strong_air_defence", "war=ceasefire", -1),
     ("weak_air_defence", "kursk=lost", -1),
-    ("north_korean_surge", "kursk=lost", +1),
+    ("north_korean_surge", "nato=clash", +1),
     ("early_allied_troops", "nato=clash", +1),
 ]
 
