@@ -1,6 +1,7 @@
-"""Invariants of the Bryansk base model: nuclear use only after a nuclear signal, a
-ceasefire only with both sides' consent, US decisions only after the inauguration, every
-parameter moves an outcome across its range, and every outcome class can happen.
+"""Invariants of the Bryansk base model: nuclear use only after a nuclear signal (strictly
+earlier in time, never at the instant of the salvo that draws the signal), a ceasefire
+only with both sides' consent, US decisions only after the inauguration, every parameter
+moves an outcome across its range, and every outcome class can happen.
 
 Comparisons are paired (the same seed, so run i of both batches draws the same numbers)
 and a move counts when the mean per-run difference is at least 4 standard errors from 0.
@@ -35,9 +36,9 @@ DIRECT_NUCLEAR_PATHS: dict[str, str] = {}
 # end of its declared range to the high end, and the runs per end the paired comparison
 # needs (more where the effect is small against the run-to-run noise).
 MOVES: dict[str, tuple[str, int, int]] = {
-    "intercept_prob": ("nato=none", +1, 1500),
-    "initial_atacms": ("nato=none", -1, 2700),
-    "resupply_batch": ("nato=none", -1, 1100),
+    "intercept_prob": ("nuclear=none", +1, 3000),
+    "initial_atacms": ("nuclear=none", -1, 3000),
+    "resupply_batch": ("nuclear=none", -1, 2500),
     "disruption_per_hit": ("kursk=lost", -1, 1500),
     "adaptation_per_salvo": ("kursk=lost", +1, 12000),
     "kursk_km2": ("kursk=lost", -1, 300),
@@ -52,13 +53,16 @@ MOVES: dict[str, tuple[str, int, int]] = {
     "signal_rate": ("nuclear=none", -1, 300),
     "nuclear_use_prob": ("nuclear=used", +1, 500),
     "spillover_prob": ("nato=none", -1, 300),
-    "probe_per_salvo": ("nato=none", -1, 300),
+    "probe_per_salvo": ("nato=none", -1, 1200),
     "clash_per_incident": ("nato=clash", +1, 300),
-    "allied_commit_rate": ("nato=none", -1, 300),
+    "allied_commit_rate": ("nato=clash", +1, 600),
     "troops_clash_multiplier": ("nato=clash", +1, 1250),
+    "signal_length": ("nuclear=used", +1, 3500),
     "review_interval": ("war=ceasefire", -1, 1100),
+    "pause_prob": ("war=ceasefire", +1, 2500),
+    "revoke_prob": ("nuclear=none", +1, 8000),
     "aid_cut_prob": ("war=ceasefire", +1, 1200),
-    "pause_length": ("war=ceasefire", +1, 1100),
+    "pause_length": ("war=ceasefire", +1, 3000),
     "talks_interval_mean": ("war=ceasefire", -1, 300),
     "ukraine_consent": ("war=ceasefire", +1, 300),
     "aid_pressure": ("war=ceasefire", +1, 650),
@@ -157,6 +161,17 @@ def test_nuclear_use_is_guarded_by_the_demonstration_rung_in_the_file():
               or _rung(effect, "set_level") in ("demonstration", "nuclear_use")]
     assert sorted(raised) == [("actions", "nuclear_signal"), ("actions", "nuclear_strike")]
     assert spec.actions["nuclear_signal"].milestone
+    # a use trigger also needs the latest signal strictly earlier, and runs before any trigger
+    # on the same action that can fire a signal (triggers run in file order)
+    order = list(spec.triggers)
+    signal_firers = {name for section, name in _firers(spec, "nuclear_signal")
+                     if section == "triggers"}
+    for _section, name in firers:
+        trigger = spec.triggers[name]
+        assert "russian_forces.last_signal < t" in str(trigger.if_), name
+        later = [other for other in signal_firers
+                 if spec.triggers[other].on == trigger.on]
+        assert all(order.index(name) < order.index(other) for other in later), (name, later)
 
 
 NUCLEAR_STRESS = (("answer_signal_prob", 1.0), ("signal_rate", 0.03), ("signal_per_salvo", 0.3),
@@ -175,6 +190,25 @@ def test_every_nuclear_use_follows_a_signal_in_its_run():
         at = steps.index("intensity:nuclear_use")
         assert "nuclear_signal" in steps[:at], path
         assert "intensity:demonstration" in steps[:at], path
+
+
+def test_every_nuclear_use_comes_strictly_after_a_signal(tmp_path):
+    """In time, not only in the order of the path: with every nuclear parameter at the top of
+    its range and every run traced, each run that ends in nuclear use had its first nuclear
+    signal strictly before the use, and no signal at the instant of the use came before it
+    (the salvo that provokes use cannot be the one that drew the signal licensing it)."""
+    sim.run_batch(scenario(), 1500, SEED, dict(NUCLEAR_STRESS), workers=2, trace=1500,
+                  out=tmp_path / "traced")
+    events = sim.load_results(tmp_path / "traced").events.to_pandas()
+    uses = events[(events.kind == "level") & (events.name == "intensity:nuclear_use")]
+    uses = uses.groupby("run").time.min()
+    signals = events[(events.kind == "action") & (events.name == "nuclear_signal")]
+    assert len(uses) >= 100  # not vacuous
+    for run, used_at in uses.items():
+        times = signals.time[signals.run == run]
+        assert len(times) and times.min() < used_at, (run, used_at)
+        # the latest signal at or before the use is strictly earlier
+        assert times[times <= used_at].max() < used_at, (run, used_at)
 
 
 def test_no_signal_no_use():

@@ -66,9 +66,9 @@ def test_base_outcomes_are_the_four_dimensions():
 VARIANTS = [
     ("sustained_support", "war=ceasefire", -1),
     ("aid_cut", "war=ceasefire", +1),
-    ("strong_air_defence", "kursk=lost", +1),
+    ("strong_air_defence", "war=ceasefire", -1),
     ("weak_air_defence", "kursk=lost", -1),
-    ("north_korean_surge", "kursk=lost", +1),
+    ("north_korean_surge", "nato=clash", +1),
     ("early_allied_troops", "nato=clash", +1),
 ]
 
@@ -101,7 +101,7 @@ def test_base_case_traces_the_articles():
     # November is not in the articles: judgements informed by them
     for name in ("intercept_prob", "kursk_km2"):
         assert p[name].source is None and p[name].assumption, name
-    assert p["intercept_prob"].informed_by == "bold"
+    assert p["intercept_prob"].informed_by == "tactical"  # it reports the claim and the damage
     assert p["kursk_km2"].informed_by == "tactical" and p["kursk_km2"].value < 1000
     actors = spec.actors
     assert actors["north_korea"].vars["troops"] == 12000
