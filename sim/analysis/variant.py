@@ -20,6 +20,7 @@ The text is built here (no I/O); the command line writes it.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 from sim.analysis.calibrate import Calibration
@@ -64,8 +65,9 @@ def variant_text(cal: Calibration, scenario: Scenario, target: str | Path, *,
     if command:
         lines += ["#   " + " ".join(command), "#"]
     lines += [
-        f"# Rejection ABC on {len(cal.observations)} observation(s) "
-        f"({', '.join(cal.observations)}):",
+        *textwrap.wrap(f"Rejection ABC on {len(cal.observations)} observation(s) "
+                       f"({', '.join(cal.observations)}):", 86, initial_indent="# ",
+                       subsequent_indent="#   "),
         f"# {cal.accepted:,} of {cal.runs:,} runs matched all of them at {cal.points} points "
         f"({cal.runs_per_point:,} runs each);",
         f"# effective sample size {cal.effective_sample_size:.1f} points.",
@@ -89,12 +91,12 @@ def variant_text(cal: Calibration, scenario: Scenario, target: str | Path, *,
         "# base case's.",
         f"extends: {_quoted(extends)}",
         f"name: {spec.name}_calibrated",
-        f"title: {_quoted(f'{spec.title or spec.name}: calibrated ({fitted})')}",
+        f"title: {_quoted(f'{spec.title or spec.name}: calibrated')}",
         "description: >",
-        f"  {spec.name} with {fitted} set to the posterior {estimate} of a rejection-ABC",
-        f"  calibration on {len(cal.observations)} observation(s); the command and the "
-        "posterior are in",
-        "  this file's header.",
+        *textwrap.wrap(f"{spec.name} with {fitted} set to the posterior {estimate} of a "
+                       f"rejection-ABC calibration on {len(cal.observations)} "
+                       f"observation(s); the command and the posterior are in this "
+                       f"file's header.", 86, initial_indent="  ", subsequent_indent="  "),
         "parameters:",
     ]
     for name, p in cal.parameters.items():
