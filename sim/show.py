@@ -162,6 +162,8 @@ def _print_rare(s: Any, console: Console) -> None:
     console.print(f"  plain Monte Carlo with {r.runs:,} runs: half-width "
                   f"{fmt_small(r.plain_half_width)} (at this p); here {fmt_small(half)}"
                   + (f", {ratio:.1f}x narrower" if ratio == ratio else ""))
+    for note in r.notes:
+        console.print(f"  note: {escape(note)}")
     for w in r.warnings:
         console.print(f"  [red]warning:[/red] {escape(w)}")
 

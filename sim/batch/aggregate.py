@@ -78,10 +78,16 @@ class Aggregate:
         sw.extend(w.tolist())
         sw2.extend((w * w).tolist())
 
-    def weighted_of(self, key: str, hits: int) -> Any:
-        """The weighted estimate of ``outcome:<label>`` or ``level:<name>`` (or ``all``)."""
+    def weighted_of(self, key: str, hits: int, ratio: bool = False) -> Any:
+        """The weighted estimate of ``outcome:<label>`` or ``level:<name>`` (or ``all``)
+        over every run (failed ones count as misses); with ``ratio`` the ratio estimate
+        ``sum(w 1{key}) / sum(w 1{completed})``: the probability among completed runs."""
         sw, sw2 = self.weight_sums[key]
-        return weighted_estimate(sw.value, sw2.value, hits, self.runs)
+        if not ratio:
+            return weighted_estimate(sw.value, sw2.value, hits, self.runs + self.failed)
+        aw, aw2 = self.weight_sums["all"]
+        return weighted_estimate(sw.value, sw2.value, hits, self.runs + self.failed,
+                                 aw.value, aw2.value)
 
     def add_histories(self, runs: list[tuple[list[list[tuple[float, int]]], float, int]]
                       ) -> None:
@@ -376,20 +382,23 @@ def summarise(agg: Aggregate, top_paths: int = 20) -> Summary:
 
 
 def _summarise_weighted(agg: Aggregate) -> Summary:
-    """The summary of rare-event runs: every probability weighted (``mean(w 1{...})``);
-    paths, metrics and times of the tilted runs are left out (they are not the model's)."""
+    """The summary of rare-event runs: every probability weighted and self-normalised
+    (``sum(w 1{...}) / sum(w)`` over the completed runs: exact for an event every run has,
+    and among completed runs, as plain runs report); the target outcome is replaced by its
+    own estimate (:func:`sim.batch.weighted.rare_summary`). Paths, metrics and times of
+    the tilted runs are left out (they are not the model's)."""
     n = agg.runs
     outcomes = {}
     for i, name in enumerate(agg.outcomes):
         k = int(agg.outcome_counts[i])
-        e = agg.weighted_of(f"outcome:{name}", k)
+        e = agg.weighted_of(f"outcome:{name}", k, ratio=True)
         outcomes[name] = OutcomeEstimate(k, min(max(e.p, 0.0), 1.0) if n else math.nan,
                                          e.lo, e.hi, se=e.se, method=WEIGHTED_METHOD,
                                          ess=e.ess)
     levels = {}
     for i, lv in enumerate(agg.levels):
         k = int(agg.reach_counts[i])
-        e = agg.weighted_of(f"level:{lv}", k)
+        e = agg.weighted_of(f"level:{lv}", k, ratio=True)
         levels[lv] = LevelReach(k, min(max(e.p, 0.0), 1.0) if n else math.nan, e.lo, e.hi,
                                 math.nan, math.nan)
     return Summary(

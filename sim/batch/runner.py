@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -662,7 +662,11 @@ class _Run:
         if job.precision is not None:
             s.precision, s.runs_cap = job.precision, job.runs
         if job.rare is not None:
-            s.rare = rare_summary(agg, job.rare)
+            s.rare = r = rare_summary(agg, job.rare)
+            if r.target in s.outcomes:  # the target as estimated (the others self-normalised)
+                o = s.outcomes[r.target]
+                s.outcomes[r.target] = replace(o, p=min(max(r.p, 0.0), 1.0), lo=r.lo, hi=r.hi,
+                                               se=r.se)
         return s
 
     def accept(self, res: ChunkResult) -> None:
