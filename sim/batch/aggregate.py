@@ -56,6 +56,7 @@ class Aggregate:
     # each level's reachers (see sim.batch.weighted); empty for plain runs
     weighted: bool = False
     weight_sums: dict[str, list[ExactSum]] = field(default_factory=dict)
+    weight_max: dict[str, float] = field(default_factory=dict)  # the largest w of each key
 
     def __post_init__(self) -> None:
         self.outcome_counts = np.zeros(len(self.outcomes), dtype=np.int64)
@@ -77,6 +78,8 @@ class Aggregate:
         sw, sw2 = self.weight_sums[key]
         sw.extend(w.tolist())
         sw2.extend((w * w).tolist())
+        if w.size:
+            self.weight_max[key] = max(self.weight_max.get(key, 0.0), float(w.max()))
 
     def weighted_of(self, key: str, hits: int, ratio: bool = False) -> Any:
         """The weighted estimate of ``outcome:<label>`` or ``level:<name>`` (or ``all``)
@@ -201,6 +204,8 @@ class Aggregate:
         for key, sums in self.weight_sums.items():
             sums[0].merge(other.weight_sums[key][0])
             sums[1].merge(other.weight_sums[key][1])
+        for key, top in other.weight_max.items():
+            self.weight_max[key] = max(self.weight_max.get(key, 0.0), top)
 
     _ARRAYS = ("outcome_counts", "reach_counts", "reach_zero", "reach_hist", "metric_stats",
                "occupancy")
@@ -214,6 +219,7 @@ class Aggregate:
         if self.weighted:
             meta["weight_sums"] = {k: [a.partials, b.partials]
                                    for k, (a, b) in self.weight_sums.items()}
+            meta["weight_max"] = self.weight_max
         sink = io.BytesIO()
         np.savez_compressed(sink, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
                             **{name: getattr(self, name) for name in self._ARRAYS})
@@ -248,6 +254,8 @@ class Aggregate:
                     raise ValueError("weight sums of other outcomes or levels")
                 agg.weight_sums = {k: [ExactSum(map(float, a)), ExactSum(map(float, b))]
                                    for k, (a, b) in sums.items()}
+                agg.weight_max = {str(k): float(v)
+                                  for k, v in dict(meta.get("weight_max", {})).items()}
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ValueError(f"damaged aggregate: {str(exc)[:200]}") from None
         return agg

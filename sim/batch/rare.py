@@ -40,11 +40,13 @@ from sim.errors import BatchError, RunError, ScenarioError
 from sim.scenario import Scenario, load_scenario
 from sim.scenario.expressions import did_you_mean
 
-__all__ = ["METHOD", "RARE_BELOW", "PilotStage", "choose_tilt", "estimate_rare", "rare_label",
-           "rare_target"]
+__all__ = ["METHOD", "RARE_BELOW", "UNTILTED_EVERY", "PilotStage", "choose_tilt",
+           "defensive_share", "estimate_rare", "rare_label", "rare_target"]
 
 METHOD = ("likelihood-ratio importance sampling: trigger probabilities tilted on the "
-          "log-odds scale, tilts chosen by a cross-entropy pilot")
+          "log-odds scale, tilts chosen by a cross-entropy pilot; defensive mixture (every "
+          "10th run untilted, balance-heuristic weights)")
+UNTILTED_EVERY = 10  # runs whose index is a multiple of this draw untilted (the defensive share)
 RARE_BELOW = 0.1  # an outcome more frequent than this in the plain pilot stage is not rare
 PILOT_CHUNK = 100  # pilot runs per task (fixed: results never depend on the workers)
 THETA_MIN, THETA_MAX = -3.0, 7.0  # log-odds tilts are clipped to this range
@@ -303,7 +305,8 @@ def estimate_rare(
     label = rare_label(sc, outcome, parameters)
     target = rare_target(plan, label)
     settings = {"method": METHOD, "target": label, "pilot_runs": pilot,
-                "pilot_stages": stages, "seed": seed}
+                "pilot_stages": stages, "seed": seed, "untilted_every": UNTILTED_EVERY,
+                "alpha": defensive_share(runs, UNTILTED_EVERY)}
     execution = execution or Execution()
     rare: dict[str, Any] | None = None
     if resume and out is not None:
@@ -319,6 +322,12 @@ def estimate_rare(
               overrides_by=overrides_by, rare=rare)
     done = job.execute(execution, out, force, resume=resume)
     return job.batch_result(done)
+
+
+def defensive_share(runs: int, every: int) -> float:
+    """The share ``α`` of ``runs`` runs drawn untilted: those whose index is a multiple of
+    ``every``."""
+    return math.ceil(runs / every) / runs if runs > 0 else 0.0
 
 
 def _folder_rare(folder: Path, settings: dict[str, Any]) -> dict[str, Any] | None:

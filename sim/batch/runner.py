@@ -452,13 +452,17 @@ class Job:
                      for c in record_columns(plan, self.rare is not None)]))
 
     def tilt_json(self) -> str:
-        """Each trigger's tilt in plan order, as JSON ('' for plain runs)."""
+        """Each trigger's tilt in plan order and the defensive mixture (the share ``alpha``
+        of untilted runs: those whose index is a multiple of ``every``), as JSON ('' for
+        plain runs)."""
         if self.rare is None:
             return ""
         plan = plan_for(self.document, self.sc.content_hash, self.params_json[0],
                         self.places, self.probes)
         theta = self.rare["theta"]
-        return json.dumps([float(theta.get(t.name, 0.0)) for t in plan.triggers])
+        return json.dumps({"theta": [float(theta.get(t.name, 0.0)) for t in plan.triggers],
+                           "alpha": float(self.rare.get("alpha", 0.0)),
+                           "every": int(self.rare.get("untilted_every", 0))})
 
     def trace_below(self) -> int:
         return self.runs if self.trace < 0 else min(self.trace, self.runs)

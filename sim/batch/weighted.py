@@ -23,7 +23,8 @@ __all__ = ["INTERVAL", "WEIGHTED_METHOD", "ExactSum", "WeightedEstimate", "rare_
 
 INTERVAL = "95% Wilson on the effective number of runs p(1-p)/se^2"
 FEW_HITS = 10  # fewer hits than this: the interval is a rough guide
-LOW_ESS = 30  # Kish ESS of the weights among the hits below this: the weights degenerate
+LOW_ESS = 100  # Kish ESS of the weights among the hits below this: the weights degenerate
+TOP_SHARE = 0.1  # the largest weight carrying more than this share of the estimate: warned
 
 WEIGHTED_METHOD = "importance sampling (likelihood-ratio weights)"
 
@@ -153,8 +154,14 @@ def rare_summary(agg: Aggregate, rare: dict[str, Any]) -> RareEstimate:
         warnings.append(f"only {hits} runs reached {target}: the interval is a rough guide")
     if hits and e.ess < LOW_ESS:
         warnings.append(f"the weights degenerate: their effective sample size among the "
-                        f"hits is {e.ess:.1f} of {hits}; the interval may be too narrow "
-                        f"(run more, or a longer pilot)")
+                        f"hits is {e.ess:.1f} of {hits} (below {LOW_ESS}); the interval may "
+                        f"be too narrow (run more, or a longer pilot)")
+    total = agg.weight_sums[f"outcome:{target}"][0].value
+    top = agg.weight_max.get(f"outcome:{target}", 0.0)
+    if hits and total > 0 and top > TOP_SHARE * total:
+        warnings.append(f"one run carries {top / total:.0%} of the estimate (its weight is "
+                        f"the largest); the interval may be too narrow (run more, or a "
+                        f"longer pilot)")
     pilot = rare.get("pilot") or []
     return RareEstimate(
         target=target, method=str(rare["method"]), p=e.p, se=e.se, lo=e.lo, hi=e.hi,
