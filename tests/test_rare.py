@@ -412,3 +412,20 @@ def test_defensive_runs_draw_untilted_and_weights_are_bounded(rare_folder):
         assert runs["weight"][i] == pytest.approx(w, rel=1e-12)
         if i % 10 == 0:
             assert r.row[1:] == run_one(plan, 4, i)[0][1:]
+
+
+def test_folder_problems_are_found_before_the_pilot(rare_folder, monkeypatch):
+    """An existing complete folder without force, or resume without a folder: refused
+    before any pilot run."""
+    import sim.batch.rare as rare_module
+
+    def no_pilot(*args, **kwargs):
+        raise AssertionError("the pilot ran")
+
+    monkeypatch.setattr(rare_module, "choose_tilt", no_pilot)
+    out, _ = rare_folder
+    with pytest.raises(sim.ResultsError, match="already holds results"):
+        estimate_rare(BIRTH_DEATH, "absorbed", 600, 9, pilot=200, out=out, execution=SERIAL)
+    with pytest.raises(sim.BatchError, match="needs the results folder"):
+        estimate_rare(BIRTH_DEATH, "absorbed", 600, 9, pilot=200, resume=True,
+                      execution=SERIAL)

@@ -309,8 +309,15 @@ def estimate_rare(
                 "alpha": defensive_share(runs, UNTILTED_EVERY)}
     execution = execution or Execution()
     rare: dict[str, Any] | None = None
+    # every folder problem before the pilot (which may take long)
+    if resume and out is None:
+        raise BatchError("resuming needs the results folder (out)")
     if resume and out is not None:
         rare = _folder_rare(Path(out), settings)
+    elif out is not None:
+        from sim.results import ResultsFolder
+
+        ResultsFolder(out).check_new(force)
     if rare is None:
         began = time.process_time()
         theta, report = choose_tilt(plan, job, target, pilot, stages, execution)

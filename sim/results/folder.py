@@ -196,9 +196,9 @@ class ResultsFolder:
             else:
                 entry.unlink()
 
-    def create(self, force: bool = False) -> None:
-        """Make the folder and lock it. An existing non-empty folder is refused, unless
-        ``force`` and it is one of ours, which is then emptied (under the lock)."""
+    def check_new(self, force: bool = False) -> None:
+        """Raise the :class:`ResultsError` :meth:`create` would raise before making the
+        folder (so long computations before it can fail fast)."""
         p = self.path
         if str(p) in ("", "."):
             raise ResultsError("the results folder cannot be the current folder; give --out")
@@ -222,6 +222,12 @@ class ResultsFolder:
                 raise ResultsError(f"{p} is not empty and is not a results folder; choose "
                                    f"another --out")
             self._check_replaceable()
+
+    def create(self, force: bool = False) -> None:
+        """Make the folder and lock it. An existing non-empty folder is refused, unless
+        ``force`` and it is one of ours, which is then emptied (under the lock)."""
+        p = self.path
+        self.check_new(force)
         try:
             p.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
