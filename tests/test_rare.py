@@ -429,3 +429,36 @@ def test_folder_problems_are_found_before_the_pilot(rare_folder, monkeypatch):
     with pytest.raises(sim.BatchError, match="needs the results folder"):
         estimate_rare(BIRTH_DEATH, "absorbed", 600, 9, pilot=200, resume=True,
                       execution=SERIAL)
+
+
+def _edited_copy(rare_folder, tmp_path, edit):
+    import shutil
+
+    out, _ = rare_folder
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    sorted((copy / "runs").glob("*.parquet"))[-1].unlink()  # something left to run
+    path = copy / "manifest.json"
+    data = json.loads(path.read_text())
+    edit(data["rare"])
+    path.write_text(json.dumps(data))
+    return copy
+
+
+@pytest.mark.parametrize("edit", [
+    lambda r: r.update(theta="abc"), lambda r: r.update(theta=[1, 2]),
+    lambda r: r.update(target="nope"), lambda r: r.update(pilot_runs="many"),
+    lambda r: r.update(theta={"up": 1e308}), lambda r: r.update(theta={"up": float("nan")}),
+    lambda r: r.update(theta={"nope": 1.0}), lambda r: r.update(alpha=0.5),
+], ids=["theta-str", "theta-list", "target", "pilot-str", "theta-huge", "theta-nan",
+        "theta-name", "alpha"])
+def test_an_edited_rare_block_is_refused_before_any_run(rare_folder, tmp_path, edit):
+    """A manifest whose rare block was edited: exit 2 naming the edit, no traceback, and
+    no run (the lost chunk is not recomputed)."""
+    copy = _edited_copy(rare_folder, tmp_path, edit)
+    chunks = len(list((copy / "runs").glob("*.parquet")))
+    for extra in ([], ["--rare", "absorbed", "--pilot", "200"]):
+        done = _cli("run", "--resume", str(copy), "-q", "--executor", "serial", *extra)
+        assert done.returncode == 2 and "edited" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert len(list((copy / "runs").glob("*.parquet"))) == chunks

@@ -37,6 +37,7 @@ from sim.batch.runner import BatchResult, Execution, Job
 from sim.engine import Plan
 from sim.engine.tilt import run_tilted, tilted
 from sim.errors import BatchError, RunError, ScenarioError
+from sim.results.manifest import THETA_RANGE
 from sim.scenario import Scenario, load_scenario
 from sim.scenario.expressions import did_you_mean
 
@@ -49,7 +50,7 @@ METHOD = ("likelihood-ratio importance sampling: trigger probabilities tilted on
 UNTILTED_EVERY = 10  # runs whose index is a multiple of this draw untilted (the defensive share)
 RARE_BELOW = 0.1  # an outcome more frequent than this in the plain pilot stage is not rare
 PILOT_CHUNK = 100  # pilot runs per task (fixed: results never depend on the workers)
-THETA_MIN, THETA_MAX = -3.0, 7.0  # log-odds tilts are clipped to this range
+THETA_MIN, THETA_MAX = THETA_RANGE  # log-odds tilts are clipped to this range
 SMOOTHING = 0.7  # weight of a stage's cross-entropy solution against the previous tilt
 ELITE = 0.1  # share of pilot runs kept by level while none reaches the outcome
 PUSH = 1.0  # tilt added to every trigger when the pilot runs cannot be told apart

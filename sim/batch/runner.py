@@ -389,6 +389,8 @@ class Job:
 
             old = load_results(out).manifest
             self.chunk_size, self.trace = old.chunk_size, old.trace
+            if old.rare is not None:
+                self._check_rare_block(old.rare, Path(out))
         self.chunk_size = self.chunk_size or execution.chunk_size
         self._check_plans()
         exe = execution.make(self.runs * len(self.points))
@@ -463,6 +465,21 @@ class Job:
         return json.dumps({"theta": [float(theta.get(t.name, 0.0)) for t in plan.triggers],
                            "alpha": float(self.rare.get("alpha", 0.0)),
                            "every": int(self.rare.get("untilted_every", 0))})
+
+    def _check_rare_block(self, rare: dict[str, Any], folder: Path) -> None:
+        """Refuse a folder whose rare block names an outcome or triggers the scenario does
+        not have (its types and ranges were checked on read)."""
+        plan = plan_for(self.document, self.sc.content_hash, self.params_json[0],
+                        self.places, self.probes)
+        labels = {o.label for o in plan.outcomes}
+        triggers = {t.name for t in plan.triggers}
+        wrong = ([f"target {rare['target']!r} is not an outcome of the scenario"]
+                 if rare["target"] not in labels else []) + \
+            [f"theta names {name!r}, not a trigger of the scenario"
+             for name in rare["theta"] if name not in triggers]
+        if wrong:
+            raise ResultsError(f"{folder / 'manifest.json'}: rare: {'; '.join(wrong)}; the "
+                               f"file was edited")
 
     def trace_below(self) -> int:
         return self.runs if self.trace < 0 else min(self.trace, self.runs)
