@@ -462,3 +462,20 @@ def test_an_edited_rare_block_is_refused_before_any_run(rare_folder, tmp_path, e
         assert done.returncode == 2 and "edited" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
     assert len(list((copy / "runs").glob("*.parquet"))) == chunks
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda r: r["theta"].update(up=0.5), "runs with other tilts"),
+    (lambda r: r.clear(), "tilted runs, not plain ones"),
+], ids=["other-theta", "plain"])
+def test_chunks_record_their_tilts(rare_folder, tmp_path, edit, words):
+    """Chunks state the rare-event settings they ran with: resuming with other tilts, or
+    as plain runs (rare set to null), refuses the old chunks instead of mixing them."""
+    copy = _edited_copy(rare_folder, tmp_path, edit)
+    if words.startswith("tilted"):
+        data = json.loads((copy / "manifest.json").read_text())
+        data["rare"] = None
+        (copy / "manifest.json").write_text(json.dumps(data))
+    done = _cli("run", "--resume", str(copy), "-q", "--executor", "serial")
+    assert done.returncode == 2 and words in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

@@ -52,6 +52,7 @@ from sim.results.chunkfile import (
     independent_streams,
     parameters_hash,
     point_seed,
+    tilt_digest,
 )
 from sim.results.columns import table as arrow_table
 from sim.results.folder import TimelineWriter
@@ -368,7 +369,7 @@ class Job:
         return [ChunkIdentity(self.sc.content_hash, self.params_hash[p],
                               point_seed(self.seed, p, own), p,
                               p * per_point + k, k * size, min(self.runs, (k + 1) * size),
-                              self.runs)
+                              self.runs, tilt=tilt_digest(self.rare))
                 for p in range(len(self.points)) for k in range(per_point)]
 
     def _check_plans(self) -> None:

@@ -46,6 +46,7 @@ from sim.results.chunkfile import (
     point_seed,
     read_chunk,
     read_identity,
+    tilt_digest,
 )
 from sim.results.columns import column
 from sim.results.files import dump_json, read_json, write_atomic, write_new
@@ -624,7 +625,8 @@ class Results:
             start = -1  # no such chunk: the identity check below names the difference
         seed = point_seed(m.seed, p, independent_streams(m.design))
         return ChunkIdentity(m.scenario.content_hash, params, seed, p, chunk, start,
-                             min(total, start + m.chunk_size) if start >= 0 else -1, total)
+                             min(total, start + m.chunk_size) if start >= 0 else -1, total,
+                             tilt=tilt_digest(m.rare))
 
     def _verified(self, path: Path, point: int | None, chunk: int,
                   point_params: dict[int, str]) -> pa.Table:
