@@ -196,8 +196,22 @@ def test_resume_refuses_changed_target_or_pilot(rare_folder):
         done = _cli("run", "--resume", str(out), *extra)
         assert done.returncode == 2 and words in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
-    done = _cli("run", str(BIRTH_DEATH), "--resume", str(out), "-q")
-    assert done.returncode == 2 and "--rare absorbed" in done.stderr
+
+
+def test_resume_options_of_a_rare_folder(rare_folder):
+    """--chunk-size is refused as in plain resumes; --pilot, -n and --seed are the
+    folder's unless typed; a rare folder resumed without --rare (with a scenario or
+    --set) is resumed as one, and a changed parameter is named as such."""
+    out, data = rare_folder
+    done = _cli("run", "--resume", str(out), "--rare", "absorbed", "--chunk-size", "37")
+    assert done.returncode == 2 and "drop --chunk-size" in done.stderr, done.stderr
+    for extra in (["--rare", "absorbed"], [str(BIRTH_DEATH)]):
+        done = _cli("run", "--resume", str(out), "--json", *extra)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["rare"] == data["rare"]
+    done = _cli("run", "--resume", str(out), "--set", "absorb_at=9", "-q")
+    assert done.returncode == 2 and "parameter values differ" in done.stderr, done.stderr
+    assert "--rare absorbed" not in done.stderr
 
 
 def test_resume_of_a_complete_rare_folder_gives_its_estimate(rare_folder):

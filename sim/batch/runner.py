@@ -522,7 +522,7 @@ def _rare_difference(old: dict[str, Any] | None, new: dict[str, Any] | None) -> 
         return "it holds plain runs, not a rare-event estimate (--rare)"
     if new is None:
         return (f"it holds a rare-event estimate of {old.get('target')} (--rare); resume it "
-                f"with --rare {old.get('target')}")
+                f"with escalation run --resume DIR (its settings are taken from the folder)")
     diffs = [f"{k} ({old.get(k)!r} in the folder, {new.get(k)!r} now)"
              for k in ("method", "target", "pilot_runs", "pilot_stages", "seed")
              if old.get(k) != new.get(k)]
