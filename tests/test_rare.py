@@ -493,3 +493,32 @@ def test_chunks_record_their_tilts(rare_folder, tmp_path, edit, words):
     done = _cli("run", "--resume", str(copy), "-q", "--executor", "serial")
     assert done.returncode == 2 and words in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("kwargs", "error", "words"), [
+    ({"outcome": None}, sim.ScenarioError, "must be a name"),
+    ({"outcome": 5}, sim.ScenarioError, "must be a name"),
+    ({"parameters": [1, 2]}, sim.BatchError, "must be a mapping"),
+])
+def test_bad_api_arguments_are_clear_errors(kwargs, error, words):
+    args = {"outcome": "absorbed", "parameters": None, **kwargs}
+    with pytest.raises(error, match=words):
+        estimate_rare(BIRTH_DEATH, args["outcome"], 200, 1, args["parameters"], pilot=200,
+                      execution=SERIAL)
+
+
+def test_no_hit_prints_no_relative_error():
+    """p = 0: no 'relative error -%' (it is undefined)."""
+    import io
+
+    from rich.console import Console
+
+    from sim.batch.weighted import rare_summary
+    from sim.show import _print_rare
+
+    rare = {"target": "hit", "method": "m", "theta": {"t": 1.0}, "pilot_runs": 100}
+    none = rare_summary(_weighted([1.0] * 50, [False] * 50), rare)
+    sink = io.StringIO()
+    _print_rare(type("S", (), {"rare": none})(), Console(file=sink, width=200))
+    text = sink.getvalue()
+    assert "p = 0" in text and "relative error" not in text and "-%" not in text

@@ -294,6 +294,12 @@ def estimate_rare(
     effective sample size, tilts) and every ``summary.outcomes[...]`` is weighted. With
     ``out`` the results folder is written there and marked as a rare-event estimate;
     ``resume`` finishes one (same outcome, pilot and seed; its tilts are reused)."""
+    if not isinstance(outcome, str) or not outcome.strip():
+        raise ScenarioError(f"--rare: the outcome must be a name (DIMENSION=CLASS), got "
+                            f"{outcome!r}")
+    if parameters is not None and not isinstance(parameters, Mapping):
+        raise BatchError(f"parameters must be a mapping of names to values, got "
+                         f"{type(parameters).__name__}")
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if not isinstance(pilot, int) or isinstance(pilot, bool) or not 100 <= pilot <= 10_000_000:
         raise BatchError(f"--pilot: pilot runs per stage must be from 100 to 10,000,000, "
