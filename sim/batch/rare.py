@@ -11,12 +11,16 @@ outcome in three steps:
    cross-entropy update, which for a log-odds shift solves ``Σ w (fired - q) = 0`` with
    the ``p`` of each draw, so state-dependent probabilities are handled exactly.
 2. **Final runs.** Run ``i`` uses the batch stream ``(seed, i)`` with the fixed ``θ``
-   (recorded in the manifest) and returns its likelihood ratio ``w``
-   (:mod:`sim.engine.tilt`). ``p = mean(w 1{outcome})`` is unbiased whatever ``θ`` is.
+   (recorded in the manifest), tilted unless ``i`` is a multiple of UNTILTED_EVERY (the
+   defensive share ``α``, also recorded), and returns its weight
+   ``p/(α p + (1-α) q) <= 1/α`` (:mod:`sim.engine.tilt`). ``p = mean(w 1{outcome})``
+   is unbiased whatever ``θ`` is.
 3. **Estimate.** Exact sums of ``w`` and ``w²`` (:mod:`sim.batch.weighted`) give the same
    estimate for any worker count or chunk size; standard error from the sample variance,
    a 95% interval (Wilson on the effective number of runs) and the Kish effective sample
-   size of the weights among the hits.
+   size of the weights among the hits. When runs failed, the target is the ratio
+   ``Σ w 1{outcome} / Σ w 1{completed}`` (what plain runs report); the other outcomes
+   and rungs are always self-normalised.
 
 Every choice here (pilot size, stages, smoothing, clipping of ``θ``) changes only the
 variance, never the expectation: ``θ`` is fixed before the final runs.
