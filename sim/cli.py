@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sim.errors import AllRunsFailed, BatchInterrupted, ScenarioError, SimError
+from sim.errors import AllRunsFailed, BatchInterrupted, ResultsError, ScenarioError, SimError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -496,7 +496,13 @@ def _run_rare(scenario: Path | None, rare: str | None, pilot: int, runs: int, se
         _warn(sc)
         sc.resolve_parameters(overrides)  # fail before creating any folder
         target = out or default_out(sc, suffix="-rare")
-    rare = rare_label(sc, rare, overrides)  # every problem before the pilot
+    try:
+        rare = rare_label(sc, rare, overrides)  # every problem before the pilot
+    except ScenarioError as exc:
+        if resume is None or _given("rare"):
+            raise
+        raise ResultsError(f"{resume / 'manifest.json'}: rare: {exc}; the file was "
+                           f"edited") from None
     with progress_bar(runs, disable=quiet or as_json) as advance:
         result = estimate_rare(sc, rare, runs, seed, overrides, pilot=pilot,
                                execution=_execution(workers, executor, scheduler, advance,
