@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sim.errors import AllRunsFailed, BatchInterrupted, ScenarioError, SimError
+from sim.errors import AllRunsFailed, BatchInterrupted, ResultsError, ScenarioError, SimError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -380,6 +380,8 @@ def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
     if joint is not None:
         from sim.analysis.joint import joint_of, parse_pair
     command = ["escalation", *sys.argv[1:]]
+    if resume is not None and rare is None:
+        rare = _folder_target(resume)  # a rare-event folder resumes as one
     if rare is not None or _given("pilot"):
         _run_rare(scenario, rare, pilot, runs, seed, sets, workers, executor, scheduler,
                   chunk_size, out, force, resume, as_json, quiet, command)
@@ -475,10 +477,14 @@ def _run_rare(scenario: Path | None, rare: str | None, pilot: int, runs: int, se
                                f"probabilities")
     overrides: dict[str, Any] = dict(_parse_sets(sets))
     if resume is not None:
-        if _given("out") or _given("force"):
-            raise click.UsageError("--resume DIR takes --out and --force from the folder; "
-                                   "drop them")
+        given = [f"--{n.replace('_', '-')}" for n in ("chunk_size", "out", "force")
+                 if _given(n)]
+        if given:
+            raise click.UsageError("--resume DIR takes these from the folder; drop "
+                                   + ", ".join(given))
         runs, seed = _resume_settings(resume, runs, seed)
+        if not _given("pilot"):
+            pilot = _folder_pilot(resume, pilot)
         sc = load_scenario(scenario) if scenario is not None else load_scenario_from(resume)
         if scenario is None:
             overrides = {**load_results_overrides(resume), **overrides}
@@ -490,7 +496,13 @@ def _run_rare(scenario: Path | None, rare: str | None, pilot: int, runs: int, se
         _warn(sc)
         sc.resolve_parameters(overrides)  # fail before creating any folder
         target = out or default_out(sc, suffix="-rare")
-    rare = rare_label(sc, rare, overrides)  # every problem before the pilot
+    try:
+        rare = rare_label(sc, rare, overrides)  # every problem before the pilot
+    except ScenarioError as exc:
+        if resume is None or _given("rare"):
+            raise
+        raise ResultsError(f"{resume / 'manifest.json'}: rare: {exc}; the file was "
+                           f"edited") from None
     with progress_bar(runs, disable=quiet or as_json) as advance:
         result = estimate_rare(sc, rare, runs, seed, overrides, pilot=pilot,
                                execution=_execution(workers, executor, scheduler, advance,
@@ -506,6 +518,27 @@ def _run_rare(scenario: Path | None, rare: str | None, pilot: int, runs: int, se
                    f"column in {result.out}/runs", err=True)
         if result.summary.runs == 0:
             sys.exit(EXIT_ALL_FAILED)
+
+
+def _folder_target(folder: Path) -> str | None:
+    """The outcome a rare-event results folder estimates (None for any other folder, or
+    one that cannot be read: resuming it says why)."""
+    from sim.errors import SimError
+    from sim.results import load_results
+
+    try:
+        rare = load_results(folder).manifest.rare
+    except SimError:
+        return None
+    return None if rare is None else str(rare["target"])
+
+
+def _folder_pilot(folder: Path, default: int) -> int:
+    """The pilot size of a rare-event folder being resumed (``default`` if it has none)."""
+    from sim.results import load_results
+
+    rare = load_results(folder).manifest.rare
+    return default if rare is None else int(rare["pilot_runs"])
 
 
 def load_results_overrides(folder: Path) -> dict[str, Any]:

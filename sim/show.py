@@ -148,9 +148,11 @@ def _print_rare(s: Any, console: Console) -> None:
     Monte Carlo would have given with as many runs."""
     r = s.rare
     half = (r.hi - r.lo) / 2
+    relative = (f", relative error {fmt_num(100 * r.relative_error, '.1f')}%"
+                if r.relative_error == r.relative_error else "")  # none when p is 0
     console.print(f"[bold]Rare outcome {escape(r.target)}[/bold]: p = {fmt_small(r.p)}, 95% "
-                  f"interval {fmt_small(r.lo)} - {fmt_small(r.hi)} (se {r.se:.3g}, relative "
-                  f"error {fmt_num(100 * r.relative_error, '.1f')}%)")
+                  f"interval {fmt_small(r.lo)} - {fmt_small(r.hi)} (se {r.se:.3g}"
+                  f"{relative})")
     console.print(escape(f"  method: {r.method}"))
     tilts = ", ".join(f"{k} {v:+.2f}" for k, v in r.theta.items())
     console.print(escape(f"  log-odds tilts: {tilts} (pilot: {r.pilot_stages} stages, "
@@ -162,6 +164,8 @@ def _print_rare(s: Any, console: Console) -> None:
     console.print(f"  plain Monte Carlo with {r.runs:,} runs: half-width "
                   f"{fmt_small(r.plain_half_width)} (at this p); here {fmt_small(half)}"
                   + (f", {ratio:.1f}x narrower" if ratio == ratio else ""))
+    for note in r.notes:
+        console.print(f"  note: {escape(note)}")
     for w in r.warnings:
         console.print(f"  [red]warning:[/red] {escape(w)}")
 

@@ -196,8 +196,22 @@ def test_resume_refuses_changed_target_or_pilot(rare_folder):
         done = _cli("run", "--resume", str(out), *extra)
         assert done.returncode == 2 and words in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
-    done = _cli("run", str(BIRTH_DEATH), "--resume", str(out), "-q")
-    assert done.returncode == 2 and "--rare absorbed" in done.stderr
+
+
+def test_resume_options_of_a_rare_folder(rare_folder):
+    """--chunk-size is refused as in plain resumes; --pilot, -n and --seed are the
+    folder's unless typed; a rare folder resumed without --rare (with a scenario or
+    --set) is resumed as one, and a changed parameter is named as such."""
+    out, data = rare_folder
+    done = _cli("run", "--resume", str(out), "--rare", "absorbed", "--chunk-size", "37")
+    assert done.returncode == 2 and "drop --chunk-size" in done.stderr, done.stderr
+    for extra in (["--rare", "absorbed"], [str(BIRTH_DEATH)]):
+        done = _cli("run", "--resume", str(out), "--json", *extra)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["rare"] == data["rare"]
+    done = _cli("run", "--resume", str(out), "--set", "absorb_at=9", "-q")
+    assert done.returncode == 2 and "parameter values differ" in done.stderr, done.stderr
+    assert "--rare absorbed" not in done.stderr
 
 
 def test_resume_of_a_complete_rare_folder_gives_its_estimate(rare_folder):
@@ -288,3 +302,223 @@ def test_degenerate_weights_and_no_hits_are_flagged():
     none = rare_summary(_weighted([1.0] * 50, [False] * 50), rare)
     assert (none.p, none.lo, none.hi) == (0.0, 0.0, 1.0)
     assert any("no run reached" in w for w in none.warnings)
+
+
+FAILING = """\
+    name: failing
+    clock: {unit: day, horizon: 10}
+    ladder: [l0, l1, l2, l3]
+    start_level: l0
+    actors: {x: {vars: {z: 0}}}
+    actions:
+      tick: {rate: 1.0}
+    triggers:
+      up: {on: tick, probability: 0.1, do: [{escalate: 1}]}
+      boom: {on: tick, if: level >= 1, probability: 0.1, do: [{set: {x.z: 1 / x.z}}]}
+    outcomes:
+      - {id: top, when: level >= 3, terminal: true}
+      - {id: rest, default: true}
+    """
+# plain runs of FAILING, -n 400000 --seed 1: 285,797 completed, 17,337 reached top
+FAILING_PLAIN, FAILING_PLAIN_SE = 17337 / 285797, 0.000447
+
+
+def test_failed_runs_do_not_bias_the_estimate(write):
+    """Some runs fail (a division by zero on some paths): the estimate is what plain runs
+    report, P(top | run completed), within 4 SE of a long plain run, and says so."""
+    res = estimate_rare(write(FAILING), "top", 6000, 2, pilot=300, execution=SERIAL)
+    rare = res.summary.rare
+    assert rare is not None and res.summary.failed > 0
+    se = math.hypot(rare.se, FAILING_PLAIN_SE)
+    assert abs(rare.p - FAILING_PLAIN) < 4 * se, (rare.p, FAILING_PLAIN, se)
+    assert any("run completed" in n for n in rare.notes)
+    assert res.summary.outcomes["top"].p == pytest.approx(rare.p)
+
+
+def test_by_products_are_self_normalised(rare_folder):
+    """The start rung is reached by every run: its weighted P is exactly 1 with interval
+    [1, 1] (self-normalised by-products), and the outcomes of a dimension sum to 1."""
+    _, data = rare_folder
+    start = data["levels"]["r1"]  # birth_death.yaml's start_level
+    assert (start["p"], start["lo"], start["hi"]) == (1.0, 1.0, 1.0)
+    others = [o["p"] for k, o in data["outcomes"].items() if k != "absorbed"]
+    assert all(0 <= p <= 1 for p in others)
+
+
+HEAVY = """\
+    name: heavy
+    clock: {unit: day, horizon: 20}
+    parameters:
+      base: {value: 0.08, range: [0, 0.5], assumption: test}
+    ladder: [l0, l1, l2, l3, l4, l5, l6]
+    start_level: l0
+    actors:
+      x: {vars: {n: 0, flag: false}}
+    actions:
+      tick:
+        rate: 1.0
+        draws: {b: {bernoulli: 0.5}}
+        effects: [{add: {x.n: b}}]
+      calm: {rate: 0.3}
+    triggers:
+      up:
+        on: tick
+        if: b > 0
+        probability: "0 if level >= 5 else (1 if x.n > 15 else base + 0.03 * level)"
+        cooldown: 0.5
+        after: {exponential: {mean: 0.5}}
+        do: [{escalate: 1}]
+      down:
+        on: calm
+        probability: "0.6 if level > 0 else 0"
+        do: [{deescalate: 1}]
+      jump:
+        when: level >= 3
+        probability: 0.2
+        max: 2
+        after: 1
+        do: [{escalate: 2}]
+      flare:
+        on: tick
+        probability: 0.05
+        do: [{set: {x.flag: true}}]
+    outcomes:
+      esc:
+        - {id: top, when: level >= 6}
+        - {id: high, when: level >= 4}
+        - {id: low, default: true}
+      flag:
+        - {id: raised, when: x.flag}
+        - {id: none, default: true}
+    """
+# plain runs of HEAVY, -n 300000: 2,534 ended esc=high
+HEAVY_PLAIN, HEAVY_PLAIN_SE = 2534 / 300000, 0.000167
+
+
+def test_heavy_tailed_weights_do_not_bias_the_interval_low(write):
+    """Seed 112 drew a tilt near the clip (jump +6.8): pure tilting gave p = 0.0035, 11 SE
+    below the truth. The defensive mixture (every 10th run untilted) bounds the weights
+    by 1/alpha and the estimate is within 4 SE."""
+    res = estimate_rare(write(HEAVY), "esc=high", 4000, 112, pilot=300, execution=SERIAL)
+    rare = res.summary.rare
+    assert rare is not None
+    se = math.hypot(rare.se, HEAVY_PLAIN_SE)
+    assert abs(rare.p - HEAVY_PLAIN) < 4 * se, (rare.p, HEAVY_PLAIN, se)
+    assert rare.warnings  # the weights are still uneven: said so
+
+
+def test_defensive_runs_draw_untilted_and_weights_are_bounded(rare_folder):
+    """Runs 0, 10, 20, ... draw as plain runs; every weight is p/(a p + (1-a) q) <= 1/a,
+    with a the exact share of such runs; the manifest records a and the rule."""
+    out, _ = rare_folder
+    res = load_results(out)
+    rare = res.manifest.rare
+    assert rare is not None and rare["untilted_every"] == 10
+    alpha = rare["alpha"]
+    assert alpha == math.ceil(600 / 10) / 600
+    runs = res.runs.to_pandas()
+    assert runs["weight"].max() <= 1 / alpha + 1e-12
+    plan = make_plan(sim.load_scenario(BIRTH_DEATH))
+    theta = [float(rare["theta"].get(t.name, 0.0)) for t in plan.triggers]
+    for i in (0, 10, 20, 1):
+        r = run_tilted(plan, 4, i, theta, untilted=i % 10 == 0)
+        w = 1 / (alpha + (1 - alpha) * math.exp(-r.log_weight))
+        assert runs["weight"][i] == pytest.approx(w, rel=1e-12)
+        if i % 10 == 0:
+            assert r.row[1:] == run_one(plan, 4, i)[0][1:]
+
+
+def test_folder_problems_are_found_before_the_pilot(rare_folder, monkeypatch):
+    """An existing complete folder without force, or resume without a folder: refused
+    before any pilot run."""
+    import sim.batch.rare as rare_module
+
+    def no_pilot(*args, **kwargs):
+        raise AssertionError("the pilot ran")
+
+    monkeypatch.setattr(rare_module, "choose_tilt", no_pilot)
+    out, _ = rare_folder
+    with pytest.raises(sim.ResultsError, match="already holds results"):
+        estimate_rare(BIRTH_DEATH, "absorbed", 600, 9, pilot=200, out=out, execution=SERIAL)
+    with pytest.raises(sim.BatchError, match="needs the results folder"):
+        estimate_rare(BIRTH_DEATH, "absorbed", 600, 9, pilot=200, resume=True,
+                      execution=SERIAL)
+
+
+def _edited_copy(rare_folder, tmp_path, edit):
+    import shutil
+
+    out, _ = rare_folder
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    sorted((copy / "runs").glob("*.parquet"))[-1].unlink()  # something left to run
+    path = copy / "manifest.json"
+    data = json.loads(path.read_text())
+    edit(data["rare"])
+    path.write_text(json.dumps(data))
+    return copy
+
+
+@pytest.mark.parametrize("edit", [
+    lambda r: r.update(theta="abc"), lambda r: r.update(theta=[1, 2]),
+    lambda r: r.update(target="nope"), lambda r: r.update(pilot_runs="many"),
+    lambda r: r.update(theta={"up": 1e308}), lambda r: r.update(theta={"up": float("nan")}),
+    lambda r: r.update(theta={"nope": 1.0}), lambda r: r.update(alpha=0.5),
+], ids=["theta-str", "theta-list", "target", "pilot-str", "theta-huge", "theta-nan",
+        "theta-name", "alpha"])
+def test_an_edited_rare_block_is_refused_before_any_run(rare_folder, tmp_path, edit):
+    """A manifest whose rare block was edited: exit 2 naming the edit, no traceback, and
+    no run (the lost chunk is not recomputed)."""
+    copy = _edited_copy(rare_folder, tmp_path, edit)
+    chunks = len(list((copy / "runs").glob("*.parquet")))
+    for extra in ([], ["--rare", "absorbed", "--pilot", "200"]):
+        done = _cli("run", "--resume", str(copy), "-q", "--executor", "serial", *extra)
+        assert done.returncode == 2 and "edited" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert len(list((copy / "runs").glob("*.parquet"))) == chunks
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda r: r["theta"].update(up=0.5), "runs with other tilts"),
+    (lambda r: r.clear(), "tilted runs, not plain ones"),
+], ids=["other-theta", "plain"])
+def test_chunks_record_their_tilts(rare_folder, tmp_path, edit, words):
+    """Chunks state the rare-event settings they ran with: resuming with other tilts, or
+    as plain runs (rare set to null), refuses the old chunks instead of mixing them."""
+    copy = _edited_copy(rare_folder, tmp_path, edit)
+    if words.startswith("tilted"):
+        data = json.loads((copy / "manifest.json").read_text())
+        data["rare"] = None
+        (copy / "manifest.json").write_text(json.dumps(data))
+    done = _cli("run", "--resume", str(copy), "-q", "--executor", "serial")
+    assert done.returncode == 2 and words in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("kwargs", "error", "words"), [
+    ({"outcome": None}, sim.ScenarioError, "must be a name"),
+    ({"outcome": 5}, sim.ScenarioError, "must be a name"),
+    ({"parameters": [1, 2]}, sim.BatchError, "must be a mapping"),
+])
+def test_bad_api_arguments_are_clear_errors(kwargs, error, words):
+    args = {"outcome": "absorbed", "parameters": None, **kwargs}
+    with pytest.raises(error, match=words):
+        estimate_rare(BIRTH_DEATH, args["outcome"], 200, 1, args["parameters"], pilot=200,
+                      execution=SERIAL)
+
+
+def test_no_hit_prints_no_relative_error():
+    """p = 0: no 'relative error -%' (it is undefined)."""
+    import io
+
+    from rich.console import Console
+
+    from sim.batch.weighted import rare_summary
+    from sim.show import _print_rare
+
+    rare = {"target": "hit", "method": "m", "theta": {"t": 1.0}, "pilot_runs": 100}
+    none = rare_summary(_weighted([1.0] * 50, [False] * 50), rare)
+    sink = io.StringIO()
+    _print_rare(type("S", (), {"rare": none})(), Console(file=sink, width=200))
+    text = sink.getvalue()
+    assert "p = 0" in text and "relative error" not in text and "-%" not in text

@@ -56,6 +56,7 @@ class Aggregate:
     # each level's reachers (see sim.batch.weighted); empty for plain runs
     weighted: bool = False
     weight_sums: dict[str, list[ExactSum]] = field(default_factory=dict)
+    weight_max: dict[str, float] = field(default_factory=dict)  # the largest w of each key
 
     def __post_init__(self) -> None:
         self.outcome_counts = np.zeros(len(self.outcomes), dtype=np.int64)
@@ -77,11 +78,19 @@ class Aggregate:
         sw, sw2 = self.weight_sums[key]
         sw.extend(w.tolist())
         sw2.extend((w * w).tolist())
+        if w.size:
+            self.weight_max[key] = max(self.weight_max.get(key, 0.0), float(w.max()))
 
-    def weighted_of(self, key: str, hits: int) -> Any:
-        """The weighted estimate of ``outcome:<label>`` or ``level:<name>`` (or ``all``)."""
+    def weighted_of(self, key: str, hits: int, ratio: bool = False) -> Any:
+        """The weighted estimate of ``outcome:<label>`` or ``level:<name>`` (or ``all``)
+        over every run (failed ones count as misses); with ``ratio`` the ratio estimate
+        ``sum(w 1{key}) / sum(w 1{completed})``: the probability among completed runs."""
         sw, sw2 = self.weight_sums[key]
-        return weighted_estimate(sw.value, sw2.value, hits, self.runs)
+        if not ratio:
+            return weighted_estimate(sw.value, sw2.value, hits, self.runs + self.failed)
+        aw, aw2 = self.weight_sums["all"]
+        return weighted_estimate(sw.value, sw2.value, hits, self.runs + self.failed,
+                                 aw.value, aw2.value)
 
     def add_histories(self, runs: list[tuple[list[list[tuple[float, int]]], float, int]]
                       ) -> None:
@@ -195,6 +204,8 @@ class Aggregate:
         for key, sums in self.weight_sums.items():
             sums[0].merge(other.weight_sums[key][0])
             sums[1].merge(other.weight_sums[key][1])
+        for key, top in other.weight_max.items():
+            self.weight_max[key] = max(self.weight_max.get(key, 0.0), top)
 
     _ARRAYS = ("outcome_counts", "reach_counts", "reach_zero", "reach_hist", "metric_stats",
                "occupancy")
@@ -208,6 +219,7 @@ class Aggregate:
         if self.weighted:
             meta["weight_sums"] = {k: [a.partials, b.partials]
                                    for k, (a, b) in self.weight_sums.items()}
+            meta["weight_max"] = self.weight_max
         sink = io.BytesIO()
         np.savez_compressed(sink, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
                             **{name: getattr(self, name) for name in self._ARRAYS})
@@ -242,6 +254,8 @@ class Aggregate:
                     raise ValueError("weight sums of other outcomes or levels")
                 agg.weight_sums = {k: [ExactSum(map(float, a)), ExactSum(map(float, b))]
                                    for k, (a, b) in sums.items()}
+                agg.weight_max = {str(k): float(v)
+                                  for k, v in dict(meta.get("weight_max", {})).items()}
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ValueError(f"damaged aggregate: {str(exc)[:200]}") from None
         return agg
@@ -376,20 +390,23 @@ def summarise(agg: Aggregate, top_paths: int = 20) -> Summary:
 
 
 def _summarise_weighted(agg: Aggregate) -> Summary:
-    """The summary of rare-event runs: every probability weighted (``mean(w 1{...})``);
-    paths, metrics and times of the tilted runs are left out (they are not the model's)."""
+    """The summary of rare-event runs: every probability weighted and self-normalised
+    (``sum(w 1{...}) / sum(w)`` over the completed runs: exact for an event every run has,
+    and among completed runs, as plain runs report); the target outcome is replaced by its
+    own estimate (:func:`sim.batch.weighted.rare_summary`). Paths, metrics and times of
+    the tilted runs are left out (they are not the model's)."""
     n = agg.runs
     outcomes = {}
     for i, name in enumerate(agg.outcomes):
         k = int(agg.outcome_counts[i])
-        e = agg.weighted_of(f"outcome:{name}", k)
+        e = agg.weighted_of(f"outcome:{name}", k, ratio=True)
         outcomes[name] = OutcomeEstimate(k, min(max(e.p, 0.0), 1.0) if n else math.nan,
                                          e.lo, e.hi, se=e.se, method=WEIGHTED_METHOD,
                                          ess=e.ess)
     levels = {}
     for i, lv in enumerate(agg.levels):
         k = int(agg.reach_counts[i])
-        e = agg.weighted_of(f"level:{lv}", k)
+        e = agg.weighted_of(f"level:{lv}", k, ratio=True)
         levels[lv] = LevelReach(k, min(max(e.p, 0.0), 1.0) if n else math.nan, e.lo, e.hi,
                                 math.nan, math.nan)
     return Summary(

@@ -18,7 +18,7 @@ from sim.batch.aggregate import Aggregate
 from sim.engine import Column, Plan, RunStreams, columns_of, make_plan, run_one
 from sim.engine import failed_row as _failed_row
 from sim.engine.plan import ProbeSpec
-from sim.engine.tilt import run_tilted
+from sim.engine.tilt import mixture_weight, run_tilted
 from sim.errors import RunError
 from sim.results.chunkfile import ChunkIdentity, encode_chunk
 from sim.results.columns import table as arrow_table
@@ -59,7 +59,7 @@ class ChunkTask(_Identified):
     trace_below: int = 0  # record events of runs with index below this
     places: str = ""  # where each expression was written, as JSON (for run-time messages)
     probes: str = ""  # what to watch in every run (a backtest's observations), as JSON
-    tilt: str = ""  # rare-event runs: each trigger's log-odds tilt, as a JSON list
+    tilt: str = ""  # rare-event runs: {"theta": [tilt per trigger], "alpha", "every"} as JSON
 
 
 @dataclass
@@ -139,9 +139,9 @@ def new_aggregate(plan: Plan, weighted: bool = False) -> Aggregate:
     )
 
 
-WEIGHT_COLUMN = Column("weight", "float", "likelihood ratio of the run (rare-event runs "
-                       "only): a probability is the mean of weight x 1{event}, never a "
-                       "share of these runs")
+WEIGHT_COLUMN = Column("weight", "float", "importance weight of the run, p/(a p + (1-a) q) "
+                       "with a the untilted share (rare-event runs only): a probability is "
+                       "the mean of weight x 1{event}, never a share of these runs")
 
 
 def record_columns(plan: Plan, weighted: bool = False) -> list[Column]:
@@ -179,7 +179,10 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     label_index = {o.label: o.index for o in plan.outcomes}
     end_at = 1 + len(plan.dimensions)  # end_time follows run and the outcome columns
     histories: list[tuple[list[list[tuple[float, int]]], float, int]] = []
-    theta = json.loads(task.tilt) if task.tilt else None
+    tilt = json.loads(task.tilt) if task.tilt else None
+    theta: list[float] | None = None if tilt is None else tilt["theta"]
+    alpha = 0.0 if tilt is None else float(tilt["alpha"])
+    every = 0 if tilt is None else int(tilt["every"])  # runs i % every == 0: untilted
     streams = RunStreams(ident.seed, ident.start, ident.stop)
     for index in range(ident.start, ident.stop):
         trace = index < task.trace_below
@@ -189,9 +192,10 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                 row, trail = run_one(plan, ident.seed, index, trace=trace, history=history,
                                      stream=streams.stream(index))
             else:
-                tilted = run_tilted(plan, ident.seed, index, theta, history=history)
+                tilted = run_tilted(plan, ident.seed, index, theta, history=history,
+                                    untilted=every > 0 and index % every == 0)
                 row, trail = tilted.row, []
-                row.insert(len(row) - 2, math.exp(tilted.log_weight))
+                row.insert(len(row) - 2, mixture_weight(tilted.log_weight, alpha))
             last = row[-2].rpartition(" > ")[2]  # the path ends with the deciding outcome
             histories.append((history, row[end_at], label_index[last]))
         except RunError as exc:

@@ -11,12 +11,16 @@ outcome in three steps:
    cross-entropy update, which for a log-odds shift solves ``Σ w (fired - q) = 0`` with
    the ``p`` of each draw, so state-dependent probabilities are handled exactly.
 2. **Final runs.** Run ``i`` uses the batch stream ``(seed, i)`` with the fixed ``θ``
-   (recorded in the manifest) and returns its likelihood ratio ``w``
-   (:mod:`sim.engine.tilt`). ``p = mean(w 1{outcome})`` is unbiased whatever ``θ`` is.
+   (recorded in the manifest), tilted unless ``i`` is a multiple of UNTILTED_EVERY (the
+   defensive share ``α``, also recorded), and returns its weight
+   ``p/(α p + (1-α) q) <= 1/α`` (:mod:`sim.engine.tilt`). ``p = mean(w 1{outcome})``
+   is unbiased whatever ``θ`` is.
 3. **Estimate.** Exact sums of ``w`` and ``w²`` (:mod:`sim.batch.weighted`) give the same
    estimate for any worker count or chunk size; standard error from the sample variance,
    a 95% interval (Wilson on the effective number of runs) and the Kish effective sample
-   size of the weights among the hits.
+   size of the weights among the hits. When runs failed, the target is the ratio
+   ``Σ w 1{outcome} / Σ w 1{completed}`` (what plain runs report); the other outcomes
+   and rungs are always self-normalised.
 
 Every choice here (pilot size, stages, smoothing, clipping of ``θ``) changes only the
 variance, never the expectation: ``θ`` is fixed before the final runs.
@@ -37,17 +41,20 @@ from sim.batch.runner import BatchResult, Execution, Job
 from sim.engine import Plan
 from sim.engine.tilt import run_tilted, tilted
 from sim.errors import BatchError, RunError, ScenarioError
+from sim.results.manifest import THETA_RANGE
 from sim.scenario import Scenario, load_scenario
 from sim.scenario.expressions import did_you_mean
 
-__all__ = ["METHOD", "RARE_BELOW", "PilotStage", "choose_tilt", "estimate_rare", "rare_label",
-           "rare_target"]
+__all__ = ["METHOD", "RARE_BELOW", "UNTILTED_EVERY", "PilotStage", "choose_tilt",
+           "defensive_share", "estimate_rare", "rare_label", "rare_target"]
 
 METHOD = ("likelihood-ratio importance sampling: trigger probabilities tilted on the "
-          "log-odds scale, tilts chosen by a cross-entropy pilot")
+          "log-odds scale, tilts chosen by a cross-entropy pilot; defensive mixture (every "
+          "10th run untilted, balance-heuristic weights)")
+UNTILTED_EVERY = 10  # runs whose index is a multiple of this draw untilted (the defensive share)
 RARE_BELOW = 0.1  # an outcome more frequent than this in the plain pilot stage is not rare
 PILOT_CHUNK = 100  # pilot runs per task (fixed: results never depend on the workers)
-THETA_MIN, THETA_MAX = -3.0, 7.0  # log-odds tilts are clipped to this range
+THETA_MIN, THETA_MAX = THETA_RANGE  # log-odds tilts are clipped to this range
 SMOOTHING = 0.7  # weight of a stage's cross-entropy solution against the previous tilt
 ELITE = 0.1  # share of pilot runs kept by level while none reaches the outcome
 PUSH = 1.0  # tilt added to every trigger when the pilot runs cannot be told apart
@@ -291,6 +298,12 @@ def estimate_rare(
     effective sample size, tilts) and every ``summary.outcomes[...]`` is weighted. With
     ``out`` the results folder is written there and marked as a rare-event estimate;
     ``resume`` finishes one (same outcome, pilot and seed; its tilts are reused)."""
+    if not isinstance(outcome, str) or not outcome.strip():
+        raise ScenarioError(f"--rare: the outcome must be a name (DIMENSION=CLASS), got "
+                            f"{outcome!r}")
+    if parameters is not None and not isinstance(parameters, Mapping):
+        raise BatchError(f"parameters must be a mapping of names to values, got "
+                         f"{type(parameters).__name__}")
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if not isinstance(pilot, int) or isinstance(pilot, bool) or not 100 <= pilot <= 10_000_000:
         raise BatchError(f"--pilot: pilot runs per stage must be from 100 to 10,000,000, "
@@ -303,11 +316,19 @@ def estimate_rare(
     label = rare_label(sc, outcome, parameters)
     target = rare_target(plan, label)
     settings = {"method": METHOD, "target": label, "pilot_runs": pilot,
-                "pilot_stages": stages, "seed": seed}
+                "pilot_stages": stages, "seed": seed, "untilted_every": UNTILTED_EVERY,
+                "alpha": defensive_share(runs, UNTILTED_EVERY)}
     execution = execution or Execution()
     rare: dict[str, Any] | None = None
+    # every folder problem before the pilot (which may take long)
+    if resume and out is None:
+        raise BatchError("resuming needs the results folder (out)")
     if resume and out is not None:
         rare = _folder_rare(Path(out), settings)
+    elif out is not None:
+        from sim.results import ResultsFolder
+
+        ResultsFolder(out).check_new(force)
     if rare is None:
         began = time.process_time()
         theta, report = choose_tilt(plan, job, target, pilot, stages, execution)
@@ -319,6 +340,12 @@ def estimate_rare(
               overrides_by=overrides_by, rare=rare)
     done = job.execute(execution, out, force, resume=resume)
     return job.batch_result(done)
+
+
+def defensive_share(runs: int, every: int) -> float:
+    """The share ``α`` of ``runs`` runs drawn untilted: those whose index is a multiple of
+    ``every``."""
+    return math.ceil(runs / every) / runs if runs > 0 else 0.0
 
 
 def _folder_rare(folder: Path, settings: dict[str, Any]) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ from sim.results.chunkfile import (
     independent_streams,
     parameters_hash,
     point_seed,
+    tilt_digest,
 )
 from sim.results.columns import table as arrow_table
 from sim.results.folder import TimelineWriter
@@ -368,7 +369,7 @@ class Job:
         return [ChunkIdentity(self.sc.content_hash, self.params_hash[p],
                               point_seed(self.seed, p, own), p,
                               p * per_point + k, k * size, min(self.runs, (k + 1) * size),
-                              self.runs)
+                              self.runs, tilt=tilt_digest(self.rare))
                 for p in range(len(self.points)) for k in range(per_point)]
 
     def _check_plans(self) -> None:
@@ -389,6 +390,8 @@ class Job:
 
             old = load_results(out).manifest
             self.chunk_size, self.trace = old.chunk_size, old.trace
+            if old.rare is not None:
+                self._check_rare_block(old.rare, Path(out))
         self.chunk_size = self.chunk_size or execution.chunk_size
         self._check_plans()
         exe = execution.make(self.runs * len(self.points))
@@ -452,13 +455,32 @@ class Job:
                      for c in record_columns(plan, self.rare is not None)]))
 
     def tilt_json(self) -> str:
-        """Each trigger's tilt in plan order, as JSON ('' for plain runs)."""
+        """Each trigger's tilt in plan order and the defensive mixture (the share ``alpha``
+        of untilted runs: those whose index is a multiple of ``every``), as JSON ('' for
+        plain runs)."""
         if self.rare is None:
             return ""
         plan = plan_for(self.document, self.sc.content_hash, self.params_json[0],
                         self.places, self.probes)
         theta = self.rare["theta"]
-        return json.dumps([float(theta.get(t.name, 0.0)) for t in plan.triggers])
+        return json.dumps({"theta": [float(theta.get(t.name, 0.0)) for t in plan.triggers],
+                           "alpha": float(self.rare.get("alpha", 0.0)),
+                           "every": int(self.rare.get("untilted_every", 0))})
+
+    def _check_rare_block(self, rare: dict[str, Any], folder: Path) -> None:
+        """Refuse a folder whose rare block names an outcome or triggers the scenario does
+        not have (its types and ranges were checked on read)."""
+        plan = plan_for(self.document, self.sc.content_hash, self.params_json[0],
+                        self.places, self.probes)
+        labels = {o.label for o in plan.outcomes}
+        triggers = {t.name for t in plan.triggers}
+        wrong = ([f"target {rare['target']!r} is not an outcome of the scenario"]
+                 if rare["target"] not in labels else []) + \
+            [f"theta names {name!r}, not a trigger of the scenario"
+             for name in rare["theta"] if name not in triggers]
+        if wrong:
+            raise ResultsError(f"{folder / 'manifest.json'}: rare: {'; '.join(wrong)}; the "
+                               f"file was edited")
 
     def trace_below(self) -> int:
         return self.runs if self.trace < 0 else min(self.trace, self.runs)
@@ -500,7 +522,7 @@ def _rare_difference(old: dict[str, Any] | None, new: dict[str, Any] | None) -> 
         return "it holds plain runs, not a rare-event estimate (--rare)"
     if new is None:
         return (f"it holds a rare-event estimate of {old.get('target')} (--rare); resume it "
-                f"with --rare {old.get('target')}")
+                f"with escalation run --resume DIR (its settings are taken from the folder)")
     diffs = [f"{k} ({old.get(k)!r} in the folder, {new.get(k)!r} now)"
              for k in ("method", "target", "pilot_runs", "pilot_stages", "seed")
              if old.get(k) != new.get(k)]
@@ -662,7 +684,11 @@ class _Run:
         if job.precision is not None:
             s.precision, s.runs_cap = job.precision, job.runs
         if job.rare is not None:
-            s.rare = rare_summary(agg, job.rare)
+            s.rare = r = rare_summary(agg, job.rare)
+            if r.target in s.outcomes:  # the target as estimated (the others self-normalised)
+                o = s.outcomes[r.target]
+                s.outcomes[r.target] = replace(o, p=min(max(r.p, 0.0), 1.0), lo=r.lo, hi=r.hi,
+                                               se=r.se)
         return s
 
     def accept(self, res: ChunkResult) -> None:

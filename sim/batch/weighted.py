@@ -23,7 +23,8 @@ __all__ = ["INTERVAL", "WEIGHTED_METHOD", "ExactSum", "WeightedEstimate", "rare_
 
 INTERVAL = "95% Wilson on the effective number of runs p(1-p)/se^2"
 FEW_HITS = 10  # fewer hits than this: the interval is a rough guide
-LOW_ESS = 30  # Kish ESS of the weights among the hits below this: the weights degenerate
+LOW_ESS = 100  # Kish ESS of the weights among the hits below this: the weights degenerate
+TOP_SHARE = 0.1  # the largest weight carrying more than this share of the estimate: warned
 
 WEIGHTED_METHOD = "importance sampling (likelihood-ratio weights)"
 
@@ -95,15 +96,30 @@ class WeightedEstimate:
         return Z95 * math.sqrt(p * (1 - p) / self.n)
 
 
-def weighted_estimate(sum_w: float, sum_w2: float, hits: int, n: int) -> WeightedEstimate:
-    """The estimate from ``sum(w 1{hit})``, ``sum(w^2 1{hit})``, the hits and the runs."""
-    if n <= 0:
-        return WeightedEstimate(math.nan, math.nan, math.nan, math.nan, 0, 0, math.nan,
-                                math.nan)
-    p = sum_w / n
-    var = max(sum_w2 / n - p * p, 0.0) / (n - 1) if n > 1 else math.nan
-    se = math.sqrt(var) if var == var else math.nan
+def weighted_estimate(sum_w: float, sum_w2: float, hits: int, n: int,
+                      ok_w: float | None = None, ok_w2: float | None = None
+                      ) -> WeightedEstimate:
+    """The estimate from ``sum(w 1{hit})``, ``sum(w^2 1{hit})``, the hits and the ``n``
+    runs (every run, failed ones included).
+
+    Without ``ok_w`` it is the unbiased mean ``sum(w 1{hit}) / n``. With ``ok_w`` and
+    ``ok_w2`` (``sum(w)`` and ``sum(w^2)`` over the runs that completed, the hits among
+    them) it is the ratio ``sum(w 1{hit}) / sum(w 1{ok})``: ``P(hit | run completed)``,
+    what plain runs report when some fail, and exactly 1 for an event every completed run
+    has; its standard error is the delta method's."""
+    if n <= 0 or (ok_w is not None and not ok_w > 0):
+        return WeightedEstimate(math.nan, math.nan, math.nan, math.nan, hits, max(n, 0),
+                                math.nan, math.nan)
     ess = sum_w * sum_w / sum_w2 if sum_w2 > 0 else 0.0
+    if ok_w is None or ok_w2 is None:
+        p = sum_w / n
+        var = max(sum_w2 / n - p * p, 0.0) / (n - 1) if n > 1 else math.nan
+    else:
+        p = min(sum_w / ok_w, 1.0)
+        # sum over completed runs of (w 1{hit} - p w)^2: hits (1-p)^2 w^2, others p^2 w^2
+        resid = (1 - p) ** 2 * sum_w2 + p * p * max(ok_w2 - sum_w2, 0.0)
+        var = n * resid / ((n - 1) * ok_w * ok_w) if n > 1 else math.nan
+    se = math.sqrt(var) if var == var else math.nan
     if hits == 0 or not se > 0:  # no hit, or every run a hit of the same weight
         lo, hi = (0.0, 1.0) if hits == 0 else (p, p)  # no hit: no bound under tilting
         return WeightedEstimate(p, 0.0 if hits == 0 else se, lo, hi, hits, n, ess,
@@ -123,9 +139,14 @@ def rare_summary(agg: Aggregate, rare: dict[str, Any]) -> RareEstimate:
     """The rare-event estimate of a set of weighted runs (see :mod:`sim.batch.rare`)."""
     target = str(rare["target"])
     hits = int(agg.outcome_counts[agg.outcomes.index(target)])
-    e = agg.weighted_of(f"outcome:{target}", hits)
+    e = agg.weighted_of(f"outcome:{target}", hits, ratio=agg.failed > 0)
     everyone = agg.weighted_of("all", agg.runs)
-    warnings = []
+    warnings: list[str] = []
+    notes = []
+    if agg.failed:
+        notes.append(f"{agg.failed:,} of {agg.runs + agg.failed:,} runs failed: the "
+                        f"estimate is P({target} | run completed), as plain runs report, "
+                        f"by the ratio of weighted sums (delta-method standard error)")
     if hits == 0:
         warnings.append(f"no run reached {target}: the estimate is 0 and the interval "
                         f"[0, 1] says nothing; run more, or a longer pilot")
@@ -133,8 +154,14 @@ def rare_summary(agg: Aggregate, rare: dict[str, Any]) -> RareEstimate:
         warnings.append(f"only {hits} runs reached {target}: the interval is a rough guide")
     if hits and e.ess < LOW_ESS:
         warnings.append(f"the weights degenerate: their effective sample size among the "
-                        f"hits is {e.ess:.1f} of {hits}; the interval may be too narrow "
-                        f"(run more, or a longer pilot)")
+                        f"hits is {e.ess:.1f} of {hits} (below {LOW_ESS}); the interval may "
+                        f"be too narrow (run more, or a longer pilot)")
+    total = agg.weight_sums[f"outcome:{target}"][0].value
+    top = agg.weight_max.get(f"outcome:{target}", 0.0)
+    if hits and total > 0 and top > TOP_SHARE * total:
+        warnings.append(f"one run carries {top / total:.0%} of the estimate (its weight is "
+                        f"the largest); the interval may be too narrow (run more, or a "
+                        f"longer pilot)")
     pilot = rare.get("pilot") or []
     return RareEstimate(
         target=target, method=str(rare["method"]), p=e.p, se=e.se, lo=e.lo, hi=e.hi,
@@ -142,4 +169,4 @@ def rare_summary(agg: Aggregate, rare: dict[str, Any]) -> RareEstimate:
         ess=e.ess, ess_all=everyone.ess, plain_half_width=e.plain_half_width,
         theta={str(k): float(v) for k, v in dict(rare["theta"]).items()},
         pilot_runs=int(rare["pilot_runs"]) * max(1, len(pilot)),
-        pilot_stages=len(pilot), warnings=warnings)
+        pilot_stages=len(pilot), warnings=warnings, notes=notes)

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from sim.results.digest import table_digest
 
 __all__ = ["CHUNK_FORMAT", "MAX_CHUNK_ROWS", "ChunkIdentity", "ChunkProblem", "encode_chunk",
-           "parameters_hash", "read_chunk", "read_identity"]
+           "parameters_hash", "read_chunk", "read_identity", "tilt_digest"]
 
 CHUNK_FORMAT = 2
 IDENTITY_KEY = b"sim.chunk"
@@ -61,6 +61,7 @@ class ChunkIdentity:
     counts: dict[str, int] = field(default_factory=dict)  # rows per outcome (incl. "error")
     events: str = ""  # SHA-256 of the chunk's events file (traced runs), or ""
     checksum: str = ""
+    tilt: str = ""  # rare-event runs: SHA-256 of the settings they ran with (tilt_digest)
 
     @property
     def rows(self) -> int:
@@ -69,15 +70,19 @@ class ChunkIdentity:
     def key(self) -> tuple[Any, ...]:
         """The fields that say which batch and which runs (not the content)."""
         return (self.format, self.scenario_hash, self.parameters_hash, self.seed, self.point,
-                self.chunk, self.start, self.stop, self.total)
+                self.chunk, self.start, self.stop, self.total, self.tilt)
 
     def differences(self, expected: ChunkIdentity) -> list[str]:
         """How this identity differs from the expected one, in words."""
         out = []
         for name in ("format", "scenario_hash", "parameters_hash", "seed", "point", "chunk",
-                     "start", "stop", "total"):
+                     "start", "stop", "total", "tilt"):
             mine, theirs = getattr(self, name), getattr(expected, name)
-            if mine != theirs:
+            if name == "tilt" and mine != theirs:
+                out.append("tilted runs, not plain ones" if not theirs else
+                           "plain runs, not tilted ones" if not mine else
+                           "runs with other tilts (rare-event settings)")
+            elif mine != theirs:
                 shown = (str(mine)[:12], str(theirs)[:12]) if "hash" in name else (mine, theirs)
                 out.append(f"{name.replace('_', ' ')} {shown[0]} (expected {shown[1]})")
         return out
@@ -119,9 +124,21 @@ def _counts(table: pa.Table) -> dict[str, int]:
     return {str(v): int(c) for v, c in zip(values.tolist(), counts.tolist(), strict=True)}
 
 
+def tilt_digest(rare: dict[str, Any] | None) -> str:
+    """SHA-256 of the rare-event settings runs are drawn with (method, target, tilts,
+    untilted share and rule); "" for plain runs."""
+    if rare is None:
+        return ""
+    keys = ("method", "target", "theta", "alpha", "untilted_every")
+    text = json.dumps({k: rare.get(k) for k in keys}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _checksum(identity: ChunkIdentity, table: pa.Table, aggregate: bytes) -> str:
     body = asdict(identity)
     body.pop("checksum")
+    if not body["tilt"]:
+        del body["tilt"]  # plain chunks: as before rare-event runs existed
     h = hashlib.sha256()
     h.update(json.dumps(body, sort_keys=True).encode())
     h.update(table_digest(table).encode())
@@ -158,7 +175,8 @@ def _identity_from(meta: dict[bytes, bytes] | None) -> ChunkIdentity:
         counts = {str(k): int(v) for k, v in dict(data.pop("counts")).items()}
         ident = ChunkIdentity(**{k: data[k] for k in (
             "scenario_hash", "parameters_hash", "seed", "point", "chunk", "start", "stop",
-            "total", "format", "events", "checksum")}, counts=counts)
+            "total", "format", "events", "checksum")}, counts=counts,
+            tilt=str(data.get("tilt", "")))
         if not all(isinstance(getattr(ident, k), int) for k in ("seed", "point", "chunk",
                                                                  "start", "stop", "total")):
             raise TypeError("a whole number is not one")

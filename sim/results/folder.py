@@ -46,6 +46,7 @@ from sim.results.chunkfile import (
     point_seed,
     read_chunk,
     read_identity,
+    tilt_digest,
 )
 from sim.results.columns import column
 from sim.results.files import dump_json, read_json, write_atomic, write_new
@@ -196,9 +197,9 @@ class ResultsFolder:
             else:
                 entry.unlink()
 
-    def create(self, force: bool = False) -> None:
-        """Make the folder and lock it. An existing non-empty folder is refused, unless
-        ``force`` and it is one of ours, which is then emptied (under the lock)."""
+    def check_new(self, force: bool = False) -> None:
+        """Raise the :class:`ResultsError` :meth:`create` would raise before making the
+        folder (so long computations before it can fail fast)."""
         p = self.path
         if str(p) in ("", "."):
             raise ResultsError("the results folder cannot be the current folder; give --out")
@@ -222,6 +223,12 @@ class ResultsFolder:
                 raise ResultsError(f"{p} is not empty and is not a results folder; choose "
                                    f"another --out")
             self._check_replaceable()
+
+    def create(self, force: bool = False) -> None:
+        """Make the folder and lock it. An existing non-empty folder is refused, unless
+        ``force`` and it is one of ours, which is then emptied (under the lock)."""
+        p = self.path
+        self.check_new(force)
         try:
             p.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -618,7 +625,8 @@ class Results:
             start = -1  # no such chunk: the identity check below names the difference
         seed = point_seed(m.seed, p, independent_streams(m.design))
         return ChunkIdentity(m.scenario.content_hash, params, seed, p, chunk, start,
-                             min(total, start + m.chunk_size) if start >= 0 else -1, total)
+                             min(total, start + m.chunk_size) if start >= 0 else -1, total,
+                             tilt=tilt_digest(m.rare))
 
     def _verified(self, path: Path, point: int | None, chunk: int,
                   point_params: dict[int, str]) -> pa.Table:

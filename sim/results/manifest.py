@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import (
@@ -11,10 +12,12 @@ from pydantic import (
     StrictBool,
     StrictFloat,
     StrictInt,
+    field_validator,
     model_validator,
 )
 
-__all__ = ["FORMAT", "MAX_RUNS", "Manifest", "ParameterValue", "ScenarioRef"]
+__all__ = ["FORMAT", "MAX_RUNS", "THETA_RANGE", "Manifest", "ParameterValue", "RareSettings",
+           "ScenarioRef"]
 
 FORMAT = 2  # 1: chunks without identity; 2: chunks state their identity and checksum
 MAX_RUNS = 1_000_000_000  # runs per parameter point
@@ -58,6 +61,43 @@ class ColumnInfo(_Model):
     unit: str | None = None
 
 
+THETA_RANGE = (-3.0, 7.0)  # log-odds tilts of a rare-event estimate lie in this range
+
+
+class PilotStageInfo(_Model):
+    stage: StrictInt = Field(ge=0)
+    runs: StrictInt = Field(ge=0)
+    hits: StrictInt = Field(ge=0)
+    elite: StrictInt = Field(ge=0)
+    rule: Literal["hits", "levels", "push"]
+
+
+class RareSettings(_Model):
+    """The ``rare`` block of a rare-event estimate's manifest (checked on read; kept as
+    written)."""
+
+    method: str = Field(min_length=1, max_length=1000)
+    target: str = Field(min_length=1, max_length=1000)
+    theta: dict[str, StrictFloat | StrictInt]
+    pilot_runs: StrictInt = Field(ge=100, le=10_000_000)
+    pilot_stages: StrictInt = Field(ge=1, le=20)
+    seed: StrictInt = Field(ge=0)
+    untilted_every: StrictInt = Field(ge=1, le=1_000_000)
+    alpha: StrictFloat = Field(gt=0.0, le=1.0)
+    pilot: list[PilotStageInfo] = Field(default_factory=list)
+    pilot_cpu_seconds: StrictFloat | StrictInt | None = None
+
+    @field_validator("theta")
+    @classmethod
+    def _tilts(cls, theta: dict[str, float]) -> dict[str, float]:
+        lo, hi = THETA_RANGE
+        for name, value in theta.items():
+            if not (math.isfinite(value) and lo <= value <= hi):
+                raise ValueError(f"the tilt of {name} is {value!r}, not a number from "
+                                 f"{lo:g} to {hi:g}")
+        return theta
+
+
 class Manifest(_Model):
     """``manifest.json``. ``parameters`` are the effective values (for a sweep: the values
     every point starts from); ``overrides`` the ones set on the command line or by the
@@ -96,7 +136,16 @@ class Manifest(_Model):
     probes: list[dict[str, Any]] | None = None  # what every run watched (a backtest)
     rare: dict[str, Any] | None = None
     """A rare-event estimate (``run --rare``): method, target, each trigger's tilt, pilot
-    size and seed. Its runs are tilted: only weighted sums of them are probabilities."""
+    size and seed, the untilted share ``alpha`` and rule (runs whose index is a multiple
+    of ``untilted_every``). Its runs are tilted: only weighted sums of them are
+    probabilities. Checked by :class:`RareSettings` on read."""
+
+    @field_validator("rare")
+    @classmethod
+    def _rare_block(cls, rare: dict[str, Any] | None) -> dict[str, Any] | None:
+        if rare is not None:
+            RareSettings.model_validate(rare)
+        return rare
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
@@ -105,6 +154,13 @@ class Manifest(_Model):
         if any(k not in self.parameters or self.parameters[k] != v
                for k, v in self.overrides.items()):
             raise ValueError("an override differs from the parameters it overrides")
+        if self.rare is not None:
+            every = self.rare["untilted_every"]
+            if self.rare["alpha"] != math.ceil(self.runs / every) / self.runs:
+                raise ValueError("rare.alpha is not the share of runs whose index is a "
+                                 "multiple of rare.untilted_every")
+            if self.rare["seed"] != self.seed:
+                raise ValueError("rare.seed is not the seed")
         if self.kind == "batch":
             from sim.results.chunkfile import parameters_hash
 

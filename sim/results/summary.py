@@ -63,6 +63,7 @@ class RareEstimate:
     pilot_runs: int
     pilot_stages: int
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the estimate is, when not plain
 
 
 @dataclass
