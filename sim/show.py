@@ -31,6 +31,7 @@ from sim.formatting import (
     title_with_overrides,
 )
 from sim.results.folder import SENSITIVITY, SWEEP
+from sim.results.summary import Summary
 from sim.scenario import Scenario
 from sim.scenario.describe import (
     citation,
@@ -81,6 +82,22 @@ def _row(table: Table, *cells: str) -> None:
     """Add a row of plain text: brackets in scenario text (``[tactical] ...``) stay visible."""
     table.add_row(*(escape(c) for c in cells))
 
+def _ladder(s: Summary, title: str, extra: tuple[str, ...],
+            cells: Callable[[Any], tuple[str, ...]]) -> Table:
+    """The ladder table: each track's rungs (a section each), P(reached), its interval and
+    the ``extra`` columns; ``cells`` formats one rung's figures."""
+    ladder = Table(title=f"Escalation ladder: probability of ever reaching each level, {title}",
+                   title_justify="left")
+    for col in ("level", "P(reached)", "95% interval", *extra):
+        ladder.add_column(col, justify="left" if col == "level" else "right", no_wrap=True)
+    for k, (track, rungs) in enumerate((s.tracks or {"": list(s.levels)}).items()):
+        if k:
+            ladder.add_section()
+        for name in rungs:
+            _row(ladder, f"{track}:{name}" if track else name, *cells(s.levels[name]))
+    return ladder
+
+
 
 def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
     """Outcome probabilities, ladder reach and timing, metrics and the most common paths."""
@@ -109,20 +126,10 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
             o = s.outcomes[name]
             _row(outcomes, name, f"{o.count:,}", fmt_p(o.p), fmt_interval(o.lo, o.hi))
     console.print(outcomes)
-    ladder = Table(title="Escalation ladder: probability of ever reaching each level, and when",
-                   title_justify="left")
-    for col in ("level", "P(reached)", "95% interval", "median time", "90th percentile"):
-        ladder.add_column(col, justify="left" if col == "level" else "right", no_wrap=True)
-    tracks = s.tracks or {"": list(s.levels)}
-    for k, (track, rungs) in enumerate(tracks.items()):
-        if k:
-            ladder.add_section()
-        for name in rungs:
-            lv = s.levels[name]
-            _row(ladder, f"{track}:{name}" if track else name, fmt_p(lv.p),
-                 fmt_interval(lv.lo, lv.hi), clock.time(lv.time_median),
-                 clock.time(lv.time_p90))
-    console.print(ladder)
+    console.print(_ladder(
+        s, "and when", ("median time", "90th percentile"),
+        lambda lv: (fmt_p(lv.p), fmt_interval(lv.lo, lv.hi), clock.time(lv.time_median),
+                    clock.time(lv.time_p90))))
     if s.metrics:
         metrics = Table(title="Metrics at the end of a run", title_justify="left")
         for col in ("metric", "mean", "sd", "min", "max", "runs"):
@@ -185,19 +192,8 @@ def _print_weighted(sc: Scenario, result: BatchResult, console: Console) -> None
             _row(outcomes, name, f"{o.count:,}", fmt_small(o.p),
                  f"{fmt_small(o.lo)} - {fmt_small(o.hi)}", fmt_num(o.ess, ",.0f"))
     console.print(outcomes)
-    ladder = Table(title="Escalation ladder: probability of ever reaching each level, weighted",
-                   title_justify="left")
-    for col in ("level", "P(reached)", "95% interval"):
-        ladder.add_column(col, justify="left" if col == "level" else "right", no_wrap=True)
-    tracks = s.tracks or {"": list(s.levels)}
-    for k, (track, rungs) in enumerate(tracks.items()):
-        if k:
-            ladder.add_section()
-        for name in rungs:
-            lv = s.levels[name]
-            _row(ladder, f"{track}:{name}" if track else name, fmt_small(lv.p),
-                 f"{fmt_small(lv.lo)} - {fmt_small(lv.hi)}")
-    console.print(ladder)
+    console.print(_ladder(s, "weighted", (), lambda lv: (
+        fmt_small(lv.p), f"{fmt_small(lv.lo)} - {fmt_small(lv.hi)}")))
     if result.out is not None:
         console.print(f"results: {escape(str(result.out))} (a rare-event estimate: the runs "
                       f"table's 'weight' column weights each run)")
