@@ -163,6 +163,7 @@ class Replication:
             self._fires: list[Any] = [self._firer(trig) for trig in plan.triggers]
             self._exec: list[Any] = [self._executor(a) for a in plan.actions]
             self._sched: list[Any] = [self._scheduler(a) for a in plan.actions]
+            self._at: list[Any] = [self._timed(run) for run in self._exec]
         for a in start.recurring:
             self._occur[a.index] = self._occurrence(a, 0)
         self._occur0 = list(self._occur)
@@ -400,6 +401,30 @@ class Replication:
         finally:
             self.chain -= 1
 
+    def _applier(self, effects: list[EffectOp], owner: str) -> Any:
+        """``_apply(effects, D, owner)`` as a closure of ``D``, the effects bound."""
+        rep, env, V, enter = self, self.env, self.V, self._enter_chain
+
+        def apply(D: Any) -> None:
+            rep.chain += 1
+            if rep.chain > MAX_CHAIN:
+                rep.chain -= 1
+                enter(owner)
+            op: EffectOp | None = None
+            try:
+                for op in effects:
+                    op.execute(rep, V, env._now, D)
+            except (ArithmeticError, ValueError, TypeError) as exc:
+                expr = op.expr if op is not None else None
+                where = f"{expr.where}: " if expr is not None else ""
+                text = f" '{expr.text}'" if expr is not None else ""
+                raise RunError(f"{where}cannot compute{text} in {owner} at "
+                               f"t={env.now:g}: {exc}") from None
+            finally:
+                rep.chain -= 1
+
+        return apply
+
     # --- what effects do (the protocol sim.scenario.effects.Run) ------------------------------
 
     def assign(self, slot: int, value: Any, op: EffectOp) -> None:
@@ -411,6 +436,16 @@ class Replication:
             self._changed(slot)
 
     def fire_action(self, action: int, delay: Sampler | None, D: Any) -> None:
+        if delay is None and self._fast:  # as _fire_action: one nested reaction, then run
+            self.chain += 1
+            try:
+                if self.chain > MAX_CHAIN:
+                    self.chain -= 1
+                    self._enter_chain(self.plan.actions[action].name)
+                self._exec[action]()
+            finally:
+                self.chain -= 1
+            return
         self._fire_action(self.plan.actions[action], delay, D)
 
     def start(self, action: int) -> None:
@@ -467,8 +502,8 @@ class Replication:
         effects = a.effects or None
         count_slot, draw_names = a.count_slot, a.draw_names
         count_watched = bool(self.watched[count_slot])
-        checkpoint, apply, changed, mark = (self._checkpoint, self._apply, self._changed,
-                                            self._mark)
+        checkpoint, changed, mark = self._checkpoint, self._changed, self._mark
+        apply = self._applier(a.effects, name)
         fires = tuple(self._fires[trig.index] for trig in a.listeners)
 
         def execute() -> None:
@@ -491,7 +526,7 @@ class Replication:
                 for sampler in draws:
                     D.append(sampler(stream, V, now, D))
             if effects is not None:
-                apply(effects, D, name)
+                apply(D)
             V[count_slot] += 1
             if rep.trace is not None:
                 rep._record("action", name, (draw_names, tuple(D)))
@@ -537,6 +572,14 @@ class Replication:
         ev = _Wake()
         ev.callbacks = (self._occur[a.index],)
         heappush(self._queue, (now + d, NORMAL, next(self._eid), ev))
+
+    @staticmethod
+    def _timed(run: Any) -> Any:
+        """The callback of an ``at:`` time: the action's execution."""
+        def at(_ev: Any) -> None:
+            run()
+
+        return at
 
     def _scheduler(self, a: ActionPlan) -> Any:
         """``_schedule(a)`` as a closure: an interval's next wait with the plan bound."""
@@ -699,7 +742,8 @@ class Replication:
                                            trig.guard)
         probability, e, delay = trig.probability, trig.probability_expr, trig.delay
         effects, milestone, max_events = trig.effects, trig.milestone, self.plan.max_events
-        checkpoint, apply, mark = self._checkpoint, self._apply, self._mark
+        checkpoint, mark = self._checkpoint, self._mark
+        apply = self._applier(effects, name)
 
         def fire(D: Any) -> None:
             if limit is not None and fired[i] >= limit:
@@ -729,7 +773,7 @@ class Replication:
             if rep.trace is not None:
                 rep._record("trigger", name)
             if delay is None:
-                apply(effects, D, name)
+                apply(D)
                 return
             d = delay(rep.stream, V, now, D)
             if not d >= 0:
@@ -737,7 +781,7 @@ class Replication:
             if len(queue) >= max_events:
                 raise rep._queue_full(f"triggers.{name}.after")
             ev = _Wake()
-            ev.callbacks = (lambda _ev: apply(effects, D, name),)
+            ev.callbacks = (lambda _ev: apply(D),)
             heappush(queue, (now + d, NORMAL, next(eid), ev))
 
         return fire
@@ -762,11 +806,19 @@ class Replication:
         for o in plan.outcomes:
             if o.terminal and o.when is not None and o.when(V, 0.0, ()):
                 raise _Ended(o.index)
+        fast = self._fast
         for a in plan.actions:
             for when in a.at:
-                self.env.timeout(when).callbacks.append(functools.partial(self._scheduled, a))
+                if fast and when >= 0:  # as env.timeout(when) with this callback
+                    self._wake(when, self._at[a.index])
+                else:
+                    self.env.timeout(when).callbacks.append(
+                        functools.partial(self._scheduled, a))
             if a.recurring and a.active:
-                self._schedule(a)
+                if fast:
+                    self._sched[a.index]()
+                else:
+                    self._schedule(a)
             if a.hazard is not None:
                 for when in a.hazard.breaks[1:]:
                     if when < plan.horizon:
