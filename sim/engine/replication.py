@@ -91,7 +91,8 @@ class _Ended(Exception):
 
 class _Wake:
     """A triggered SimPy event with one callback, as ``env.timeout(delay)`` leaves on the
-    queue, made without the call layers (``Environment.step`` reads only these fields)."""
+    queue, made without the call layers (``Environment.step`` reads only these fields).
+    ``callbacks`` is always a 1-tuple: the run loop tells a wake from SimPy's events by it."""
 
     __slots__ = ("callbacks",)
     callbacks: Any
@@ -842,7 +843,11 @@ class Replication:
         env, queue = self.env, self._queue
         while queue and queue[0][0] < horizon:
             env._now, _, _, event = heappop(queue)
-            callbacks, event.callbacks = event.callbacks, None
+            callbacks = event.callbacks
+            if callbacks.__class__ is tuple:  # a _Wake's one callback (never read again)
+                callbacks[0](event)
+                continue
+            event.callbacks = None
             for callback in callbacks:
                 callback(event)
         env._now = horizon
