@@ -658,6 +658,24 @@ class Replication:
             return self._candidate(a, generation)
 
         current, i = self.generation, a.index
+        if self._fast and a.interval is not None:  # the next wait inline (as _scheduler)
+            run, interval, env, V = self._exec[i], a.interval, self.env, self.V
+            queue, eid, occurs, rep = self._queue, self._eid, self._occur_list, self
+            where = f"actions.{a.name}.every"
+
+            def occur_every(_ev: simpy.Event) -> None:
+                if current[i] == generation:
+                    run()
+                    if current[i] == generation:
+                        now = env._now
+                        d = interval(rep.stream, V, now, ())
+                        if not d >= 0:
+                            raise RunError(f"{where}: an interval must be >= 0, got {d}")
+                        ev = _Wake()
+                        ev.callbacks = (occurs[i],)
+                        heappush(queue, (now + d, NORMAL, next(eid), ev))
+
+            return occur_every
         if self._fast:
             run, next_wait = self._exec[i], self._sched[i]
 
