@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from sim.batch.aggregate import Aggregate
-from sim.engine import Column, Plan, RunStreams, columns_of, make_plan, run_one
+from sim.engine import Column, Plan, Replication, RunStreams, columns_of, make_plan, run_one
 from sim.engine import failed_row as _failed_row
 from sim.engine.plan import ProbeSpec
 from sim.engine.tilt import mixture_weight, run_tilted
@@ -184,13 +184,17 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     alpha = 0.0 if tilt is None else float(tilt["alpha"])
     every = 0 if tilt is None else int(tilt["every"])  # runs i % every == 0: untilted
     streams = RunStreams(ident.seed, ident.start, ident.stop)
+    rep: Replication | None = None  # one for the chunk's plain runs, reset for each run
     for index in range(ident.start, ident.stop):
         trace = index < task.trace_below
         history: list[list[tuple[float, int]]] = []
         try:
             if theta is None:
+                stream = streams.stream(index)
+                if rep is None:
+                    rep = Replication(plan, stream)
                 row, trail = run_one(plan, ident.seed, index, trace=trace, history=history,
-                                     stream=streams.stream(index))
+                                     stream=stream, rep=rep)
             else:
                 tilted = run_tilted(plan, ident.seed, index, theta, history=history,
                                     untilted=every > 0 and index % every == 0)

@@ -39,6 +39,13 @@ trigger's Bernoulli draw itself (with a tilted probability, keeping the run's li
 ratio); plain runs pay one ``is None`` test per probability draw and draw exactly as
 before.
 
+A plain :class:`Replication` binds each trigger, action and interval wait into a closure
+once (its plan's fields and the state lists as constants) and is run again with
+:meth:`Replication.reset` (a chunk keeps one): the state lists are refilled in place and the
+SimPy queue emptied, so a reused object runs each run exactly as a new one would (its event
+ids go on counting, which keeps their order). A subclass (rare-event mode) runs the generic
+methods, which it may override.
+
 The kernel reads the clock as ``env._now``: the same value as ``env.now`` without
 a property call on the hot path. It schedules its waits as ``env.timeout`` does (at
 ``now + delay``, normal priority, the next event id: the same order), but pushes a
@@ -84,7 +91,8 @@ class _Ended(Exception):
 
 class _Wake:
     """A triggered SimPy event with one callback, as ``env.timeout(delay)`` leaves on the
-    queue, made without the call layers (``Environment.step`` reads only these fields)."""
+    queue, made without the call layers (``Environment.step`` reads only these fields).
+    ``callbacks`` is always a 1-tuple: the run loop tells a wake from SimPy's events by it."""
 
     __slots__ = ("callbacks",)
     callbacks: Any
@@ -129,11 +137,10 @@ class Replication:
 
     def __init__(self, plan: Plan, stream: Stream, trace: bool = False) -> None:
         self.plan = plan
-        self.stream = stream
         self.env = simpy.Environment()
         self._queue: list[Any] = self.env._queue
-        self._eid = self.env._eid
-        start = _start_of(plan)
+        self._eid = self.env._eid  # one count for every run of this object: same order
+        start = self._begins = _start_of(plan)
         self.V: list[Any] = list(plan.initial)
         self.reach = list(start.reach)  # every track's rungs, flat
         self.max_rank = list(start.max_rank)
@@ -142,6 +149,49 @@ class Replication:
         self.when_prev = list(start.when_prev)
         self.generation = list(start.generation)
         self.active = list(start.active)
+        self.watched = plan.watched  # read only
+        self.probe_t = list(start.probe_t)  # first time each probe held
+        self.probe_watch = plan.probe_watch or None  # by slot: condition probes reading it
+        self.rate_now = list(start.rate_now)  # a hazard's rate when its wait was drawn
+        self.tilt: list[float] | None = None  # rare-event mode only (sim.engine.tilt)
+        # each trigger, action and interval schedule as a closure with its plan bound
+        # (they hold the lists above, which reset() refills in place)
+        self._occur: list[Any] = [None] * len(plan.actions)
+        self._occur_list = self._occur
+        # (a subclass, as rare-event mode, runs the generic methods: it may override them)
+        self._fast = type(self) is Replication
+        if self._fast:
+            self._fires: list[Any] = [self._firer(trig) for trig in plan.triggers]
+            self._exec: list[Any] = [self._executor(a) for a in plan.actions]
+            self._sched: list[Any] = [self._scheduler(a) for a in plan.actions]
+            self._at: list[Any] = [self._timed(run) for run in self._exec]
+        for a in start.recurring:
+            self._occur[a.index] = self._occurrence(a, 0)
+        self._occur0 = list(self._occur)
+        self._fresh = True
+        self.reset(stream, trace)
+
+    def reset(self, stream: Stream, trace: bool = False) -> None:
+        """Start a new run of the same plan on ``stream``: every run's state as a new
+        object would have it (the event ids go on counting: their order is the same)."""
+        plan, start = self.plan, self._begins
+        self.stream = stream
+        if not self._fresh:
+            env = self.env
+            env._now = 0  # as simpy.Environment() starts
+            self._queue.clear()
+            self.V[:] = plan.initial
+            self.reach[:] = start.reach
+            self.max_rank[:] = start.max_rank
+            self.fired[:] = start.fired
+            self.last_fired[:] = start.last_fired
+            self.when_prev[:] = start.when_prev
+            self.generation[:] = start.generation
+            self.active[:] = start.active
+            self.probe_t[:] = start.probe_t
+            self.rate_now[:] = start.rate_now
+            self._occur[:] = self._occur0
+        self._fresh = False
         self.path: list[str] = [start.path]
         # each track's level changes (time, index in plan.levels), from its start
         self.histories: list[list[tuple[float, int]]] = [[first] for first in start.histories]
@@ -151,14 +201,6 @@ class Replication:
         self.chain = 0
         self.diagnose: list[str] | None = None
         self.trace: list[TraceEvent] | None = [] if trace else None
-        self.watched = plan.watched  # read only
-        self.probe_t = list(start.probe_t)  # first time each probe held
-        self.probe_watch = plan.probe_watch or None  # by slot: condition probes reading it
-        self.rate_now = list(start.rate_now)  # a hazard's rate when its wait was drawn
-        self._occur: list[Any] = [None] * len(plan.actions)
-        for a in start.recurring:
-            self._occur[a.index] = self._occurrence(a, 0)
-        self.tilt: list[float] | None = None  # rare-event mode only (sim.engine.tilt)
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -360,6 +402,30 @@ class Replication:
         finally:
             self.chain -= 1
 
+    def _applier(self, effects: list[EffectOp], owner: str) -> Any:
+        """``_apply(effects, D, owner)`` as a closure of ``D``, the effects bound."""
+        rep, env, V, enter = self, self.env, self.V, self._enter_chain
+
+        def apply(D: Any) -> None:
+            rep.chain += 1
+            if rep.chain > MAX_CHAIN:
+                rep.chain -= 1
+                enter(owner)
+            op: EffectOp | None = None
+            try:
+                for op in effects:
+                    op.execute(rep, V, env._now, D)
+            except (ArithmeticError, ValueError, TypeError) as exc:
+                expr = op.expr if op is not None else None
+                where = f"{expr.where}: " if expr is not None else ""
+                text = f" '{expr.text}'" if expr is not None else ""
+                raise RunError(f"{where}cannot compute{text} in {owner} at "
+                               f"t={env.now:g}: {exc}") from None
+            finally:
+                rep.chain -= 1
+
+        return apply
+
     # --- what effects do (the protocol sim.scenario.effects.Run) ------------------------------
 
     def assign(self, slot: int, value: Any, op: EffectOp) -> None:
@@ -371,6 +437,16 @@ class Replication:
             self._changed(slot)
 
     def fire_action(self, action: int, delay: Sampler | None, D: Any) -> None:
+        if delay is None and self._fast:  # as _fire_action: one nested reaction, then run
+            self.chain += 1
+            try:
+                if self.chain > MAX_CHAIN:
+                    self.chain -= 1
+                    self._enter_chain(self.plan.actions[action].name)
+                self._exec[action]()
+            finally:
+                self.chain -= 1
+            return
         self._fire_action(self.plan.actions[action], delay, D)
 
     def start(self, action: int) -> None:
@@ -386,6 +462,9 @@ class Replication:
     # --- actions ----------------------------------------------------------------------------
 
     def _execute(self, a: ActionPlan) -> None:
+        if self._fast:
+            self._exec[a.index]()
+            return
         self.events += 1
         if self.events > self.check_at:
             self._checkpoint(a.name)
@@ -413,6 +492,51 @@ class Replication:
             self._changed(a.count_slot)
         for trig in a.listeners:
             self._fire(trig, D)
+
+    def _executor(self, a: ActionPlan) -> Any:
+        """Action ``a``'s execution as a closure, its plan's fields bound: wait's end or a
+        fire (requires, probes, milestone, draws, effects, count, trace, listeners)."""
+        rep, env, V, probe_t = self, self.env, self.V, self.probe_t
+        name, requires, milestone = a.name, a.requires, a.milestone
+        probes = a.probes or None
+        draws = a.draws or None
+        effects = a.effects or None
+        count_slot, draw_names = a.count_slot, a.draw_names
+        count_watched = bool(self.watched[count_slot])
+        checkpoint, changed, mark = self._checkpoint, self._changed, self._mark
+        apply = self._applier(a.effects, name)
+        fires = tuple(self._fires[trig.index] for trig in a.listeners)
+
+        def execute() -> None:
+            rep.events += 1
+            if rep.events > rep.check_at:
+                checkpoint(name)
+            now = env._now
+            if requires is not None and not requires(V, now, ()):
+                return
+            if probes is not None:  # an observed event: its first time (from its after)
+                for probe in probes:
+                    i = probe.index
+                    if probe_t[i] != probe_t[i] and now >= probe.spec.after:
+                        probe_t[i] = now
+            if milestone:
+                mark(name)
+            D: list[Any] = []
+            if draws is not None:
+                stream = rep.stream
+                for sampler in draws:
+                    D.append(sampler(stream, V, now, D))
+            if effects is not None:
+                apply(D)
+            V[count_slot] += 1
+            if rep.trace is not None:
+                rep._record("action", name, (draw_names, tuple(D)))
+            if count_watched:
+                changed(count_slot)
+            for fire in fires:
+                fire(D)
+
+        return execute
 
     def _fire_action(self, a: ActionPlan, delay: Any, D: Any) -> None:
         if delay is None:
@@ -449,6 +573,33 @@ class Replication:
         ev = _Wake()
         ev.callbacks = (self._occur[a.index],)
         heappush(self._queue, (now + d, NORMAL, next(self._eid), ev))
+
+    @staticmethod
+    def _timed(run: Any) -> Any:
+        """The callback of an ``at:`` time: the action's execution."""
+        def at(_ev: Any) -> None:
+            run()
+
+        return at
+
+    def _scheduler(self, a: ActionPlan) -> Any:
+        """``_schedule(a)`` as a closure: an interval's next wait with the plan bound."""
+        if a.interval is None:
+            return functools.partial(self._schedule, a)
+        rep, env, V, queue, eid = self, self.env, self.V, self._queue, self._eid
+        interval, i, occur = a.interval, a.index, self._occur_list
+        where = f"actions.{a.name}.every"
+
+        def schedule() -> None:
+            now = env._now
+            d = interval(rep.stream, V, now, ())
+            if not d >= 0:
+                raise RunError(f"{where}: an interval must be >= 0, got {d}")
+            ev = _Wake()
+            ev.callbacks = (occur[i],)
+            heappush(queue, (now + d, NORMAL, next(eid), ev))
+
+        return schedule
 
     # --- hazards (see sim.engine.hazards) ----------------------------------------------------
 
@@ -507,15 +658,44 @@ class Replication:
             return self._candidate(a, generation)
 
         current, i = self.generation, a.index
+        if self._fast and a.interval is not None:  # the next wait inline (as _scheduler)
+            run, interval, env, V = self._exec[i], a.interval, self.env, self.V
+            queue, eid, occurs, rep = self._queue, self._eid, self._occur_list, self
+            where = f"actions.{a.name}.every"
+
+            def occur_every(_ev: simpy.Event) -> None:
+                if current[i] == generation:
+                    run()
+                    if current[i] == generation:
+                        now = env._now
+                        d = interval(rep.stream, V, now, ())
+                        if not d >= 0:
+                            raise RunError(f"{where}: an interval must be >= 0, got {d}")
+                        ev = _Wake()
+                        ev.callbacks = (occurs[i],)
+                        heappush(queue, (now + d, NORMAL, next(eid), ev))
+
+            return occur_every
+        if self._fast:
+            run, next_wait = self._exec[i], self._sched[i]
+
+            def occur(_ev: simpy.Event) -> None:
+                if current[i] == generation:
+                    run()
+                    if current[i] == generation:
+                        next_wait()
+
+            return occur
+
         execute, schedule = self._execute, self._schedule
 
-        def occur(_ev: simpy.Event) -> None:
+        def occur_generic(_ev: simpy.Event) -> None:
             if current[i] == generation:
                 execute(a)
                 if current[i] == generation:
                     schedule(a)
 
-        return occur
+        return occur_generic
 
     def _start(self, a: ActionPlan) -> None:
         if not self.active[a.index]:
@@ -567,6 +747,64 @@ class Replication:
         effects = trig.effects
         self._wake(d, lambda _ev: self._apply(effects, D, trig.name))
 
+    def _firer(self, trig: TriggerPlan) -> Any:
+        """Trigger ``trig`` as a closure, its plan bound: limit, cooldown, guard,
+        probability (tilted in rare-event mode), count, trace, delay, effects."""
+        if trig.never:
+            def never(D: Any) -> None:
+                return
+
+            return never
+        rep, env, V, queue, eid = self, self.env, self.V, self._queue, self._eid
+        fired, last_fired = self.fired, self.last_fired
+        i, name, limit, cooldown, guard = (trig.index, trig.name, trig.limit, trig.cooldown,
+                                           trig.guard)
+        probability, e, delay = trig.probability, trig.probability_expr, trig.delay
+        effects, milestone, max_events = trig.effects, trig.milestone, self.plan.max_events
+        checkpoint, mark = self._checkpoint, self._mark
+        apply = self._applier(effects, name)
+
+        def fire(D: Any) -> None:
+            if limit is not None and fired[i] >= limit:
+                return
+            now = env._now
+            if cooldown is not None and now - last_fired[i] < cooldown:
+                return
+            if guard is not None and not guard(V, now, D):
+                return
+            if probability is not None:
+                p = probability(V, now, D)
+                if not 0.0 <= p <= 1.0:
+                    raise RunError(f"{e.where}: a probability must be within [0, 1], got {p} "
+                                   f"(from '{e.text}') at t={now:g}")
+                if rep.tilt is None:
+                    if rep.stream.uniform() >= p:
+                        return
+                elif not rep._tilted_draw(i, p):
+                    return
+            fired[i] += 1
+            last_fired[i] = now
+            rep.events += 1
+            if rep.events > rep.check_at:
+                checkpoint(name)
+            if milestone:
+                mark(name)
+            if rep.trace is not None:
+                rep._record("trigger", name)
+            if delay is None:
+                apply(D)
+                return
+            d = delay(rep.stream, V, now, D)
+            if not d >= 0:
+                raise RunError(f"triggers.{name}.after: a delay must be >= 0, got {d}")
+            if len(queue) >= max_events:
+                raise rep._queue_full(f"triggers.{name}.after")
+            ev = _Wake()
+            ev.callbacks = (lambda _ev: apply(D),)
+            heappush(queue, (now + d, NORMAL, next(eid), ev))
+
+        return fire
+
     def _tilted_draw(self, trigger: int, p: float) -> bool:
         """Whether a trigger fires in rare-event mode; only :class:`TiltedReplication`
         sets ``tilt``."""
@@ -587,11 +825,19 @@ class Replication:
         for o in plan.outcomes:
             if o.terminal and o.when is not None and o.when(V, 0.0, ()):
                 raise _Ended(o.index)
+        fast = self._fast
         for a in plan.actions:
             for when in a.at:
-                self.env.timeout(when).callbacks.append(functools.partial(self._scheduled, a))
+                if fast and when >= 0:  # as env.timeout(when) with this callback
+                    self._wake(when, self._at[a.index])
+                else:
+                    self.env.timeout(when).callbacks.append(
+                        functools.partial(self._scheduled, a))
             if a.recurring and a.active:
-                self._schedule(a)
+                if fast:
+                    self._sched[a.index]()
+                else:
+                    self._schedule(a)
             if a.hazard is not None:
                 for when in a.hazard.breaks[1:]:
                     if when < plan.horizon:
@@ -615,7 +861,11 @@ class Replication:
         env, queue = self.env, self._queue
         while queue and queue[0][0] < horizon:
             env._now, _, _, event = heappop(queue)
-            callbacks, event.callbacks = event.callbacks, None
+            callbacks = event.callbacks
+            if callbacks.__class__ is tuple:  # a _Wake's one callback (never read again)
+                callbacks[0](event)
+                continue
+            event.callbacks = None
             for callback in callbacks:
                 callback(event)
         env._now = horizon
