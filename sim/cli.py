@@ -757,7 +757,8 @@ def calibrate(scenario: Path | None, observed: Path, vary: tuple[str, ...], samp
               executor: str, scheduler: str | None, out: Path | None, force: bool,
               resume: Path | None, as_json: bool, quiet: bool) -> None:
     """Fit assumptions to what happened (rejection ABC over their ranges): posterior means,
-    90% credible intervals, effective sample size and the posterior predictive outcomes.
+    the mode over the design, 90% credible intervals, effective sample size and the
+    posterior predictive outcomes; --variant also writes the fitted values as a variant.
 
     \b
     escalation calibrate --observed scenarios/observed/tit_for_tat.yaml \

@@ -111,3 +111,24 @@ def test_remaking_the_variant_from_its_recorded_command_gives_the_same_file(tmp_
     first = variant.read_bytes()
     assert _calibrate(sc, obs, variant, tmp_path / "cal", "--force").exit_code == 0
     assert variant.read_bytes() == first.replace(b" -q\n", b" -q --force\n")
+
+
+def test_a_tied_mode_is_said_to_be_one_of_several(tmp_path):
+    """Seed 2 with 4 runs a point: three points match once each (a tie the note names);
+    seed 3: one point matches twice (no tie, no note)."""
+    sc, obs, _ = _files(tmp_path)
+    for seed, tied in ((2, 3), (3, 1)):
+        args = ["calibrate", str(sc), "--observed", str(obs), "--vary", "r", "--vary", "s",
+                "--samples", "8", "-n", "4", "--seed", str(seed), "--workers", "1",
+                "--out", str(tmp_path / f"cal{seed}"), "--json"]
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 0, res.output
+        data = json.loads(res.output)
+        posterior = pq.read_table(tmp_path / f"cal{seed}" / "posterior.parquet").to_pydict()
+        top = max(posterior["weight"])
+        assert sum(1 for w in posterior["weight"] if w == top) == tied
+        said = [n for n in data["notes"] if "points with the same weight" in n]
+        assert bool(said) == (tied > 1)
+        if said:
+            assert f"first of {tied} points" in said[0]
+            assert f"design point {data['mode']['point']}" in said[0]

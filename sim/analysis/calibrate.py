@@ -211,6 +211,10 @@ def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
                             f"by its acceptance among the runs that completed)"
                             + (f"; at {empty} point(s) every run failed, so they carry no "
                                f"weight" if empty else ""))
+    tied = int(np.sum(w >= w[best] * (1 - 1e-12)))
+    if tied > 1:
+        result.notes.append(f"the mode is the first of {tied} points with the same weight "
+                            f"(design point {best}): raise -n for a clearer mode")
     if ess < 10:
         result.notes.append(f"the posterior rests on {ess:.1f} effective points: raise "
                             f"--samples (and -n) before trusting its intervals")
