@@ -167,10 +167,12 @@ def _print_rare(s: Any, console: Console) -> None:
     console.print(f"  {r.runs:,} weighted runs, {r.hits:,} reached it; effective sample size "
                   f"{fmt_num(r.ess, ',.0f')} among those ({fmt_num(r.ess_all, ',.0f')} over "
                   f"all runs)")
-    ratio = r.plain_half_width / half if half > 0 else math.nan
-    console.print(f"  plain Monte Carlo with {r.runs:,} runs: half-width "
-                  f"{fmt_small(r.plain_half_width)} (at this p); here {fmt_small(half)}"
-                  + (f", {ratio:.1f}x narrower" if ratio == ratio else ""))
+    if r.hits:  # with no hit there is no p to compare at
+        ratio = r.plain_half_width / half if half > 0 else math.nan
+        console.print(f"  plain Monte Carlo with {r.runs:,} runs: half-width "
+                      f"{fmt_small(r.plain_half_width)} (at this p); here {fmt_small(half)}"
+                      + (f", {ratio:.1f}x narrower (pilot runs not counted)"
+                         if ratio == ratio else ""))
     for note in r.notes:
         console.print(f"  note: {escape(note)}")
     for w in r.warnings:

@@ -522,3 +522,5 @@ def test_no_hit_prints_no_relative_error():
     _print_rare(type("S", (), {"rare": none})(), Console(file=sink, width=200))
     text = sink.getvalue()
     assert "p = 0" in text and "relative error" not in text and "-%" not in text
+    assert "narrower" not in text  # no p to compare plain Monte Carlo at (was "0.0x")
+    assert "if it can happen at all" in " ".join(none.warnings)

@@ -149,7 +149,8 @@ def rare_summary(agg: Aggregate, rare: dict[str, Any]) -> RareEstimate:
                         f"by the ratio of weighted sums (delta-method standard error)")
     if hits == 0:
         warnings.append(f"no run reached {target}: the estimate is 0 and the interval "
-                        f"[0, 1] says nothing; run more, or a longer pilot")
+                        f"[0, 1] says nothing; if it can happen at all, run more or a "
+                        f"longer pilot")
     elif hits < FEW_HITS:
         warnings.append(f"only {hits} runs reached {target}: the interval is a rough guide")
     if hits and e.ess < LOW_ESS:
