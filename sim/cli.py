@@ -5,6 +5,7 @@ Heavy modules are imported inside the commands so that ``escalation --help`` is 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -373,6 +374,8 @@ def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
     escalation run scenarios/bryansk_atacms_2024.yaml --rare nuclear=used -n 10000
     escalation run --resume results/base      # finish an interrupted batch
     """
+    if executor in ("auto", "processes") and workers != 1:
+        _warm_workers()
     from sim.batch import default_out, resume_batch, run_batch
     from sim.scenario import load_scenario
     from sim.show import print_joint, print_summary, progress_bar
@@ -791,6 +794,20 @@ def calibrate(scenario: Path | None, observed: Path, vary: tuple[str, ...], samp
                                              command=command))
         if not as_json:
             click.echo(f"variant: {variant} (the posterior {estimate})")
+
+
+def _warm_workers() -> None:
+    """Start the server local workers fork from now, so that its imports overlap this
+    process's own (about half a second of a batch's start on two cores). Only a head
+    start: the executor starts it anyway if this did not."""
+    import multiprocessing
+
+    if sys.platform.startswith("linux"):
+        from multiprocessing import forkserver
+
+        multiprocessing.get_context("forkserver").set_forkserver_preload(["sim.batch.chunks"])
+        with contextlib.suppress(OSError, ValueError):
+            forkserver.ensure_running()
 
 
 def _check_variant_target(variant: Path, force: bool, scenario_path: str | None) -> None:
