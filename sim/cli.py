@@ -973,5 +973,20 @@ def _finite(value: float | None, flag: str) -> float | None:
 
 
 def main() -> None:
-    """Entry point of the ``escalation`` command."""
-    cli(prog_name="escalation")
+    """Entry point of the ``escalation`` command.
+
+    An interrupted command (exit 130) has kept its results and said how to resume by the
+    time it gets here; it then leaves at once. A normal interpreter exit would wait for
+    any thread still running, and a worker pool stopped in the middle of a task can leave
+    one (its manager joining a worker blocked on a queue lock) that never ends."""
+    import os
+
+    try:
+        cli(prog_name="escalation")
+    except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+        raise

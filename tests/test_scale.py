@@ -294,3 +294,36 @@ def test_sweeps_resume_too(tmp_path):
     assert again.summaries[1].outcomes == full.summaries[1].outcomes
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["resumed"][-1]["chunks_to_run"] == 1
+
+
+_LINGERING = """
+import threading, time, sys
+from sim.cli import main
+# a thread that would hold the interpreter's exit (as a worker pool's manager thread does
+# when a worker died holding its queue's lock): an interrupted command must not wait for it
+threading.Thread(target=time.sleep, args=(120,), daemon=False).start()
+sys.argv = ["escalation", *sys.argv[1:]]
+main()
+"""
+
+
+def test_an_interrupted_command_exits_at_once_whatever_is_left_running(reference_path_module,
+                                                                       tmp_path):
+    """Ctrl-C: once the chunks are kept and the message printed, the process exits with 130
+    without waiting for threads or worker pools at interpreter exit (a pool whose worker was
+    stopped mid-read can block that exit for ever; CI saw the message printed and no exit)."""
+    out = tmp_path / "c"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LINGERING, "run", str(reference_path_module), "-n", "40000",
+         "--seed", "4", "--chunk-size", "200", "--workers", "2", "--out", str(out), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_chunks(out, 4, proc)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("the interrupted command did not exit") from None
+    assert proc.returncode == 130, err
+    assert f"resume with --resume {out}" in err and "Traceback" not in err
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
