@@ -798,16 +798,11 @@ def calibrate(scenario: Path | None, observed: Path, vary: tuple[str, ...], samp
 
 def _warm_workers() -> None:
     """Start the server local workers fork from now, so that its imports overlap this
-    process's own (about half a second of a batch's start on two cores). Only a head
-    start: the executor starts it anyway if this did not."""
-    import multiprocessing
-
+    process's own (about half a second of a batch's start on two cores)."""
     if sys.platform.startswith("linux"):
-        from multiprocessing import forkserver
+        from sim.forkserver import warm
 
-        multiprocessing.get_context("forkserver").set_forkserver_preload(["sim.batch.chunks"])
-        with contextlib.suppress(OSError, ValueError):
-            forkserver.ensure_running()
+        warm()
 
 
 def _check_variant_target(variant: Path, force: bool, scenario_path: str | None) -> None:

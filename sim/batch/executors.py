@@ -11,6 +11,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
 
 from sim.errors import BatchError
+from sim.forkserver import context as forkserver_context
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -140,8 +141,7 @@ class ProcessExecutor:
         if sys.platform.startswith("linux"):
             # workers fork from a server that has imported the engine once: quick to start,
             # and safe beside threads (a progress bar) in this process, unlike plain fork
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["sim.batch.chunks"])
+            ctx = forkserver_context()
         else:
             ctx = multiprocessing.get_context("spawn")
         self._hidden = hide_unimportable_main()
