@@ -9,7 +9,7 @@ import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -967,6 +967,22 @@ def _finite(value: float | None, flag: str) -> float | None:
     return value
 
 
+#: Thread counts of the numerical libraries numpy may load; see :func:`one_blas_thread`.
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_blas_thread(environ: MutableMapping[str, str]) -> None:
+    """One BLAS thread per process, unless the user set a count (Dask's workers do the same).
+
+    The engine does no linear algebra worth threads, and each process here is already one
+    of several on the cores. Set before numpy loads, it is inherited by the workers' fork
+    server. Without it OpenBLAS starts a thread per core in every process, and two processes
+    starting at once (the command and the server) slow each other by about 0.1 s.
+    ``OMP_NUM_THREADS`` is left alone: Arrow sizes its thread pool by it."""
+    for name in BLAS_THREADS:
+        environ.setdefault(name, "1")
+
+
 def main() -> None:
     """Entry point of the ``escalation`` command.
 
@@ -976,6 +992,7 @@ def main() -> None:
     one (its manager joining a worker blocked on a queue lock) that never ends."""
     import os
 
+    one_blas_thread(os.environ)
     try:
         cli(prog_name="escalation")
     except SystemExit as exc:

@@ -327,3 +327,30 @@ def test_an_interrupted_command_exits_at_once_whatever_is_left_running(reference
     assert proc.returncode == 130, err
     assert f"resume with --resume {out}" in err and "Traceback" not in err
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("preset", [None, "3"])
+def test_the_command_gives_numpy_one_blas_thread_unless_told(preset):
+    """OpenBLAS starts a thread per core in every process; the command and the workers' fork
+    server starting at once then slowed each other by about 0.1 s. The command sets one BLAS
+    thread (inherited by its workers) unless the user chose a count."""
+    from sim.cli import BLAS_THREADS
+
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_THREADS}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    code = ("import os, sys\n"
+            "sys.argv = ['escalation', '--help']\n"
+            "from sim.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "import numpy\n"
+            "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))\n")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    value, threads = done.stdout.split()[-2:]
+    if preset is None:
+        assert value == "1"
+        assert threads == "1"  # numpy loaded without OpenBLAS's extra threads
+    else:
+        assert value == preset  # the user's choice is kept
