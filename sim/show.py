@@ -359,7 +359,7 @@ def print_comparison(cmp: Any, console: Console) -> None:
         cells = [row["outcome"]]
         for label in cmp.labels:
             lo, hi = row[f"ci[{label}]"]
-            cells.append(f"{row[f'p[{label}]']:.3f} [{lo:.3f}, {hi:.3f}]")
+            cells.append(f"{fmt_p(row[f'p[{label}]'])} [{fmt_p(lo)}, {fmt_p(hi)}]")
         for label in cmp.labels[1:]:
             d, lo, hi = row[f"diff[{label}]"]
             cells.append(f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
@@ -422,8 +422,9 @@ def print_discovery(found: Any, console: Console) -> None:
     console.print(table)
     p, lo, hi = found.p_in_box
     q, qlo, qhi = found.p_outside
-    console.print(f"P({found.outcome}) pooled over runs: inside the box {p:.3f} "
-                  f"[{lo:.3f}, {hi:.3f}], outside {q:.3f} [{qlo:.3f}, {qhi:.3f}] (95% Wilson)")
+    console.print(f"P({found.outcome}) pooled over runs: inside the box {fmt_p(p)} "
+                  f"[{fmt_p(lo)}, {fmt_p(hi)}], outside {fmt_p(q)} [{fmt_p(qlo)}, {fmt_p(qhi)}] "
+                  "(95% Wilson)")
 
 
 def print_backtest(bt: Backtest, console: Console) -> None:

@@ -1,0 +1,29 @@
+"""One formatter for the console, the report and the figures."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sim.formatting import fmt_interval, fmt_p, fmt_small
+
+
+@pytest.mark.parametrize("p, text", [
+    (0.0, "0.000"), (1.0, "1.000"), (0.25, "0.250"), (0.003, "0.003"), (0.0005, "0.001"),
+    (None, "-"), (math.nan, "-"),
+    # a rare outcome read as 0.000 in the plain tables (45 runs in 300,000)
+    (45 / 300_000, "0.00015"), (3e-6, "3e-06"),
+])
+def test_a_probability_reads_as_zero_only_when_it_is_zero(p, text):
+    assert fmt_p(p) == text
+
+
+def test_an_interval_of_a_rare_outcome_keeps_its_digits():
+    assert fmt_interval(0.0, 0.00031) == "0.000 - 0.00031"
+    assert fmt_interval(0.00012, 0.00021) == "0.00012 - 0.00021"
+
+
+def test_small_probabilities_keep_three_significant_digits():
+    assert fmt_small(0.00297) == "0.00297"
+    assert fmt_small(0.25) == "0.250"
