@@ -473,11 +473,15 @@ def _run_rare(scenario: Path | None, rare: str | None, pilot: int, runs: int, se
     if not rare.strip():
         raise click.BadParameter("is empty; give an outcome (DIMENSION=CLASS)",
                                  param_hint="--rare")
-    refused = [f"--{n}" for n in ("precision", "trace", "joint") if _given(n)]
+    why = {"precision": "it stops on plain intervals, and a rare-event interval comes from "
+                        "the runs' weights",
+           "trace": "a traced run would be a tilted one, not a run of the model; trace "
+                    "plain runs without --rare",
+           "joint": "its cells count runs, and tilted runs' counts are not probabilities"}
+    refused = [n for n in why if _given(n)]
     if refused:
-        raise click.UsageError(f"--rare cannot be combined with {', '.join(refused)}: its "
-                               f"runs are tilted and only weighted sums of them are "
-                               f"probabilities")
+        raise click.UsageError("--rare cannot be combined with " + "; ".join(
+            f"--{n}: {why[n]}" for n in refused))
     overrides: dict[str, Any] = dict(_parse_sets(sets))
     if resume is not None:
         given = [f"--{n.replace('_', '-')}" for n in ("chunk_size", "out", "force")

@@ -65,14 +65,16 @@ def progress_bar(total: int | None, disable: bool = False
     with Progress(*columns, console=Console(stderr=True), disable=disable,
                   transient=False) as bar:
         task = bar.add_task("runs", total=total, rate="")
-        started: list[float] = []
+        started: list[tuple[float, int]] = []  # when and from how many runs (a resume's)
 
         def advance(done: int, _total: int) -> None:
             t = bar.get_time()
-            if not started:
-                started.append(t)
-            elapsed = t - started[0]
-            rate = f"{done / elapsed:,.0f} runs/s" if elapsed > 0 else ""
+            if not started:  # the starting point (a resume's runs already done): no speed
+                started.append((t, done))
+                bar.reset(task, total=_total, completed=done, rate="")
+                return
+            elapsed, since = t - started[0][0], done - started[0][1]
+            rate = f"{since / elapsed:,.0f} runs/s" if elapsed > 0 and since > 0 else ""
             bar.update(task, completed=done, total=_total, rate=rate)
 
         yield advance
@@ -99,6 +101,15 @@ def _ladder(s: Summary, title: str, extra: tuple[str, ...],
 
 
 
+def _timing(result: BatchResult, runs: int) -> str:
+    """How long the runs computed now took; a resume says how many of the runs those were."""
+    now = runs if result.computed < 0 else result.computed
+    if now == 0:
+        return "already complete (nothing run now)"
+    timing = f"{result.seconds:.1f} s ({result.runs_per_second:,.0f} runs/s)"
+    return timing if now >= runs else f"{now:,} of them run now in {timing}"
+
+
 def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
     """Outcome probabilities, ladder reach and timing, metrics and the most common paths."""
     s = result.summary
@@ -106,8 +117,7 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
     title = title_with_overrides(sc.spec.title or sc.name, result.overrides)
     console.print(
         f"[bold]{escape(title)}[/bold]: {s.runs:,} runs, seed {result.seed}, "
-        f"{result.seconds:.1f} s ({result.runs_per_second:,.0f} runs/s)"
-        + (f", [red]{s.failed} failed[/red]" if s.failed else "")
+        f"{_timing(result, s.runs)}" + (f", [red]{s.failed} failed[/red]" if s.failed else "")
     )
     for name, value in result.overrides.items():
         p = sc.spec.parameters[name]
@@ -182,9 +192,9 @@ def _print_rare(s: Any, console: Console) -> None:
 def _print_weighted(sc: Scenario, result: BatchResult, console: Console) -> None:
     """Outcome and ladder probabilities of rare-event runs, all weighted."""
     s = result.summary
-    outcomes = Table(title="Outcomes, weighted (runs are tilted: their counts are not "
-                           "probabilities)", title_justify="left")
-    for col in ("outcome", "tilted runs", "probability", "95% interval", "ESS"):
+    outcomes = Table(title="Outcomes, weighted (run counts are not probabilities)",
+                     title_justify="left")
+    for col in ("outcome", "runs", "probability", "95% interval", "ESS"):
         outcomes.add_column(col, justify="left" if col == "outcome" else "right")
     for d, (_, labels) in enumerate(dimensions_of(list(s.outcomes))):
         if d:

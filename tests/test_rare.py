@@ -234,7 +234,9 @@ def test_figures_reports_and_comparisons_refuse_a_rare_folder(rare_folder, comma
     (["--rare", "absorbd"], "did you mean 'absorbed'"),
     (["--rare", "extinct"], "not a rare outcome"),
     (["--rare", "absorbed", "--precision", "0.01"], "cannot be combined with --precision"),
-    (["--rare", "absorbed", "--trace", "3"], "cannot be combined with --trace"),
+    (["--rare", "absorbed", "--trace", "3"],
+     "cannot be combined with --trace: a traced run would be a tilted one"),
+    (["--rare", "absorbed", "--joint", "a,b"], "--joint: its cells count runs"),
     (["--pilot", "500"], "--pilot goes with --rare"),
 ])
 def test_bad_rare_requests_are_refused(tmp_path, args, words):

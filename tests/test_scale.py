@@ -106,6 +106,13 @@ def test_driver_killed_then_resumed(reference_path_module, tmp_path):
     assert all(after[name] == mtime for name, mtime in before.items())  # not rewritten
     assert table_digest(sim.load_results(out).runs) == _uninterrupted(reference_path_module,
                                                                        20000, 4)
+    # the headline times only the runs computed now, and says how many those were
+    assert f"{20000 - 200 * len(before):,} of them run now in" in done.stdout
+    again = subprocess.run([sys.executable, "-m", "sim", "run", "--resume", str(out), "-q"],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "already complete (nothing run now)" in again.stdout
+    assert "runs/s" not in again.stdout.splitlines()[0]  # was "0.2 s (0 runs/s)"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["runs"] == 20000
 
@@ -354,3 +361,22 @@ def test_the_command_gives_numpy_one_blas_thread_unless_told(preset):
         assert threads == "1"  # numpy loaded without OpenBLAS's extra threads
     else:
         assert value == preset  # the user's choice is kept
+
+
+def test_a_resume_starts_the_progress_at_the_runs_already_done(reference_path_module,
+                                                              tmp_path):
+    """A resumed batch's progress began at 0 of N (and a complete folder's stayed there)."""
+    out = tmp_path / "p"
+    sc = sim.load_scenario(reference_path_module)
+    sim.run_batch(sc, 1000, 3, out=out, execution=sim.Execution(executor="serial",
+                                                                 chunk_size=100))
+    for name in ("chunk-000003.parquet", "chunk-000007.parquet"):
+        (out / "runs" / name).unlink()
+    calls: list[tuple[int, int]] = []
+    sim.resume_batch(out, sim.Execution(executor="serial", progress=lambda d, t: calls.append(
+        (d, t))))
+    assert calls[0] == (800, 1000) and calls[-1] == (1000, 1000)
+    calls.clear()
+    sim.resume_batch(out, sim.Execution(executor="serial", progress=lambda d, t: calls.append(
+        (d, t))))
+    assert calls == [(1000, 1000)]  # complete: the bar shows it full

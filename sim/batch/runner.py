@@ -650,6 +650,8 @@ class _Run:
             self.found.add(ident.chunk)
             self._merge(ident, agg)
             self.done_runs += ident.rows
+        if self.progress is not None and self.done_runs:  # a resume starts where it was
+            self.progress(self.done_runs, self.job.runs * len(self.job.points))
 
     # --- accepting chunks --------------------------------------------------------------
 
@@ -736,6 +738,8 @@ class _Run:
         tasks = (ChunkTask(job.document, job.params_json[i.point], i, job.trace_below(),
                            job.places, job.probes, tilt) for i in todo)
         where = f" in {self.folder.path}" if self.folder is not None else ""
+        if self.progress is not None:  # where the bar starts: 0, or a resume's runs found
+            self.progress(self.done_runs, job.runs * len(job.points))
         failed = True
         try:
             results: Iterator[ChunkResult] = exe.map_unordered(_run_chunk, tasks)
