@@ -13,6 +13,7 @@ from conftest import ROOT
 import sim
 from sim.engine import Replication, RunStreams, make_plan, run_one
 from sim.engine.randomness import Stream, run_generator
+from sim.engine.tilt import TiltedReplication, run_tilted
 from sim.errors import RunError
 from sim.scenario import load_scenario_text
 
@@ -95,3 +96,44 @@ def test_reuse_after_failed_and_ended_runs():
     # run_one without rep reuses the thread's last Replication: the same records too
     for i in range(200):
         assert _same(_reused(plan, i, False, None, streams), _fresh(plan, i, False)), i
+
+
+class _Generic(TiltedReplication):
+    """Rare-event runs as they were: a new object per run on the generic methods (a
+    subclass that does not declare ``closures``)."""
+
+
+def _tilted(plan: Any, index: int, theta: list[float], rep: TiltedReplication | None,
+            untilted: bool) -> tuple[Any, ...]:
+    stream = Stream(run_generator(1, index))
+    if rep is None:
+        rep = _Generic(plan, stream, theta, tally=True, untilted=untilted)
+        assert not rep._fast
+    try:
+        got = run_tilted(plan, 1, index, theta, tally=True, untilted=untilted, stream=stream,
+                         rep=rep)
+    except RunError as exc:
+        return ("error", str(exc))
+    return (got.row, got.log_weight, got.tally, got.max_rank, rep.histories)
+
+
+@pytest.mark.parametrize("name", ["hostile", "bryansk_atacms_2024.yaml"])
+def test_a_reused_tilted_replication_runs_as_a_new_generic_one(name):
+    """Rare-event runs now take the closures and reuse one object per chunk: the same
+    records, log weights, trigger tallies and rungs as a new object on the generic path."""
+    sc = (load_scenario_text(textwrap.dedent(HOSTILE), "s.yaml") if name == "hostile"
+          else sim.load_scenario(ROOT / "scenarios" / name))
+    plan = make_plan(sc)
+    theta = [1.5 if k % 2 == 0 else -0.7 for k in range(len(plan.triggers))]
+    rep = TiltedReplication(plan, Stream(run_generator(1, 0)), theta, tally=True)
+    assert rep._fast
+    kept = []
+    for i in range(80):
+        untilted = i % 10 == 0
+        got = _tilted(plan, i, theta, rep, untilted)
+        assert _same(got, _tilted(plan, i, theta, None, untilted)), i
+        kept.append(got)
+    assert len({repr(k[1]) for k in kept}) > 10  # the weights differ from run to run
+    # what a run returned is its own: later restarts do not change it
+    for i, k in enumerate(kept):
+        assert _same(k, _tilted(plan, i, theta, None, i % 10 == 0)), i

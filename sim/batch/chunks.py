@@ -18,7 +18,7 @@ from sim.batch.aggregate import Aggregate
 from sim.engine import Column, Plan, Replication, RunStreams, columns_of, make_plan, run_one
 from sim.engine import failed_row as _failed_row
 from sim.engine.plan import ProbeSpec
-from sim.engine.tilt import mixture_weight, run_tilted
+from sim.engine.tilt import TiltedReplication, mixture_weight, run_tilted
 from sim.errors import RunError
 from sim.results.chunkfile import ChunkIdentity, encode_chunk
 from sim.results.columns import table as arrow_table
@@ -185,6 +185,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     every = 0 if tilt is None else int(tilt["every"])  # runs i % every == 0: untilted
     streams = RunStreams(ident.seed, ident.start, ident.stop)
     rep: Replication | None = None  # one for the chunk's plain runs, reset for each run
+    trep: TiltedReplication | None = None  # the same for its tilted runs
     for index in range(ident.start, ident.stop):
         trace = index < task.trace_below
         history: list[list[tuple[float, int]]] = []
@@ -196,8 +197,12 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                 row, trail = run_one(plan, ident.seed, index, trace=trace, history=history,
                                      stream=stream, rep=rep)
             else:
+                stream = streams.stream(index)
+                untilted = every > 0 and index % every == 0
+                if trep is None:
+                    trep = TiltedReplication(plan, stream, theta, untilted=untilted)
                 tilted = run_tilted(plan, ident.seed, index, theta, history=history,
-                                    untilted=every > 0 and index % every == 0)
+                                    untilted=untilted, stream=stream, rep=trep)
                 row, trail = tilted.row, []
                 row.insert(len(row) - 2, mixture_weight(tilted.log_weight, alpha))
             last = row[-2].rpartition(" > ")[2]  # the path ends with the deciding outcome

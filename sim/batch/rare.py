@@ -39,7 +39,8 @@ from typing import Any
 from sim.batch.chunks import plan_for
 from sim.batch.runner import BatchResult, Execution, Job
 from sim.engine import Plan
-from sim.engine.tilt import run_tilted, tilted
+from sim.engine.randomness import Stream
+from sim.engine.tilt import TiltedReplication, pilot_generator, run_tilted, tilted
 from sim.errors import BatchError, RunError, ScenarioError
 from sim.results.manifest import THETA_RANGE
 from sim.scenario import Scenario, load_scenario
@@ -146,10 +147,15 @@ def _run_pilot(task: _PilotTask) -> list[_PilotRun]:
     column = 1 + target.dimension  # the outcome columns follow "run"
     tracks = _score_tracks(plan, task.target)
     out = []
+    theta = list(task.theta)
+    rep: TiltedReplication | None = None  # one for the task's runs, restarted for each
     for i in range(task.start, task.stop):
         try:
-            r = run_tilted(plan, task.seed, i, list(task.theta), pilot_stage=task.stage,
-                           tally=True)
+            stream = Stream(pilot_generator(task.seed, task.stage, i))
+            if rep is None:
+                rep = TiltedReplication(plan, stream, theta, tally=True)
+            r = run_tilted(plan, task.seed, i, theta, pilot_stage=task.stage, tally=True,
+                           stream=stream, rep=rep)
         except RunError:
             continue  # a failed run is left out, as in the batch
         assert r.tally is not None

@@ -60,7 +60,7 @@ import time
 import weakref
 from collections import Counter
 from heapq import heappop, heappush
-from typing import Any
+from typing import Any, ClassVar
 
 import simpy
 from simpy.events import NORMAL
@@ -135,6 +135,10 @@ def _start_of(plan: Plan) -> _Start:
 class Replication:
     """One run. ``Replication(plan, stream).run()`` returns the record's values."""
 
+    #: Run the plan as closures (see ``_firer``); a subclass that overrides nothing they
+    #: bypass sets it again in its own body.
+    closures: ClassVar[bool] = True
+
     def __init__(self, plan: Plan, stream: Stream, trace: bool = False) -> None:
         self.plan = plan
         self.env = simpy.Environment()
@@ -158,8 +162,9 @@ class Replication:
         # (they hold the lists above, which reset() refills in place)
         self._occur: list[Any] = [None] * len(plan.actions)
         self._occur_list = self._occur
-        # (a subclass, as rare-event mode, runs the generic methods: it may override them)
-        self._fast = type(self) is Replication
+        # a subclass runs the generic methods (it may override them) unless it declares
+        # ``closures`` itself: rare-event mode changes only _tilted_draw, which both call
+        self._fast = bool(type(self).__dict__.get("closures", False))
         if self._fast:
             self._fires: list[Any] = [self._firer(trig) for trig in plan.triggers]
             self._exec: list[Any] = [self._executor(a) for a in plan.actions]

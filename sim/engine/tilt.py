@@ -21,7 +21,7 @@ unbiased for a deterministic allocation of the runs to the two and at most ``1/Î
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -71,7 +71,10 @@ class TiltedReplication(Replication):
 
     ``theta[i]`` is trigger ``i``'s log-odds shift. With ``tally``, each trigger's draws
     are counted as ``{p: [draws, fires]}`` (for the cross-entropy pilot). An ``untilted``
-    run draws with ``p`` (the defensive share) but still sums ``log p/q`` of its path."""
+    run draws with ``p`` (the defensive share) but still sums ``log p/q`` of its path.
+    :meth:`restart` runs it again (a chunk builds one)."""
+
+    closures: ClassVar[bool] = True  # it changes only _tilted_draw, which they call
 
     def __init__(self, plan: Plan, stream: Stream, theta: list[float],
                  tally: bool = False, trace: bool = False, untilted: bool = False) -> None:
@@ -84,6 +87,14 @@ class TiltedReplication(Replication):
         self.untilted = untilted
         self.tally: list[dict[float, list[int]]] | None = \
             [{} for _ in plan.triggers] if tally else None
+
+    def restart(self, stream: Stream, untilted: bool = False) -> None:
+        """A new run of the same plan and tilts on ``stream``, as a new object would be."""
+        self.reset(stream)
+        self.log_weight = 0.0
+        self.untilted = untilted
+        if self.tally is not None:
+            self.tally = [{} for _ in self.plan.triggers]
 
     def _tilted_draw(self, trigger: int, p: float) -> bool:
         assert self.tilt is not None
@@ -121,13 +132,20 @@ class TiltedRun:
 def run_tilted(plan: Plan, seed: int, index: int, theta: list[float], *,
                pilot_stage: int | None = None, tally: bool = False,
                history: list[list[tuple[float, int]]] | None = None,
-               untilted: bool = False) -> TiltedRun:
+               untilted: bool = False, stream: Stream | None = None,
+               rep: TiltedReplication | None = None) -> TiltedRun:
     """Run ``index`` under root ``seed`` with tilts ``theta`` (one per trigger): on the
     batch run's stream, or (``pilot_stage``) on that pilot stage's own stream; drawn with
-    the plain probabilities if ``untilted`` (its ``log_weight`` is still ``log p/q``)."""
-    gen = run_generator(seed, index) if pilot_stage is None else \
-        pilot_generator(seed, pilot_stage, index)
-    rep = TiltedReplication(plan, Stream(gen), theta, tally=tally, untilted=untilted)
+    the plain probabilities if ``untilted`` (its ``log_weight`` is still ``log p/q``).
+    ``stream``, if given, must be that run's (it saves deriving it); ``rep``, if given, a
+    :class:`TiltedReplication` of ``plan`` with these tilts and ``tally`` to run again."""
+    if stream is None:
+        stream = Stream(run_generator(seed, index) if pilot_stage is None else
+                        pilot_generator(seed, pilot_stage, index))
+    if rep is None:
+        rep = TiltedReplication(plan, stream, theta, tally=tally, untilted=untilted)
+    else:
+        rep.restart(stream, untilted)
     try:
         outcomes, end = rep.run()
         row = rep.row(index, outcomes, end)
@@ -135,4 +153,4 @@ def run_tilted(plan: Plan, seed: int, index: int, theta: list[float], *,
         raise RunError(f"cannot compute a value at t={rep.env.now:g}: {exc}") from None
     if history is not None:
         history.extend(rep.histories)
-    return TiltedRun(row, rep.log_weight, rep.tally, rep.max_rank)
+    return TiltedRun(row, rep.log_weight, rep.tally, list(rep.max_rank))  # rep refills its own
