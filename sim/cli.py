@@ -319,7 +319,7 @@ def _resume_settings(folder: Path, runs: int, seed: int) -> tuple[int, int]:
     """Runs and seed for ``--resume``: the folder's, unless typed (then they must match)."""
     from sim.results import load_results
 
-    manifest = load_results(folder).manifest
+    manifest = load_results(folder, summary=False).manifest
     old_runs = manifest.runs_cap or manifest.runs
     return (runs if _given("runs") else old_runs), (seed if _given("seed") else manifest.seed)
 
@@ -534,7 +534,7 @@ def _folder_target(folder: Path) -> str | None:
     from sim.results import load_results
 
     try:
-        rare = load_results(folder).manifest.rare
+        rare = load_results(folder, summary=False).manifest.rare
     except SimError:
         return None
     return None if rare is None else str(rare["target"])
@@ -544,14 +544,14 @@ def _folder_pilot(folder: Path, default: int) -> int:
     """The pilot size of a rare-event folder being resumed (``default`` if it has none)."""
     from sim.results import load_results
 
-    rare = load_results(folder).manifest.rare
+    rare = load_results(folder, summary=False).manifest.rare
     return default if rare is None else int(rare["pilot_runs"])
 
 
 def load_results_overrides(folder: Path) -> dict[str, Any]:
     from sim.results import load_results
 
-    return dict(load_results(folder).manifest.overrides)
+    return dict(load_results(folder, summary=False).manifest.overrides)
 
 
 def load_scenario_from(folder: Path) -> Any:
@@ -559,7 +559,7 @@ def load_scenario_from(folder: Path) -> Any:
     from sim.batch.runner import scenario_of
     from sim.results import load_results
 
-    return scenario_of(load_results(folder))
+    return scenario_of(load_results(folder, summary=False))
 
 
 def _given(name: str) -> bool:

@@ -119,6 +119,8 @@ def print_summary(sc: Scenario, result: BatchResult, console: Console) -> None:
         f"[bold]{escape(title)}[/bold]: {s.runs:,} runs, seed {result.seed}, "
         f"{_timing(result, s.runs)}" + (f", [red]{s.failed} failed[/red]" if s.failed else "")
     )
+    for note in result.notes:
+        console.print(f"  note: {escape(note)}")
     for name, value in result.overrides.items():
         p = sc.spec.parameters[name]
         console.print(escape(f"  {name} = {value} ({result.overrides_by}; scenario: "

@@ -380,3 +380,82 @@ def test_a_resume_starts_the_progress_at_the_runs_already_done(reference_path_mo
     sim.resume_batch(out, sim.Execution(executor="serial", progress=lambda d, t: calls.append(
         (d, t))))
     assert calls == [(1000, 1000)]  # complete: the bar shows it full
+
+
+def _finished_then_cut(reference_path_module, out: Path) -> bytes:
+    """A complete folder put back in the state a kill during its finish leaves: the end
+    files written, the manifest not yet (status running, their digests not recorded)."""
+    done = subprocess.run([sys.executable, "-m", "sim", "run", str(reference_path_module),
+                           "-n", "2000", "--seed", "2", "--executor", "serial", "--out",
+                           str(out), "-q"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    reference = (out / "summary.json").read_bytes()
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["status"] = "running"
+    for name in ("summary.json", "paths.parquet", "timeline.parquet"):
+        manifest["files"].pop(name)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    return reference
+
+
+def test_a_batch_killed_as_it_finished_can_be_resumed(reference_path_module, tmp_path):
+    """Killed between writing its end files and its manifest, a batch could not be
+    resumed ('summary.json: not recorded in the manifest'); only deleting files by hand
+    (or --force, losing every run) got out of it."""
+    out = tmp_path / "cut"
+    reference = _finished_then_cut(reference_path_module, out)
+    assert sim.load_results(out).summary is None  # the leftover is not taken as a result
+    done = subprocess.run([sys.executable, "-m", "sim", "run", "--resume", str(out), "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "summary.json: left by an interrupted finish; written again" in done.stdout
+    assert (out / "summary.json").read_bytes() == reference
+    assert sim.load_results(out).complete
+
+
+@pytest.mark.parametrize("damage", ["delete", "edit"])
+def test_a_complete_folder_gets_its_missing_or_edited_end_files_back(
+        reference_path_module, tmp_path, damage):
+    """A complete folder without its summary was a dead end: 'report' said to resume, and
+    resume said 'already complete' and wrote nothing."""
+    out = tmp_path / "c"
+    reference = _finished_then_cut(reference_path_module, out)
+    subprocess.run([sys.executable, "-m", "sim", "run", "--resume", str(out), "-q"],
+                   capture_output=True, text=True, timeout=300, check=True)
+    before = json.loads((out / "manifest.json").read_text())
+    for name in ("summary.json", "paths.parquet"):
+        if damage == "delete":
+            (out / name).unlink()
+        else:
+            with (out / name).open("ab") as f:
+                f.write(b" ")
+    done = subprocess.run([sys.executable, "-m", "sim", "run", "--resume", str(out), "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "written again from the chunks" in done.stdout
+    assert (out / "summary.json").read_bytes() == reference
+    after = json.loads((out / "manifest.json").read_text())
+    assert after["seconds"] == before["seconds"]  # the batch's own timing is kept
+    report = subprocess.run([sys.executable, "-m", "sim", "report", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr
+
+
+def test_ctrl_c_while_the_batch_finishes_leaves_it_complete(reference_path_module, tmp_path,
+                                                            monkeypatch):
+    """Ctrl-C while the end files were written left them without the manifest that
+    vouches for them, and said only 'interrupted'."""
+    from sim.results.folder import ResultsFolder
+
+    real = ResultsFolder.write_summary
+
+    def interrupted(self, summary):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of the finish
+        real(self, summary)
+
+    monkeypatch.setattr(ResultsFolder, "write_summary", interrupted)
+    out = tmp_path / "f"
+    with pytest.raises(sim.BatchInterrupted, match="runs and summary are complete"):
+        sim.run_batch(sim.load_scenario(reference_path_module), 500, 1, out=out,
+                      execution=sim.Execution(executor="serial"))
+    assert sim.load_results(out).complete

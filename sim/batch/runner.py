@@ -149,6 +149,7 @@ class BatchResult:
     _chunks: list[bytes] = field(default_factory=list, repr=False)
     computed: int = -1  # runs computed by this call (fewer than runs after a resume)
     overrides_by: str = "set for this run"
+    notes: list[str] = field(default_factory=list)  # a resume's: damaged files done again
 
     @property
     def failed(self) -> int:
@@ -171,7 +172,10 @@ class BatchResult:
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as plain data, with where the results are."""
-        return {**self.summary.as_dict(), "results": str(self.out) if self.out else None}
+        data = {**self.summary.as_dict(), "results": str(self.out) if self.out else None}
+        if self.notes:
+            data["notes"] = list(self.notes)
+        return data
 
 
 def versions() -> dict[str, str]:
@@ -247,7 +251,7 @@ def resume_batch(folder: str | Path, execution: Execution | None = None,
     seed and size are the folder's; only chunks without a whole, verified file are run."""
     from sim.results import load_results
 
-    kind = load_results(folder).manifest
+    kind = load_results(folder, summary=False).manifest
     if kind.kind != "batch":
         what = "sensitivity" if "sensitivity" in str((kind.design or {}).get("kind")) \
             else "sweep"
@@ -270,6 +274,7 @@ class Executed:
     kept: list[bytes]
     ran_chunks: list[int] = field(default_factory=list)  # chunks computed by this call
     ran_runs: int = 0  # runs computed by this call
+    notes: list[str] = field(default_factory=list)  # what a resume found and did about it
 
 
 class _Point:
@@ -340,7 +345,7 @@ class Job:
         """The job an interrupted batch folder was running."""
         from sim.results import load_results
 
-        res = load_results(folder)
+        res = load_results(folder, summary=False)
         m = res.manifest
         sc = scenario_of(res)
         marks = [p.get("overridden", {}).get("by") for p in
@@ -388,7 +393,7 @@ class Job:
                 raise BatchError("resuming needs the results folder")
             from sim.results import load_results
 
-            old = load_results(out).manifest
+            old = load_results(out, summary=False).manifest
             self.chunk_size, self.trace = old.chunk_size, old.trace
             if old.rare is not None:
                 self._check_rare_block(old.rare, Path(out))
@@ -406,9 +411,15 @@ class Job:
             raise
         todo = [t for t in expected if t.chunk not in run.found]
         if resume and not todo and run.was_complete:
-            if folder is not None:
-                folder.close()
-            run.finish("complete", write=False)
+            try:
+                assert folder is not None and run.manifest is not None
+                wrong = folder.damaged_results(run.manifest, self.sweep)
+                run.notes += [f"{w}; written again from the chunks" for w in wrong]
+                with _interrupt_deferred():  # the end files and the manifest together
+                    run.finish("complete", write=bool(wrong), repair=True)
+            finally:
+                if folder is not None:
+                    folder.close()
             return run.executed("complete")
         try:
             run.start(exe)
@@ -423,7 +434,7 @@ class Job:
         agg = done.aggregate
         return BatchResult(self.sc.name, agg.runs + agg.failed, self.seed, done.values[0],
                            done.summaries[0], agg, done.seconds, done.out, self.overrides,
-                           done.kept, done.ran_runs, self.overrides_by)
+                           done.kept, done.ran_runs, self.overrides_by, done.notes)
 
     def new_manifest(self, size: int, chunks: int, exe: Executor) -> Manifest:
         plan = plan_for(self.document, self.sc.content_hash, self.params_json[0],
@@ -581,6 +592,7 @@ class _Run:
         self.began = self.last_saved = time.perf_counter()
         self.timeline: TimelineWriter | None = None
         self.was_complete = False
+        self.notes: list[str] = []  # what a resume found and did about it, for the user
 
     # --- folder ----------------------------------------------------------------------
 
@@ -608,7 +620,10 @@ class _Run:
             manifest = old.model_copy(deep=True)
             if self.was_complete and len(self.found) == len(self.expected):
                 self.manifest = manifest
-                return folder  # nothing to do: the folder is left as it is
+                return folder  # no run to do (the end files are checked by execute)
+            if not self.was_complete:
+                self.notes += [f"{name}: left by an interrupted finish; written again"
+                               for name in folder.drop_leftovers(manifest)]
             manifest.resumed.append(Resumed(
                 at=_now(), chunks_found=len(self.found),
                 chunks_to_run=len(self.expected) - len(self.found), command=job.command))
@@ -629,7 +644,8 @@ class _Run:
         return folder
 
     def _take_found(self, folder: ResultsFolder) -> None:
-        good, _notes = folder.scan(self.expected, self.job.sweep)
+        good, notes = folder.scan(self.expected, self.job.sweep)
+        self.notes += notes
         for ident in self.expected:
             if ident.chunk not in good:
                 continue
@@ -769,7 +785,12 @@ class _Run:
         finally:
             if not failed:
                 exe.__exit__(None, None, None)
-        self.finish("complete")
+        try:
+            with _interrupt_deferred():  # the end files and the manifest are written whole
+                self.finish("complete")
+        except KeyboardInterrupt:
+            raise BatchInterrupted(f"interrupted as the batch finished: its {self.done_runs:,} "
+                                   f"runs and summary are complete{where}") from None
         return "complete"
 
     def _resume_hint(self) -> str:
@@ -813,8 +834,9 @@ class _Run:
 
     # --- the end -------------------------------------------------------------------------
 
-    def finish(self, status: str, write: bool = True) -> None:
-        """Summaries of every point, and (``write``) the end-of-batch files."""
+    def finish(self, status: str, write: bool = True, repair: bool = False) -> None:
+        """Summaries of every point, and (``write``) the end-of-batch files; a ``repair``
+        (of a finished folder's end files) keeps the batch's own timing."""
         job = self.job
         if not job.sweep:
             point = self.open.get(0)
@@ -832,11 +854,12 @@ class _Run:
             return
         seconds = time.perf_counter() - self.began
         manifest.status = status  # type: ignore[assignment]
-        manifest.finished = _now()
-        manifest.seconds = round(seconds, 3)
-        manifest.runs_per_second = round(self.done_now / seconds, 1) if seconds else None
-        manifest.peak_memory_mib = {"driver": round(peak_rss_mib(), 1),
-                                    "worker": round(self.worker_peak, 1)}
+        if not repair:
+            manifest.finished = _now()
+            manifest.seconds = round(seconds, 3)
+            manifest.runs_per_second = round(self.done_now / seconds, 1) if seconds else None
+            manifest.peak_memory_mib = {"driver": round(peak_rss_mib(), 1),
+                                        "worker": round(self.worker_peak, 1)}
         if job.precision is not None and self.kept_aggregate is not None:
             manifest.runs = max(1, self.kept_aggregate.runs + self.kept_aggregate.failed)
         if status == "complete" and job.precision is None:
@@ -860,7 +883,7 @@ class _Run:
         return Executed(self.job.values, summaries, self.kept_aggregate,
                         time.perf_counter() - self.began,
                         self.folder.path if self.folder else None, self.kept, self.ran,
-                        self.done_now)
+                        self.done_now, self.notes)
 
 
 def execute(sc: Scenario, points: list[dict[str, Any]], runs: int, seed: int, *,

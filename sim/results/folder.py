@@ -78,6 +78,9 @@ CALIBRATION = "calibration.json"  # a calibration's posterior summary
 PLOTS = "plots"
 REPORT = "report.html"
 LOCK = ".lock"
+#: What a batch writes when it finishes (derived from its chunks): an unfinished batch's
+#: copies are leftovers of an interrupted finish, removed when it is resumed.
+FINISH_FILES = (SUMMARY, PATHS, TIMELINE, SWEEP)
 PARAM = "param."  # prefix of a varied parameter's column in points.parquet and sweep frames
 
 _FILES = {MANIFEST, SCENARIO, SUMMARY, PATHS, TIMELINE, POINTS, SWEEP, SENSITIVITY, REPORT,
@@ -267,6 +270,39 @@ class ResultsFolder:
 
     def close(self) -> None:
         self.lock.release()
+
+    def drop_leftovers(self, manifest: Manifest) -> list[str]:
+        """Before resuming an unfinished batch: remove the end-of-batch files an
+        interrupted finish may have left (written, but never recorded by a finished
+        manifest); they are written again from the chunks when the batch finishes."""
+        dropped = []
+        for name in FINISH_FILES:
+            path = self.path / name
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+                dropped.append(name)
+            manifest.files.pop(name, None)
+        return dropped
+
+    def damaged_results(self, manifest: Manifest, sweep: bool) -> list[str]:
+        """The end-of-batch files of a finished batch that are missing or differ from
+        what it wrote (each with why): a resume writes them again from the chunks."""
+        wrong = []
+        for name in (SUMMARY, TIMELINE, *((SWEEP,) if sweep else (PATHS,))):
+            path = self.path / name
+            stated = manifest.files.get(name)
+            if path.is_symlink() or not path.is_file():
+                wrong.append(f"{name}: missing")
+            elif stated is None:
+                wrong.append(f"{name}: not recorded in the manifest")
+            else:
+                h = hashlib.sha256()
+                with path.open("rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        h.update(block)
+                if h.hexdigest() != stated:
+                    wrong.append(f"{name}: differs from the file the batch wrote")
+        return wrong
 
     def __enter__(self) -> ResultsFolder:
         return self
@@ -870,29 +906,31 @@ class Results:
         return problems
 
 
-def load_results(path: str | Path) -> Results:
+def load_results(path: str | Path, summary: bool = True) -> Results:
     """Read a results folder written by ``escalation run``/``sweep``/``sensitivity`` or the
-    library; its manifest and summary are validated."""
+    library; its manifest and summary are validated. Without ``summary`` the summary is
+    not read (resuming needs only what the batch was, and rewrites a damaged one)."""
     p = Path(path)
     if str(path) == "":
         raise ResultsError("no results folder given")
     if not p.is_dir():
         raise ResultsError(f"{p}: no such results folder")
     manifest = _read_manifest(p)
-    summary: Summary | SweepSummary | None = None
-    if (p / SUMMARY).exists():
+    found: Summary | SweepSummary | None = None
+    leftover = manifest.status != "complete" and SUMMARY not in manifest.files
+    if summary and (p / SUMMARY).exists() and not leftover:  # (an interrupted finish's)
         data = _json_of(_derived_bytes(p, SUMMARY, manifest), p / SUMMARY)
         where = str(p / SUMMARY)
-        summary = SweepSummary.from_dict(data, where) if manifest.kind == "sweep" \
+        found = SweepSummary.from_dict(data, where) if manifest.kind == "sweep" \
             else Summary.from_dict(data, where)
     scenario = read_json(p / SCENARIO)
     if _document_hash(scenario) != manifest.scenario.content_hash:
         raise ResultsError(f"{p / SCENARIO}: does not match the scenario hash in the "
                            f"manifest; the file was edited or damaged")
-    results = Results(p, manifest, summary, scenario)
-    if summary is not None:
+    results = Results(p, manifest, found, scenario)
+    if found is not None:
         spec = results.spec
-        for s in ([summary] if isinstance(summary, Summary) else summary.points):
+        for s in ([found] if isinstance(found, Summary) else found.points):
             s.check(str(p / SUMMARY), spec.outcome_labels, spec.level_ids)
     return results
 
