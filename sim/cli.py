@@ -410,7 +410,8 @@ def run(scenario: Path | None, runs: int, seed: int, sets: tuple[str, ...],
                     sc = load_scenario(scenario)
                     overrides = dict(_parse_sets(sets))
                 result = run_batch(sc, runs, seed, overrides, execution=execution, out=resume,
-                                   command=command, resume=True)
+                                   command=command, resume=True,
+                                   precision=_folder_precision(resume))
     else:
         if scenario is None:
             raise click.UsageError("give a SCENARIO file (or --resume DIR)")
@@ -546,6 +547,13 @@ def _folder_pilot(folder: Path, default: int) -> int:
 
     rare = load_results(folder, summary=False).manifest.rare
     return default if rare is None else int(rare["pilot_runs"])
+
+
+def _folder_precision(folder: Path) -> float | None:
+    """The --precision a results folder's batch stops at (None if it runs them all)."""
+    from sim.results import load_results
+
+    return load_results(folder, summary=False).manifest.precision
 
 
 def load_results_overrides(folder: Path) -> dict[str, Any]:

@@ -459,3 +459,36 @@ def test_ctrl_c_while_the_batch_finishes_leaves_it_complete(reference_path_modul
         sim.run_batch(sim.load_scenario(reference_path_module), 500, 1, out=out,
                       execution=sim.Execution(executor="serial"))
     assert sim.load_results(out).complete
+
+
+@pytest.mark.parametrize("lost", ["last three", "a middle one"])
+def test_an_interrupted_precision_batch_resumes_to_the_same_stop(tmp_path, lost):
+    """An interrupted --precision batch was told to resume, then refused ('cannot be
+    resumed'), and the same command refused the folder too: its runs could only be thrown
+    away. Resumed, it stops where an uninterrupted batch stops, with the same runs."""
+    from conftest import ROOT
+
+    base = ROOT / "scenarios" / "bryansk_atacms_2024.yaml"
+    whole = sim.run_batch(base, 20_000, 9, executor="serial", chunk_size=250, precision=0.02)
+    out = tmp_path / "p"
+    sim.run_batch(base, 20_000, 9, executor="serial", chunk_size=250, precision=0.02,
+                  out=out)
+    chunks = sorted((out / "runs").glob("chunk-*.parquet"))
+    assert len(chunks) == whole.runs // 250 > 6
+    for f in chunks[-3:] if lost == "last three" else chunks[2:3]:
+        f.unlink()
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["status"] = "interrupted"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    done = subprocess.run([sys.executable, "-m", "sim", "run", "--resume", str(out), "-q",
+                           "--workers", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    res = sim.load_results(out)
+    assert res.complete and res.manifest.runs == whole.runs
+    assert table_digest(res.runs) == table_digest(whole.runs_table())
+    if lost == "a middle one":
+        assert "follows a missing chunk of a --precision batch" in done.stdout
+    # and with the scenario named, as the message after an interrupt allows
+    again = subprocess.run([sys.executable, "-m", "sim", "run", str(base), "--resume",
+                            str(out), "-q"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr

@@ -55,7 +55,7 @@ from sim.results.chunkfile import (
     tilt_digest,
 )
 from sim.results.columns import table as arrow_table
-from sim.results.folder import TimelineWriter
+from sim.results.folder import TimelineWriter, chunk_name
 from sim.results.manifest import FORMAT, MAX_RUNS, Manifest, Resumed
 from sim.results.provenance import effective_document
 from sim.scenario import Scenario, load_scenario
@@ -353,7 +353,8 @@ class Job:
         by = next((str(b) for b in marks if b), "set for this run")
         probes = [ProbeSpec(**p) for p in m.probes] if m.probes else None
         job = cls(sc, [dict(m.overrides)], m.runs_cap or m.runs, m.seed,
-                  trace=m.trace, command=command, chunk_size=m.chunk_size, overrides_by=by,
+                  trace=m.trace, precision=m.precision, command=command,
+                  chunk_size=m.chunk_size, overrides_by=by,
                   probes=probes, command_name="backtest" if probes else "", rare=m.rare)
         job.resumed_from = m
         return job
@@ -508,8 +509,9 @@ class Job:
         if (old.runs_cap or old.runs) != self.runs:
             problems.append(f"the number of runs differs ({old.runs} in the folder, "
                             f"{self.runs} now)")
-        if old.precision is not None:
-            problems.append("it was a --precision batch, which cannot be resumed")
+        if old.precision != self.precision:
+            problems.append(f"the precision differs ({old.precision} in the folder, "
+                            f"{self.precision} now)")
         points_hash = parameters_hash({"points": self.values}) if self.sweep else None
         if old.parameters_hash != self.params_hash[0] or old.points_hash != points_hash \
                 or old.points != len(self.points):
@@ -646,6 +648,13 @@ class _Run:
     def _take_found(self, folder: ResultsFolder) -> None:
         good, notes = folder.scan(self.expected, self.job.sweep)
         self.notes += notes
+        if self.job.precision is not None:  # its chunks count in order: only the first ones
+            first = next((e.chunk for e in self.expected if e.chunk not in good), None)
+            for chunk in [c for c in good if first is not None and c > first]:
+                folder.chunk_path(None, chunk).unlink(missing_ok=True)
+                self.notes.append(f"{chunk_name(chunk)}: follows a missing chunk of a "
+                                  f"--precision batch; computed again if it is needed")
+                del good[chunk]
         for ident in self.expected:
             if ident.chunk not in good:
                 continue
@@ -810,9 +819,14 @@ class _Run:
             self.finish(status)
 
     def _precise(self, results: Iterator[ChunkResult]) -> None:
-        """Accept chunks strictly in index order until every outcome is precise enough."""
+        """Accept chunks strictly in index order until every outcome is precise enough
+        (after the chunks a resume found, which are the first ones)."""
         waiting: dict[int, ChunkResult] = {}
-        following = 0
+        following = len(self.found)
+        if self._is_precise():  # a resume found enough: run nothing more
+            if hasattr(results, "close"):
+                results.close()
+            return
         for res in results:
             waiting[res.chunk] = res
             while following in waiting and not self._is_precise():

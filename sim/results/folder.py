@@ -272,15 +272,16 @@ class ResultsFolder:
         self.lock.release()
 
     def drop_leftovers(self, manifest: Manifest) -> list[str]:
-        """Before resuming an unfinished batch: remove the end-of-batch files an
-        interrupted finish may have left (written, but never recorded by a finished
-        manifest); they are written again from the chunks when the batch finishes."""
-        dropped = []
+        """Before resuming an unfinished batch: remove its end-of-batch files (they are
+        written again from the chunks when it finishes). Returns those no manifest
+        recorded: the leftovers of a finish that was cut short."""
+        dropped = []  # the ones no manifest recorded (an interrupted batch's own are)
         for name in FINISH_FILES:
             path = self.path / name
             if path.is_file() and not path.is_symlink():
                 path.unlink()
-                dropped.append(name)
+                if name not in manifest.files:
+                    dropped.append(name)
             manifest.files.pop(name, None)
         return dropped
 
