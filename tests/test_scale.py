@@ -492,3 +492,32 @@ def test_an_interrupted_precision_batch_resumes_to_the_same_stop(tmp_path, lost)
     again = subprocess.run([sys.executable, "-m", "sim", "run", str(base), "--resume",
                             str(out), "-q"], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_damaged_traced_events_are_found_and_computed_again(reference_path_module, tmp_path,
+                                                           damage):
+    """A truncated or deleted events file went unnoticed: resume said 'already complete',
+    a deleted one silently dropped its runs from the events table, and 'plot --run' said
+    no events were recorded."""
+    out = tmp_path / "ev"
+    sim.run_batch(sim.load_scenario(reference_path_module), 3000, 7, out=out, trace=1000,
+                  execution=sim.Execution(executor="serial", chunk_size=500))
+    whole = sim.load_results(out).events
+    target = out / "events" / "chunk-000001.parquet"
+    if damage == "truncate":
+        with target.open("r+b") as f:
+            f.truncate(100)
+    else:
+        target.unlink()
+        with pytest.raises(sim.ResultsError, match=r"missing .*resume the folder"):
+            _ = sim.load_results(out).events
+        plot = subprocess.run([sys.executable, "-m", "sim", "plot", str(out), "--run", "600"],
+                              capture_output=True, text=True, timeout=300)
+        assert plot.returncode == 2 and "resume the folder" in plot.stderr, plot.stderr
+    done = subprocess.run([sys.executable, "-m", "sim", "run", "--resume", str(out), "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "traced events are missing or damaged; computing it again" in done.stdout
+    again = sim.load_results(out).events
+    assert again.equals(whole)

@@ -289,11 +289,10 @@ def run_timeline(results: Results | FolderContext | str | Path, run: int = 0,
     """One traced run: its ladder level over time and every action and trigger on lanes.
     Draws its two panels into ``fig`` (a figure or subfigure) when given."""
     ctx = _ctx(results)
-    try:
-        events = ctx.results.events.to_pandas()
-    except ResultsError:
+    if not ctx.results.manifest.trace:
         raise ResultsError(f"{ctx.path}: no events recorded; rerun with --trace to plot a "
-                           f"run's timeline") from None
+                           f"run's timeline")
+    events = ctx.results.events.to_pandas()  # a missing or damaged file says so
     ev = events[events["run"] == run]
     if ev.empty:
         traced = sorted(set(events["run"].tolist()))

@@ -429,12 +429,29 @@ class ResultsFolder:
                 with contextlib.suppress(OSError):
                     path.unlink()
                 continue
+            if found.events and not self._events_match(ident, found.events, sweep):
+                notes.append(f"{path.relative_to(self.path)}: its traced events are missing "
+                             f"or damaged; computing it again")
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                continue
             good[ident.chunk] = (found, aggregate)
         for kind in (RUNS, EVENTS):
             for tmp in self._chunk_files(kind):
                 if _TEMP.match(tmp.name):
                     tmp.unlink(missing_ok=True)
         return good, notes
+
+    def _events_match(self, ident: ChunkIdentity, digest: str, sweep: bool) -> bool:
+        """Whether the chunk's events file holds what its runs chunk recorded."""
+        path = self.chunk_path(ident.point if sweep else None, ident.chunk, EVENTS)
+        if path.is_symlink() or not path.is_file():
+            return False
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest() == digest
 
     def check_complete(self, expected: list[ChunkIdentity], sweep: bool) -> None:
         """The runs of a finished batch are exactly the expected chunks (footers only)."""
@@ -700,6 +717,21 @@ class Results:
         except (OSError, pa.ArrowException) as exc:
             raise ResultsError(f"{path}: cannot read: {str(exc)[:200]}") from None
 
+    def _check_events_present(self, files: list[tuple[Path, int | None, int]]) -> None:
+        """Every runs chunk that recorded traced events has its events file."""
+        have = {(point, chunk) for _, point, chunk in files}
+        for runs, point, chunk in self._chunk_files(RUNS):
+            if (point, chunk) in have:
+                continue
+            try:
+                stated = read_identity(runs).events
+            except ChunkProblem as exc:
+                raise ResultsError(f"{runs}: {exc}") from None
+            if stated:
+                raise ResultsError(f"{self.chunk_file(point, chunk, EVENTS)}: missing (its "
+                                   f"runs chunk recorded traced events); resume the folder "
+                                   f"to compute them again")
+
     def chunk_file(self, point: int | None, chunk: int, kind: str = RUNS) -> Path:
         folder = self.path / kind
         if point is not None:
@@ -709,6 +741,8 @@ class Results:
     def _chunks(self, kind: str) -> pa.Table:
         files = self._chunk_files(kind)
         folder = self.path / kind
+        if kind == EVENTS:
+            self._check_events_present(files)
         if not files:
             raise ResultsError(f"{folder}: no {kind} table in this results folder"
                                + (" (run with --trace to record events)"
