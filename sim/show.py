@@ -62,22 +62,26 @@ def progress_bar(total: int | None, disable: bool = False
         TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), disable=disable,
-                  transient=False) as bar:
-        task = bar.add_task("runs", total=total, rate="")
-        started: list[tuple[float, int]] = []  # when and from how many runs (a resume's)
+    bar = Progress(*columns, console=Console(stderr=True), disable=disable, transient=False)
+    task = bar.add_task("runs", total=total, rate="")
+    started: list[tuple[float, int]] = []  # when and from how many runs (a resume's)
 
-        def advance(done: int, _total: int) -> None:
-            t = bar.get_time()
-            if not started:  # the starting point (a resume's runs already done): no speed
-                started.append((t, done))
-                bar.reset(task, total=_total, completed=done, rate="")
-                return
-            elapsed, since = t - started[0][0], done - started[0][1]
-            rate = f"{since / elapsed:,.0f} runs/s" if elapsed > 0 and since > 0 else ""
-            bar.update(task, completed=done, total=_total, rate=rate)
+    def advance(done: int, _total: int) -> None:
+        t = bar.get_time()
+        if not started:  # runs begin (from a resume's runs already done): the bar shows
+            started.append((t, done))
+            bar.reset(task, total=_total, completed=done, rate="")
+            bar.start()
+            return
+        elapsed, since = t - started[0][0], done - started[0][1]
+        rate = f"{since / elapsed:,.0f} runs/s" if elapsed > 0 and since > 0 else ""
+        bar.update(task, completed=done, total=_total, rate=rate)
 
-        yield advance
+    try:
+        yield advance  # a command refused before its runs begin shows no bar
+    finally:
+        if started:
+            bar.stop()
 
 
 def _row(table: Table, *cells: str) -> None:

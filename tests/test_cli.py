@@ -105,3 +105,18 @@ def test_help_does_not_import_heavy_modules():
             " 'rich') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_refused_run_shows_no_empty_progress_bar(reference_path, tmp_path):
+    """A run refused before its runs begin (an existing folder here) printed an empty
+    progress bar ('runs 0/2000 0% ... ETA -:--:--') before its error."""
+    out = tmp_path / "r"
+    first = subprocess.run([sys.executable, "-m", "sim", "run", str(reference_path), "-n",
+                            "2000", "--out", str(out), "--executor", "serial"],
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0 and "2000/2000" in first.stderr  # the bar of a real run
+    again = subprocess.run([sys.executable, "-m", "sim", "run", str(reference_path), "-n",
+                            "2000", "--out", str(out)], capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 2 and "already holds results" in again.stderr
+    assert "0/2000" not in again.stderr and "ETA" not in again.stderr, again.stderr
