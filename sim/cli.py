@@ -906,8 +906,9 @@ def compare(results: tuple[str, ...], allow_different: bool, out_file: Path | No
     from sim.show import print_comparison
 
     cmp = run_compare(list(results), allow_different=allow_different)
-    for note in cmp.notes:
-        click.echo(f"escalation: note: {note}", err=True)
+    if as_json:  # the table prints its notes; JSON keeps stdout for the data
+        for note in cmp.notes:
+            click.echo(f"escalation: note: {note}", err=True)
     _emit(as_json, cmp.as_dict, lambda: print_comparison(cmp, _console()))
     if out_file is not None:
         click.echo(f"wrote {cmp.write(out_file, force)}", err=as_json)

@@ -276,8 +276,8 @@ def render_scenario(sc: Scenario, console: Console, sources: str | None = None) 
     for track in spec.tracks:
         head = f"Track {track.name}: " if track.name else "Ladder: "
         console.print(head + " < ".join(
-            f"[bold]{lv}[/bold]" if rank == track.start else lv
-            for rank, lv in enumerate(track.levels)) + "  (start in bold)")
+            f"[bold]{lv}[/bold] (start)" if rank == track.start else lv
+            for rank, lv in enumerate(track.levels)))
         for lv in track.levels:
             if docs.get(lv):
                 console.print(f"  {lv}: {escape(str(docs[lv]))}")

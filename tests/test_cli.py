@@ -120,3 +120,34 @@ def test_a_refused_run_shows_no_empty_progress_bar(reference_path, tmp_path):
                            timeout=300)
     assert again.returncode == 2 and "already holds results" in again.stderr
     assert "0/2000" not in again.stderr and "ETA" not in again.stderr, again.stderr
+
+
+def test_show_marks_the_start_rung_in_words(reference_path):
+    """'(start in bold)' meant nothing in a pipe or file, where there is no bold."""
+    res = invoke("show", str(reference_path))
+    ladder = next(line for line in res.output.splitlines() if line.startswith("Ladder: "))
+    assert ladder.count("(start)") == 1 and "bold" not in ladder
+
+
+def test_compare_prints_each_note_once(reference_path, tmp_path):
+    """A comparison's notes were printed twice: in the table's output and on stderr."""
+    import sim
+
+    folders = []
+    for k, status in enumerate(("complete", "interrupted")):
+        out = tmp_path / f"c{k}"
+        sim.run_batch(sim.load_scenario(reference_path), 300, k, out=out,
+                      execution=sim.Execution(executor="serial"))
+        if status == "interrupted":  # compare notes that it is not complete
+            manifest = json.loads((out / "manifest.json").read_text())
+            manifest["status"] = status
+            (out / "manifest.json").write_text(json.dumps(manifest))
+        folders.append(str(out))
+    done = subprocess.run([sys.executable, "-m", "sim", "compare", *folders],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    both = done.stdout + done.stderr
+    assert both.count("is interrupted") == 1, both
+    as_json = subprocess.run([sys.executable, "-m", "sim", "compare", *folders, "--json"],
+                             capture_output=True, text=True, timeout=300)
+    assert "is interrupted" in as_json.stderr and json.loads(as_json.stdout)["notes"]

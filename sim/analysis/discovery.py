@@ -62,8 +62,8 @@ def _ema() -> Any:
             import ema_workbench
             from ema_workbench.analysis import prim
         except ImportError:
-            raise ResultsError("scenario discovery needs EMA Workbench: "
-                               "pip install 'escalation-sim[discovery]'") from None
+            raise ResultsError("this needs EMA Workbench, the project's 'discovery' extra: "
+                               "pip install -e '.[discovery]' in the project's folder") from None
     return ema_workbench, prim
 
 
