@@ -26,3 +26,18 @@ def test_one_base_exception():
     for name in ("ScenarioError", "RunError", "ResultsError", "BatchError", "BatchInterrupted"):
         assert issubclass(getattr(sim, name), sim.SimError)
     assert issubclass(sim.SimError, Exception)
+
+
+def test_api_misuse_names_the_mistake():
+    """A results folder's scenario (a dict) passed to run_batch raised 'expected str,
+    bytes or os.PathLike object, not dict'; sensitivity(vary=...) blamed Execution."""
+    import pytest
+
+    import sim
+
+    with pytest.raises(TypeError, match=r"scenario_as_written"):
+        sim.run_batch({"name": "x"}, 10, 1)
+    with pytest.raises(TypeError, match=r"^sensitivity\(\) got an unexpected keyword "
+                                        r"argument 'vary'"):
+        sim.sensitivity("scenarios/bryansk_atacms_2024.yaml", "nato=clash", "sobol",
+                        vary=["intercept_prob"])

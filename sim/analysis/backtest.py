@@ -271,7 +271,7 @@ def backtest(scenario: Scenario | str | Path | None, observed: str | Path, runs:
     module docstring); ``as_of`` (a date or clock time) adds the conditioned forecast."""
     sc, probes, resolved = prepared(scenario, observed)
     as_of_time = _as_of_time(sc, as_of)
-    res = run_batch(sc, runs, seed, execution=execution or Execution(**options),
+    res = run_batch(sc, runs, seed, execution=execution or Execution.of("backtest", options),
                     out=out, force=force, command=command, probes=probes,
                     command_name="backtest", resume=resume)
     table = completed(res.runs_table())

@@ -148,7 +148,8 @@ def calibrate(scenario: Scenario | str | Path | None, observed: str | Path,
         raise ScenarioError("samples must be >= 2")
     points = [{**(fixed or {}), **p} for p in expand(factors, "lhs", samples, seed)]
     names = [f.name for f in factors]
-    done = execute(sc, points, runs, seed, execution=execution or Execution(**options),
+    execution = execution or Execution.of("calibrate", options)
+    done = execute(sc, points, runs, seed, execution=execution,
                    out=out, force=force, command=command, resume=resume,
                    overrides_by="set for the calibration", probes=probes,
                    command_name="calibrate",

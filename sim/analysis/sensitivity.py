@@ -116,7 +116,8 @@ def sensitivity(
     unit = saltelli(factors, samples, seed) if method == "sobol" else morris(factors, samples,
                                                                             seed)
     points = [{**(fixed or {}), **p} for p in points_from_unit(factors, unit)]
-    done = execute(sc, points, runs, seed, execution=execution or Execution(**options),
+    execution = execution or Execution.of("sensitivity", options)
+    done = execute(sc, points, runs, seed, execution=execution,
                    out=out, force=force, command=command, overrides_by="set for the analysis",
                    resume=resume,
                    design={"kind": f"{method} sensitivity", "samples": samples,

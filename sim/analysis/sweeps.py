@@ -67,7 +67,8 @@ def run_sweep(
     factors = [f if isinstance(f, Factor) else parse_factor(sc, f) for f in vary]
     points = [{**(fixed or {}), **p} for p in expand(factors, design, samples, seed)]
     varied = [f.name for f in factors]
-    done = execute(sc, points, runs, seed, execution=execution or Execution(**options),
+    execution = execution or Execution.of("run_sweep", options)
+    done = execute(sc, points, runs, seed, execution=execution,
                    out=out, force=force, command=command, resume=resume,
                    overrides_by="set for the sweep",
                    design={"kind": design, "samples": samples, "varied": varied,

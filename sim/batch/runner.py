@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,17 @@ class Execution:
     chunk_size: int | None = None
     progress: Progress | None = None
     connect_timeout: float = CONNECT_TIMEOUT  # seconds to join a Dask scheduler
+
+    @classmethod
+    def of(cls, caller: str, options: Mapping[str, Any]) -> Execution:
+        """The execution a function's ``**options`` describe; a name that is not an
+        execution option is the caller's unexpected argument (not ``Execution``'s)."""
+        known = [f.name for f in fields(cls)]
+        unknown = [k for k in options if k not in known]
+        if unknown:
+            raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r} "
+                            f"(its execution options are {', '.join(known)})")
+        return cls(**options)
 
     def make(self, total_runs: int) -> Executor:
         if not isinstance(self.executor, str):
@@ -241,7 +252,8 @@ def run_batch(
     job = Job(sc, [dict(parameters or {})], runs, seed, trace=trace, precision=precision,
               command=command, overrides_by=overrides_by, probes=probes,
               command_name=command_name)
-    done = job.execute(execution or Execution(**options), out, force, resume=resume)
+    done = job.execute(execution or Execution.of("run_batch", options), out, force,
+                       resume=resume)
     return job.batch_result(done)
 
 

@@ -455,6 +455,11 @@ def load_scenario(path: str | os.PathLike[str], *, strict: bool = False,
     citation's evidence against them (see :mod:`sim.scenario.evidence`).
     Raises :class:`~sim.errors.ScenarioError` listing every problem found, located.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"a scenario is a path to its file (or a loaded Scenario), not "
+                        f"{type(path).__name__}" + ("; a results folder's scenario is "
+                                                    "Results.scenario_as_written()"
+                                                    if isinstance(path, dict) else ""))
     fs = FsPath(path)
     problems: list[Problem] = []
     files: list[str] = []
