@@ -8,7 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ClockInfo", "fmt_interval", "fmt_num", "fmt_p", "title_with_overrides"]
+__all__ = ["ClockInfo", "fmt_diff", "fmt_interval", "fmt_num", "fmt_p", "fmt_small",
+           "title_with_overrides"]
 
 DAYS_PER_UNIT = {"day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0, "hour": 1 / 24,
                  "hours": 1 / 24}
@@ -19,12 +20,22 @@ def _missing(x: Any) -> bool:
 
 
 def fmt_p(p: Any) -> str:
-    """A probability to three decimals; ``-`` when undefined. One too small for three
-    decimals but not zero (45 runs in 300,000) shows two significant digits, never 0.000."""
+    """A probability to three decimals; ``-`` when undefined. One below 0.001 but not zero
+    (45 runs in 300,000) shows two significant digits (``0.00015``), never ``0.000`` or a
+    ``0.001`` that hides its interval's width."""
     if _missing(p):
         return "-"
     x = float(p)
-    return f"{x:.2g}" if 0 < abs(x) < 0.0005 else f"{x:.3f}"
+    return f"{x:#.2g}" if 0 < abs(x) < 0.001 else f"{x:.3f}"
+
+
+def fmt_diff(d: Any) -> str:
+    """A difference of probabilities, signed, as :func:`fmt_p` writes them (a significant
+    difference of 0.00027 is not ``-0.000``)."""
+    if _missing(d):
+        return "-"
+    x = float(d)
+    return f"{x:+#.2g}" if 0 < abs(x) < 0.001 else f"{x:+.3f}"
 
 
 def fmt_interval(lo: Any, hi: Any) -> str:
@@ -35,7 +46,7 @@ def fmt_small(p: Any) -> str:
     """A probability that may be small: three significant digits below 0.01."""
     if _missing(p):
         return "-"
-    return f"{float(p):.3g}" if 0 < abs(float(p)) < 0.01 else f"{float(p):.3f}"
+    return f"{float(p):#.3g}" if 0 < abs(float(p)) < 0.01 else f"{float(p):.3f}"
 
 
 def fmt_num(x: Any, spec: str = ".3f") -> str:

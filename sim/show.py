@@ -24,6 +24,7 @@ from sim.batch import BatchResult
 from sim.batch.aggregate import dimensions_of
 from sim.formatting import (
     ClockInfo,
+    fmt_diff,
     fmt_interval,
     fmt_num,
     fmt_p,
@@ -378,7 +379,7 @@ def print_comparison(cmp: Any, console: Console) -> None:
             cells.append(f"{fmt_p(row[f'p[{label}]'])} [{fmt_p(lo)}, {fmt_p(hi)}]")
         for label in cmp.labels[1:]:
             d, lo, hi = row[f"diff[{label}]"]
-            cells.append(f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+            cells.append(f"{fmt_diff(d)} [{fmt_diff(lo)}, {fmt_diff(hi)}]")
         _row(table, *cells)
     console.print(table)
     for note in cmp.notes:
