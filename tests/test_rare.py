@@ -466,8 +466,10 @@ def _edited_copy(rare_folder, tmp_path, edit):
     lambda r: r.update(target="nope"), lambda r: r.update(pilot_runs="many"),
     lambda r: r.update(theta={"up": 1e308}), lambda r: r.update(theta={"up": float("nan")}),
     lambda r: r.update(theta={"nope": 1.0}), lambda r: r.update(alpha=0.5),
+    # was accepted, and the summary then reported a pilot 100 times the one that ran
+    lambda r: r.update(pilot_runs=100 * r["pilot_runs"]),
 ], ids=["theta-str", "theta-list", "target", "pilot-str", "theta-huge", "theta-nan",
-        "theta-name", "alpha"])
+        "theta-name", "alpha", "pilot-size"])
 def test_an_edited_rare_block_is_refused_before_any_run(rare_folder, tmp_path, edit):
     """A manifest whose rare block was edited: exit 2 naming the edit, no traceback, and
     no run (the lost chunk is not recomputed)."""

@@ -695,3 +695,25 @@ def test_ctrl_c_just_after_a_chunk_is_written_still_lists_it_as_complete(ref, tm
     assert manifest["chunks"]["complete"] == on_disk == sorted(written)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["runs"] == len(written) * CHUNK
+
+
+def test_an_edited_manifest_is_named_as_a_possible_cause(tmp_path, reference_path):
+    """With manifest.json's seed edited, resume blamed a valid chunk ('move it away'),
+    advice that throws good runs away."""
+    import json
+    import subprocess
+    import sys
+
+    import sim
+
+    out = tmp_path / "m"
+    sim.run_batch(sim.load_scenario(reference_path), 600, 2, out=out,
+                  execution=sim.Execution(executor="serial", chunk_size=200))
+    (out / "runs" / "chunk-000000.parquet").unlink()
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["seed"] = 8
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    done = subprocess.run([sys.executable, "-m", "sim", "run", "--resume", str(out), "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "If manifest.json was edited, restore it" in done.stderr, done.stderr

@@ -94,6 +94,7 @@ class PilotStage:
     hits: int
     elite: int
     rule: str  # "hits", "levels" or "push"
+    failed: int = 0  # pilot runs of the stage that failed (runs + failed = the pilot's size)
 
 
 def rare_target(plan: Plan, outcome: str) -> int:
@@ -240,7 +241,8 @@ def choose_tilt(plan: Plan, job: Job, target: int, pilot: int, stages: int,
                 rule = "levels"
                 if level <= scores[0]:  # every run scores the same: nothing to learn from
                     elite, rule = [], "push"
-            report.append(PilotStage(stage, len(runs), len(hits), len(elite), rule))
+            report.append(PilotStage(stage, len(runs), len(hits), len(elite), rule,
+                                     pilot - len(runs)))
             following = list(theta)
             for j in tiltable:
                 if rule == "push":

@@ -423,8 +423,10 @@ class ResultsFolder:
             except ChunkProblem as exc:
                 if exc.foreign:
                     raise ResultsError(f"cannot resume {self.path}: "
-                                       f"{path.relative_to(self.path)} is {exc}; move it "
-                                       f"away or start a new folder") from None
+                                       f"{path.relative_to(self.path)} is {exc}, going by "
+                                       f"{MANIFEST}. If {MANIFEST} was edited, restore it; "
+                                       f"otherwise move the file away or start a new "
+                                       f"folder") from None
                 notes.append(f"{path.relative_to(self.path)}: {exc}; computing it again")
                 with contextlib.suppress(OSError):
                     path.unlink()

@@ -70,6 +70,7 @@ class PilotStageInfo(_Model):
     hits: StrictInt = Field(ge=0)
     elite: StrictInt = Field(ge=0)
     rule: Literal["hits", "levels", "push"]
+    failed: StrictInt | None = Field(default=None, ge=0)  # None: written before it was kept
 
 
 class RareSettings(_Model):
@@ -96,6 +97,19 @@ class RareSettings(_Model):
                 raise ValueError(f"the tilt of {name} is {value!r}, not a number from "
                                  f"{lo:g} to {hi:g}")
         return theta
+
+    @model_validator(mode="after")
+    def _pilot_as_stated(self) -> RareSettings:
+        """The pilot's stages are the ones its size and stage count say (an edited size
+        would be reported as run)."""
+        ran = [st.runs + (st.failed or 0) for st in self.pilot]
+        if self.pilot and (len(self.pilot) != self.pilot_stages or any(
+                n != self.pilot_runs if st.failed is not None else n > self.pilot_runs
+                for n, st in zip(ran, self.pilot, strict=True))):
+            raise ValueError(f"its pilot ran {len(self.pilot)} stage(s) of "
+                             f"{', '.join(map(str, sorted(set(ran))))} runs, not "
+                             f"{self.pilot_stages} of {self.pilot_runs}")
+        return self
 
 
 class Manifest(_Model):
