@@ -129,7 +129,7 @@ def validate(files: tuple[Path, ...], strict: bool, sources: Path | None) -> Non
     from sim.analysis.observations import describe_observation_file, is_observation_file
     from sim.analysis.sweepspec import describe_sweep_file, is_sweep_file
     from sim.scenario import load_scenario
-    from sim.scenario.describe import describe_shape
+    from sim.scenario.describe import counted, describe_shape
 
     if sources is not None and not sources.is_dir():
         raise click.BadParameter(f"'{sources}' is not a folder", param_hint="--sources")
@@ -151,9 +151,10 @@ def validate(files: tuple[Path, ...], strict: bool, sources: Path | None) -> Non
         spec = sc.spec
         _warn(sc)
         click.echo(
-            f"ok  {file}: {len(spec.actors)} actors, {len(spec.actions)} actions, "
-            f"{len(spec.triggers)} triggers, {len(spec.parameters)} parameters, "
-            f"{describe_shape(spec)}"
+            f"ok  {file}: {counted(len(spec.actors), 'actor')}, "
+            f"{counted(len(spec.actions), 'action')}, "
+            f"{counted(len(spec.triggers), 'trigger')}, "
+            f"{counted(len(spec.parameters), 'parameter')}, {describe_shape(spec)}"
             + (", evidence checked" if sources is not None else "")
         )
     if failed:

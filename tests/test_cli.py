@@ -151,3 +151,18 @@ def test_compare_prints_each_note_once(reference_path, tmp_path):
     as_json = subprocess.run([sys.executable, "-m", "sim", "compare", *folders, "--json"],
                              capture_output=True, text=True, timeout=300)
     assert "is interrupted" in as_json.stderr and json.loads(as_json.stdout)["notes"]
+
+
+def test_validate_counts_in_words(tmp_path):
+    """'1 actors, 1 triggers' read badly."""
+    path = tmp_path / "one.yaml"
+    path.write_text("name: one\nclock: {horizon: 10}\nladder: [calm, hot]\n"
+                    "actors: {a: {vars: {v: 0}}}\n"
+                    "actions:\n  tick: {every: {exponential: {mean: 2}}, "
+                    "effects: [{add: {a.v: 1}}]}\n"
+                    "triggers:\n  up: {on: tick, probability: 0.1, do: [{escalate: 1}]}\n"
+                    "outcomes:\n  - {id: hot, when: level >= hot, terminal: true}\n"
+                    "  - {id: calm, default: true}\n")
+    res = invoke("validate", str(path))
+    assert res.exit_code == 0, res.output
+    assert "1 actor, 1 action, 1 trigger, 0 parameters, 2 levels, 2 outcomes" in res.output

@@ -65,16 +65,21 @@ def citation(item: Cited, status: str = "") -> str:
     return ""
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 actor``, ``3 actors``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def describe_shape(spec: ScenarioSpec) -> str:
     """``7 levels, 3 outcomes``, or per track and dimension when they are named."""
     tracks, dims = spec.tracks, spec.dimensions
     if len(tracks) == 1 and not tracks[0].name:
-        levels = f"{len(tracks[0].levels)} levels"
+        levels = counted(len(tracks[0].levels), "level")
     else:
         each = ", ".join(f"{t.name}: {len(t.levels)}" for t in tracks)
         levels = f"{len(tracks)} track{'s' if len(tracks) != 1 else ''} ({each})"
     if len(dims) == 1 and not dims[0].name:
-        return f"{levels}, {len(dims[0].outcomes)} outcomes"
+        return f"{levels}, {counted(len(dims[0].outcomes), 'outcome')}"
     each = ", ".join(f"{d.name}: {len(d.outcomes)}" for d in dims)
     plural = "s" if len(dims) != 1 else ""
     return f"{levels}, {len(dims)} outcome dimension{plural} ({each})"
