@@ -222,6 +222,9 @@ def test_path_icicle_for_the_base_case(folders: Any) -> None:
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert {"intensity level", "demonstration", "scope level", "reinforced", "nato level",
             "nato incident", "milestone action"} <= set(legend)
+    # no outcome box is wide enough here: the legend says so (it showed no outcome at all)
+    at = legend.index("outcome (ends the path)")
+    assert legend[at + 1].startswith("none shown: every path to an")
     boxes = [p.get_window_extent() for p in ax.patches]
     labels = [t for t in ax.texts if t.get_text().strip()]
     assert len(labels) >= 20

@@ -208,14 +208,18 @@ def _legend(ax: Axes, ctx: FolderContext, boxes: list[_Box],
             handles += [Patch(**styles[lv], label=lv.replace("_", " "))
                         for lv in shown_levels]
     shown = [o for o in ctx.outcomes if ("outcome", o) in used]
-    if shown:
-        head("outcome (ends the path)")
-        for o in shown:
-            st = outcome_style(ctx.outcome_index(o))
-            handles.append(Patch(facecolor=st["color"], hatch=st["hatch"], edgecolor="black",
-                                 label=outcome_text(o)))
-    head("other boxes")
+    head("outcome (ends the path)")
+    for o in shown:
+        st = outcome_style(ctx.outcome_index(o))
+        handles.append(Patch(facecolor=st["color"], hatch=st["hatch"], edgecolor="black",
+                             label=outcome_text(o)))
+    if not shown:  # paths so varied that no branch to an outcome is wide enough to show
+        handles.append(Patch(facecolor="none", edgecolor="none",
+                             label=f"none shown: every path to an\noutcome is under "
+                                   f"{min_share:.1%} of runs"))
     kinds = {kind for kind, _ in used}
+    if kinds & {"action", "other"}:
+        head("other boxes")
     if "action" in kinds:
         handles.append(Patch(facecolor=_ACTION, edgecolor="black", label="milestone action"))
     if "other" in kinds:
