@@ -11,6 +11,18 @@ from typing import Any
 
 import numpy as np
 
+from sim.batch.exact import (
+    SQUARE_SCALE,
+    SUM_SCALE,
+    Total,
+    add_totals,
+    column_totals,
+    decode_total,
+    encode_total,
+    mean_of,
+    sd_of,
+    to_float,
+)
 from sim.batch.intervals import wilson
 from sim.batch.weighted import INTERVAL, WEIGHTED_METHOD, ExactSum, weighted_estimate
 from sim.results.summary import (
@@ -48,6 +60,15 @@ class Aggregate:
     paths: Counter[str] = field(default_factory=Counter)
     end_time_sum: float = 0.0
     metric_stats: np.ndarray = field(init=False)  # per metric: n, sum, sumsq, min, max
+    # the exact sums (sim.batch.exact) the float ones above are rounded from: of the end
+    # times, and per metric [sum, sum of squares]; the summary's mean end time and each
+    # metric's mean and sd come from these, so they do not depend on the chunking. False
+    # once a chunk written before exact sums was merged in (its aggregate has only float
+    # sums): the float sums are then added chunk by chunk, as before, and the summary's
+    # last digits depend on the chunk size.
+    exact: bool = field(default=True, init=False)
+    end_time_total: Total = field(default=0, init=False)
+    metric_totals: list[list[Total]] = field(init=False)
     errors: list[tuple[int, str]] = field(default_factory=list)
     # occupancy[k, j]: runs in state k at occupancy_times(horizon)[j]; states are the ladder
     # levels (run still going, or ended at the horizon) then the outcomes (ended earlier).
@@ -67,6 +88,7 @@ class Aggregate:
         stats[:, 3] = np.inf
         stats[:, 4] = -np.inf
         self.metric_stats = stats
+        self.metric_totals = [[0, 0] for _ in self.metrics]
         self.occupancy = np.zeros((len(self.levels) + len(self.outcomes),
                                    occupancy_times(self.horizon).size), dtype=np.int64)
         if self.weighted:
@@ -170,17 +192,39 @@ class Aggregate:
                 self.paths[path] += 1
             else:
                 self.paths[_OTHER] += 1
-        self.end_time_sum += float(np.sum(np.asarray(cols["end_time"], dtype=float)[ok]))
+        # exact sums of the end times (every completed run's, NaN included) and of each
+        # metric and its squares (NaN left out: a 0.0 in its place)
+        values = np.empty((int(ok.sum()), 1 + len(self.metrics)))
+        values[:, 0] = np.asarray(cols["end_time"], dtype=float)[ok]
         for i, m in enumerate(self.metrics):
             v = np.asarray(cols[f"metric.{m}"], dtype=float)[ok]
-            v = v[~np.isnan(v)]
+            missing = np.isnan(v)
+            values[:, 1 + i] = np.where(missing, 0.0, v)
+            v = v[~missing]
             if v.size:
                 st = self.metric_stats[i]
                 st[0] += v.size
-                st[1] += v.sum()
-                st[2] += (v * v).sum()
                 st[3] = min(st[3], v.min())
                 st[4] = max(st[4], v.max())
+        totals = column_totals(values)
+        if self.exact:
+            self.end_time_total = add_totals(self.end_time_total, totals[0][0])
+            for i, (s, ss) in enumerate(totals[1:]):
+                mine = self.metric_totals[i]
+                mine[0], mine[1] = add_totals(mine[0], s), add_totals(mine[1], ss)
+            self._round_totals()
+        else:  # added to float sums of old chunks: rounded chunk by chunk, as they were
+            self.end_time_sum += to_float(totals[0][0], SUM_SCALE)
+            for i, (s, ss) in enumerate(totals[1:]):
+                self.metric_stats[i, 1] += to_float(s, SUM_SCALE)
+                self.metric_stats[i, 2] += to_float(ss, SQUARE_SCALE)
+
+    def _round_totals(self) -> None:
+        """The float sums, each its exact sum correctly rounded."""
+        self.end_time_sum = to_float(self.end_time_total, SUM_SCALE)
+        for i, (s, ss) in enumerate(self.metric_totals):
+            self.metric_stats[i, 1] = to_float(s, SUM_SCALE)
+            self.metric_stats[i, 2] = to_float(ss, SQUARE_SCALE)
 
     def merge(self, other: Aggregate) -> None:
         self.runs += other.runs
@@ -194,11 +238,20 @@ class Aggregate:
                 self.paths[path] += n
             else:
                 self.paths[_OTHER] += n
-        self.end_time_sum += other.end_time_sum
         if len(self.metrics):
-            self.metric_stats[:, :3] += other.metric_stats[:, :3]
+            self.metric_stats[:, 0] += other.metric_stats[:, 0]
             self.metric_stats[:, 3] = np.minimum(self.metric_stats[:, 3], other.metric_stats[:, 3])
             self.metric_stats[:, 4] = np.maximum(self.metric_stats[:, 4], other.metric_stats[:, 4])
+        if self.exact and other.exact:
+            self.end_time_total = add_totals(self.end_time_total, other.end_time_total)
+            for mine, theirs in zip(self.metric_totals, other.metric_totals, strict=True):
+                mine[0], mine[1] = add_totals(mine[0], theirs[0]), add_totals(mine[1], theirs[1])
+            self._round_totals()
+        else:  # a chunk written before exact sums: float sums from here on (see ``exact``)
+            self.exact = False
+            self.end_time_sum += other.end_time_sum
+            if len(self.metrics):
+                self.metric_stats[:, 1:3] += other.metric_stats[:, 1:3]
         self.errors = (self.errors + other.errors)[:5]
         self.occupancy += other.occupancy
         for key, sums in self.weight_sums.items():
@@ -216,6 +269,10 @@ class Aggregate:
                 "metrics": self.metrics, "runs": self.runs, "failed": self.failed,
                 "end_time_sum": self.end_time_sum, "paths": dict(self.paths),
                 "errors": self.errors}
+        if self.exact:  # hexadecimal integers (sim.batch.exact.encode_total)
+            meta["exact_sums"] = {
+                "end_time": encode_total(self.end_time_total),
+                "metrics": [[encode_total(s), encode_total(ss)] for s, ss in self.metric_totals]}
         if self.weighted:
             meta["weight_sums"] = {k: [a.partials, b.partials]
                                    for k, (a, b) in self.weight_sums.items()}
@@ -248,6 +305,7 @@ class Aggregate:
             agg.end_time_sum = float(meta["end_time_sum"])
             agg.paths = Counter({str(k): int(v) for k, v in meta["paths"].items()})
             agg.errors = [(int(r), str(e)) for r, e in meta["errors"]]
+            agg._load_totals(meta.get("exact_sums"))
             if agg.weighted:
                 sums = meta["weight_sums"]
                 if set(sums) != set(agg.weight_sums):
@@ -259,6 +317,20 @@ class Aggregate:
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ValueError(f"damaged aggregate: {str(exc)[:200]}") from None
         return agg
+
+    def _load_totals(self, stored: Any) -> None:
+        """The exact sums :meth:`dumps` stored; ``None`` for an aggregate written before
+        there were any (only its float sums then count: see ``exact``)."""
+        if stored is None:
+            self.exact = False
+            return
+        metrics = list(stored["metrics"])
+        if len(metrics) != len(self.metrics):
+            raise ValueError("exact sums of other metrics")
+        self.end_time_total = decode_total(stored["end_time"], SUM_SCALE)
+        self.metric_totals = [[decode_total(s, SUM_SCALE), decode_total(ss, SQUARE_SCALE)]
+                              for s, ss in metrics]
+        self._round_totals()
 
     def time_quantile(self, level: int, q: float) -> float:
         """Quantile ``q`` of the time to reach a level, among runs that reached it."""
@@ -377,13 +449,22 @@ def summarise(agg: Aggregate, top_paths: int = 20) -> Summary:
     metrics = {}
     for i, m in enumerate(agg.metrics):
         cnt, s, ss, mn, mx = agg.metric_stats[i]
-        mean = s / cnt if cnt else math.nan
-        var = (ss - cnt * mean * mean) / (cnt - 1) if cnt > 1 else math.nan
-        metrics[m] = MetricStats(int(cnt), mean, math.sqrt(max(var, 0.0)) if cnt > 1
-                                 else math.nan, mn if cnt else math.nan, mx if cnt else math.nan)
+        if agg.exact:  # from the exact sums, rounded once: the same for any chunking
+            mean = mean_of(agg.metric_totals[i][0], int(cnt))
+            sd = sd_of(int(cnt), *agg.metric_totals[i])
+        else:  # float sums of chunks written before exact sums (see Aggregate.exact)
+            mean = s / cnt if cnt else math.nan
+            var = (ss - cnt * mean * mean) / (cnt - 1) if cnt > 1 else math.nan
+            sd = math.sqrt(max(var, 0.0)) if cnt > 1 else math.nan
+        metrics[m] = MetricStats(int(cnt), mean, sd, mn if cnt else math.nan,
+                                 mx if cnt else math.nan)
+    if agg.exact:
+        mean_end_time = mean_of(agg.end_time_total, n)
+    else:
+        mean_end_time = agg.end_time_sum / n if n else math.nan
     return Summary(
         runs=n, failed=agg.failed, outcomes=outcomes, levels=levels, paths=paths,
-        distinct_paths=len(agg.paths), mean_end_time=agg.end_time_sum / n if n else math.nan,
+        distinct_paths=len(agg.paths), mean_end_time=mean_end_time,
         metrics=metrics, errors=[RunErrorSample(r, e) for r, e in agg.errors],
         time_quantiles=f"histogram of {TIME_BINS} bins over the horizon, among runs that "
                        f"reached the level")

@@ -292,7 +292,8 @@ class Executed:
 class _Point:
     """A point's running aggregate, until its last chunk is in. Chunks are merged in
     index order whatever the order they arrive in (a later one waits for those before
-    it), so path ties, float sums and the error samples never depend on scheduling."""
+    it), so path ties and the error samples never depend on scheduling (sums are exact:
+    they depend on neither the order nor the chunking, see :mod:`sim.batch.exact`)."""
 
     def __init__(self, aggregate: Aggregate, chunks: int) -> None:
         self.aggregate = aggregate
