@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -997,22 +997,74 @@ def one_blas_thread(environ: MutableMapping[str, str]) -> None:
         environ.setdefault(name, "1")
 
 
+#: Signals that stop the command as Ctrl-C does (chunks kept, the folder marked
+#: interrupted, how to resume printed), exiting 128 + the signal's number.
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+_stopped_by: list[int] = []
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM or SIGHUP: stop as Ctrl-C does."""
+    _stopped_by.append(signum)
+    raise KeyboardInterrupt
+
+
+def handle_stop_signals() -> None:
+    """Treat :data:`STOP_SIGNALS` as Ctrl-C, unless they are ignored (``nohup``)."""
+    import signal
+
+    for name in STOP_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _stop)
+
+
+def _release_multiprocessing() -> None:
+    """Close multiprocessing's queues and unlink its named semaphores, as a normal exit
+    does first (its finalizers with an exit priority of 0 or more; none of them waits).
+    The later steps of a normal exit, which join worker processes and feeder threads and
+    can wait for ever after an interruption, are what leaving with ``os._exit`` skips.
+    Without this, the resource tracker warned of leaked semaphores."""
+    util = sys.modules.get("multiprocessing.util")
+    run_finalizers = getattr(util, "_run_finalizers", None)
+    if callable(run_finalizers):
+        with contextlib.suppress(Exception):
+            run_finalizers(0)
+
+
+def _leave(code: int) -> NoReturn:
+    """End an interrupted command at once (see :func:`main`)."""
+    import os
+
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    _release_multiprocessing()
+    os._exit(code)
+
+
 def main() -> None:
     """Entry point of the ``escalation`` command.
 
-    An interrupted command (exit 130) has kept its results and said how to resume by the
-    time it gets here; it then leaves at once. A normal interpreter exit would wait for
-    any thread still running, and a worker pool stopped in the middle of a task can leave
-    one (its manager joining a worker blocked on a queue lock) that never ends."""
+    An interrupted command (exit 130; 143 for SIGTERM, 129 for SIGHUP) has kept its
+    results and said how to resume by the time it gets here; it then leaves at once. A
+    normal interpreter exit would wait for any thread still running, and a worker pool
+    stopped in the middle of a task can leave one (its manager joining a worker blocked on
+    a queue lock) that never ends. Worker processes end by themselves when this one does
+    (see :mod:`sim.forkserver`), however it ends."""
     import os
 
     one_blas_thread(os.environ)
+    handle_stop_signals()
     try:
         cli(prog_name="escalation")
     except SystemExit as exc:
+        if _stopped_by:
+            _leave(128 + _stopped_by[0])
         if exc.code == EXIT_INTERRUPTED:
-            with contextlib.suppress(Exception):
-                sys.stdout.flush()
-                sys.stderr.flush()
-            os._exit(EXIT_INTERRUPTED)
+            _leave(EXIT_INTERRUPTED)
+        raise
+    except BaseException:
+        if _stopped_by:  # e.g. the message could not be printed: the terminal is gone
+            _leave(128 + _stopped_by[0])
         raise

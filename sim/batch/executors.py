@@ -10,8 +10,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
 
+from sim.batch.signals import interrupt_deferred
 from sim.errors import BatchError
 from sim.forkserver import context as forkserver_context
+from sim.forkserver import start as start_forkserver
+from sim.forkserver import worker_init
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -146,7 +149,11 @@ class ProcessExecutor:
             ctx = multiprocessing.get_context("spawn")
         self._hidden = hide_unimportable_main()
         try:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            if sys.platform.startswith("linux"):
+                start_forkserver()  # ignoring Ctrl-C from its start (the pool would not)
+            # each worker ignores Ctrl-C and ends when this process does
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx,
+                                             initializer=worker_init)
         except (OSError, ValueError) as exc:
             restore_main(self._hidden)
             self._hidden = None
@@ -181,9 +188,14 @@ class ProcessExecutor:
         while True:
             while not exhausted and len(pending) < limit:
                 try:
-                    pending.add(self._pool.submit(fn, next(todo)))
+                    task = next(todo)
                 except StopIteration:
                     exhausted = True
+                    break
+                # a submit may start a worker: Ctrl-C in the middle of handing it its
+                # start-up data would leave it to fail reading them, with a traceback
+                with interrupt_deferred():
+                    pending.add(self._pool.submit(fn, task))
             if not pending:
                 return
             done, pending = wait(pending, return_when=FIRST_COMPLETED)

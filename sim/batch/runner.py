@@ -16,9 +16,7 @@ import io
 import json
 import math
 import platform
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -42,6 +40,7 @@ from sim.batch.chunks import (
 from sim.batch.chunks import run_chunk as _run_chunk
 from sim.batch.executors import CONNECT_TIMEOUT, Executor, make_executor
 from sim.batch.intervals import wilson
+from sim.batch.signals import interrupt_deferred
 from sim.batch.weighted import rare_summary
 from sim.engine import BIT_GENERATOR
 from sim.engine.plan import ProbeSpec
@@ -117,31 +116,6 @@ class Execution:
         if kind == "auto" and total_runs < SERIAL_BELOW and not self.scheduler:
             kind = "serial"
         return make_executor(kind, self.workers, self.scheduler, self.connect_timeout)
-
-
-@contextlib.contextmanager
-def _interrupt_deferred() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) until the block ends, then raise it: the block's steps
-    (a chunk's file and its bookkeeping) happen together or not at all. Outside the main
-    thread signals cannot be caught, and nothing is changed."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    except ValueError:  # no signals here (embedded interpreter)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        if callable(previous):
-            previous(signal.SIGINT, None)  # Python's own handler raises KeyboardInterrupt
-        elif previous == signal.SIG_DFL:
-            raise KeyboardInterrupt
 
 
 @dataclass
@@ -733,7 +707,7 @@ class _Run:
 
     def accept(self, res: ChunkResult) -> None:
         ident = res.identity
-        with _interrupt_deferred():  # a chunk on disk is always a chunk counted
+        with interrupt_deferred():  # a chunk on disk is always a chunk counted
             if self.folder is not None:
                 self.folder.write_chunk(ident.point if self.job.sweep else None,
                                         ident.chunk, res.runs, res.events)
