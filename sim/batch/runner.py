@@ -403,7 +403,7 @@ class Job:
                 assert folder is not None and run.manifest is not None
                 wrong = folder.damaged_results(run.manifest, self.sweep)
                 run.notes += [f"{w}; written again from the chunks" for w in wrong]
-                with _interrupt_deferred():  # the end files and the manifest together
+                with interrupt_deferred():  # the end files and the manifest together
                     run.finish("complete", write=bool(wrong), repair=True)
             finally:
                 if folder is not None:
@@ -782,7 +782,7 @@ class _Run:
             if not failed:
                 exe.__exit__(None, None, None)
         try:
-            with _interrupt_deferred():  # the end files and the manifest are written whole
+            with interrupt_deferred():  # the end files and the manifest are written whole
                 self.finish("complete")
         except KeyboardInterrupt:
             raise BatchInterrupted(f"interrupted as the batch finished: its {self.done_runs:,} "
