@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import threading
+from collections.abc import Callable
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 
@@ -47,13 +48,30 @@ def start() -> None:
     from multiprocessing import forkserver, resource_tracker
 
     context()
-    # the resource tracker unblocks Ctrl-C after starting itself: start it first
-    resource_tracker.ensure_running()
+    # the resource tracker unblocks Ctrl-C after starting itself: start it first; it
+    # ignores Ctrl-C and SIGTERM but not a hang-up, which a closed terminal sends the whole
+    # group: it would die of it, and the command's exit print its relaunch and tracebacks
+    _ignoring_hangup(resource_tracker.ensure_running)
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
     try:
         forkserver.ensure_running()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _ignoring_hangup(spawn: Callable[[], None]) -> None:
+    """Run ``spawn`` with SIGHUP ignored, so that a process it starts inherits that."""
+    hup = getattr(signal, "SIGHUP", None)
+    try:
+        previous = signal.signal(hup, signal.SIG_IGN) if hup is not None else None
+    except ValueError:  # not the main thread: the child takes this process's disposition
+        hup = None
+        previous = None
+    try:
+        spawn()
+    finally:
+        if hup is not None:
+            signal.signal(hup, signal.SIG_DFL if previous is None else previous)
 
 
 def warm() -> None:

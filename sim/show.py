@@ -344,6 +344,8 @@ def print_sweep(result: Any, console: Console) -> None:
     console.print(f"[bold]{result.scenario}[/bold]: sweep of {len(result.points)} points over "
                   f"{', '.join(result.varied)}, {runs:,} runs per point, seed {result.seed}, "
                   f"{result.seconds:.1f} s")
+    for note in getattr(result, "notes", []):
+        console.print(f"  note: {escape(note)}")
     outcomes = list(result.summaries[0].outcomes) if result.summaries else []
     table = Table(title="Outcome probability at each point (95% Wilson interval)",
                   title_justify="left")

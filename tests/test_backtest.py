@@ -431,8 +431,8 @@ def test_an_interrupted_backtest_resumes_with_its_own_command(tmp_path):
                                    "--executor", "serial"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["observations"][0]["p"] == whole.observations[0].p
-    other = tmp_path / "other.yaml"
-    other.write_text("observations: [{id: a, event: incident, by: 20}]\n")
+    other = tmp_path / "other.yaml"  # watches something else (not only another file)
+    other.write_text("observations: [{id: a, event: incident, after: 5, by: 30}]\n")
     res = CliRunner().invoke(cli, ["backtest", str(sc), "--observed", str(other), "-n", "400",
                                    "--seed", "5", "--resume", str(out)])
     assert res.exit_code == 2 and "it watched other observations" in res.output
@@ -449,3 +449,18 @@ def test_an_empty_observation_file_is_not_called_a_scenario(tmp_path):
     res = CliRunner().invoke(cli, ["backtest", str(sc), "--observed", str(obs)])
     assert res.exit_code == 2 and "the file is empty" in res.output
     assert "a scenario is" not in res.output
+
+
+def test_a_backtest_resumes_with_its_observations_named_by_another_path(tmp_path,
+                                                                        monkeypatch):
+    """The observations' file location was compared as typed, so resuming from another
+    folder, or with an absolute path, was refused: 'it watched other observations'."""
+    sc, obs = _files(tmp_path, POISSON, "observations: [{id: a, event: incident, by: 30}]\n")
+    out = tmp_path / "r"
+    monkeypatch.chdir(tmp_path)
+    backtest(sc.name, obs.name, 400, seed=5, executor="serial", out=out, chunk_size=100)
+    (out / "runs" / "chunk-000002.parquet").unlink()
+    res = CliRunner().invoke(cli, ["backtest", str(sc.resolve()), "--observed",
+                                   str(obs.resolve()), "-n", "400", "--seed", "5",
+                                   "--resume", str(out), "--executor", "serial"])
+    assert res.exit_code == 0, res.output

@@ -528,3 +528,20 @@ def test_no_hit_prints_no_relative_error():
     assert "p = 0" in text and "relative error" not in text and "-%" not in text
     assert "narrower" not in text  # no p to compare plain Monte Carlo at (was "0.0x")
     assert "if it can happen at all" in " ".join(none.warnings)
+
+
+def test_a_rare_folder_with_an_edited_summary_gets_it_back(rare_folder, tmp_path):
+    """Resuming a rare-event folder read its summary to learn its rare block, so an edited
+    summary.json made it refuse ('the file was edited') where a plain folder is repaired."""
+    import shutil
+
+    out, _ = rare_folder
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    reference = (copy / "summary.json").read_bytes()
+    with (copy / "summary.json").open("ab") as f:
+        f.write(b" ")
+    done = _cli("run", "--resume", str(copy), "-q", "--executor", "serial")
+    assert done.returncode == 0, done.stderr
+    assert "summary.json: differs from the file the batch wrote" in done.stdout
+    assert (copy / "summary.json").read_bytes() == reference

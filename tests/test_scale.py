@@ -521,3 +521,30 @@ def test_damaged_traced_events_are_found_and_computed_again(reference_path_modul
     assert "traced events are missing or damaged; computing it again" in done.stdout
     again = sim.load_results(out).events
     assert again.equals(whole)
+
+
+def test_a_sweep_resume_writes_its_missing_design_again(tmp_path):
+    """A sweep without points.parquet resumed 'successfully', left it missing (so report
+    refused the folder), printed no note, and left a temporary timeline file behind."""
+    from conftest import ROOT
+
+    out = tmp_path / "sw"
+    args = [sys.executable, "-m", "sim", "sweep", str(ROOT / "scenarios" /
+                                                      "bryansk_atacms_2024.yaml"),
+            "--vary", "intercept_prob=0.5:0.95:3", "-n", "300", "--seed", "7", "-q",
+            "--executor", "serial"]
+    subprocess.run([*args, "--out", str(out)], capture_output=True, timeout=300, check=True)
+    reference = (out / "points.parquet").read_bytes()
+    (out / "points.parquet").unlink()
+    done = subprocess.run([*args, "--resume", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "points.parquet: missing; written again from the chunks" in done.stdout
+    assert (out / "points.parquet").read_bytes() == reference
+    again = subprocess.run([*args, "--resume", str(out)], capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0 and "note:" not in again.stdout, again.stdout
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    report = subprocess.run([sys.executable, "-m", "sim", "report", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr

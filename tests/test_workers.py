@@ -276,3 +276,17 @@ def test_workers_started_from_another_thread(tmp_path):
     thread.join(timeout=120)
     assert got == [table_digest(sim.run_batch(BRYANSK, 3000, 3, executor="serial")
                                 .runs_table())]
+
+
+def test_a_hangup_of_the_whole_group_prints_no_traceback(tmp_path):
+    """A closed terminal hangs up the whole process group: the resource tracker died of it,
+    and the command's exit then printed its relaunch warning and KeyError tracebacks."""
+    out = tmp_path / "h"
+    proc = _start(_run_args(out), own_group=True)
+    _wait_for_chunks(out, 3, proc)
+    pids = _descendants(proc.pid)
+    os.killpg(proc.pid, signal.SIGHUP)
+    err = _finish(proc, pids, timeout=20)
+    assert proc.returncode == 128 + signal.SIGHUP, err
+    assert "Traceback" not in err and "resource_tracker" not in err, err
+    assert f"resume with --resume {out}" in err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class SweepResult:
     seconds: float
     out: Path | None
     seed: int = 0
+    notes: list[str] = field(default_factory=list)  # what a resume found and did about it
 
     def as_dict(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "varied": self.varied,
@@ -39,7 +40,8 @@ class SweepResult:
                             "failed": s.failed}
                            for i, (p, s) in enumerate(zip(self.points, self.summaries,
                                                           strict=True))],
-                "seconds": self.seconds, "results": str(self.out) if self.out else None}
+                "seconds": self.seconds, "results": str(self.out) if self.out else None,
+                **({"notes": list(self.notes)} if self.notes else {})}
 
 
 def run_sweep(
@@ -80,4 +82,4 @@ def run_sweep(
         table = table.append_column(PARAM + v, pa.array([float(done.values[p][v])
                                                          for p in point], pa.float64()))
     return SweepResult(sc.name, done.values, varied, done.summaries, table, done.seconds,
-                       done.out, seed)
+                       done.out, seed, done.notes)

@@ -361,7 +361,7 @@ def _folder_rare(folder: Path, settings: dict[str, Any]) -> dict[str, Any] | Non
     are then reused); None otherwise (resuming is refused later, naming the difference)."""
     from sim.results import load_results
 
-    old = load_results(folder).manifest.rare
+    old = load_results(folder, summary=False).manifest.rare  # (a resume rewrites a bad one)
     if old is None:
         return {**settings, "theta": {}}  # refused: a plain folder
     if any(old.get(k) != v for k, v in settings.items()):

@@ -54,7 +54,7 @@ from sim.results.chunkfile import (
     tilt_digest,
 )
 from sim.results.columns import table as arrow_table
-from sim.results.folder import TimelineWriter, chunk_name
+from sim.results.folder import POINTS, TimelineWriter, chunk_name
 from sim.results.manifest import FORMAT, MAX_RUNS, Manifest, Resumed
 from sim.results.provenance import effective_document
 from sim.scenario import Scenario, load_scenario
@@ -503,7 +503,7 @@ class Job:
         if old.parameters_hash != self.params_hash[0] or old.points_hash != points_hash \
                 or old.points != len(self.points):
             problems.append("the parameter values differ")
-        if (old.probes or None) != (json.loads(self.probes) if self.probes else None):
+        if _watched(old.probes) != _watched(json.loads(self.probes) if self.probes else None):
             problems.append("it watched other observations" if old.probes else
                             "it is not a backtest or calibration" if self.probes else
                             "it is a backtest or calibration: resume it with its command")
@@ -514,6 +514,12 @@ class Job:
         if problems:
             raise BatchError(f"cannot resume {folder}: " + "; ".join(problems)
                              + ". Resume with the same command, or start a new folder.")
+
+
+def _watched(probes: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """What observations a batch watched, without where their file was (the same file
+    named by another path, or from another folder, watches the same)."""
+    return [{k: v for k, v in p.items() if k != "where"} for p in probes] if probes else None
 
 
 def _rare_difference(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str:
@@ -613,6 +619,10 @@ class _Run:
             if not self.was_complete:
                 self.notes += [f"{name}: left by an interrupted finish; written again"
                                for name in folder.drop_leftovers(manifest)]
+                if job.sweep and any(w.startswith(POINTS) for w in
+                                     folder.damaged_results(manifest, True)):
+                    self.notes.append(f"{POINTS}: missing or edited; written again")
+                    self._write_points(folder)
             manifest.resumed.append(Resumed(
                 at=_now(), chunks_found=len(self.found),
                 chunks_to_run=len(self.expected) - len(self.found), command=job.command))
@@ -623,7 +633,7 @@ class _Run:
                 job.sc.document, job.overrides, job.overrides_by,
                 (job.design or {}).get("varied")))
             if job.sweep:
-                folder.write_points(list((job.design or {}).get("varied") or []), job.values)
+                self._write_points(folder)
         manifest.status = "running"
         manifest.chunks.complete = sorted(self.found)
         manifest.executor.kind, manifest.executor.workers = type(exe).__name__, exe.workers
@@ -631,6 +641,10 @@ class _Run:
         self.complete = sorted(self.found)
         folder.write_manifest(manifest)
         return folder
+
+    def _write_points(self, folder: ResultsFolder) -> None:
+        job = self.job
+        folder.write_points(list((job.design or {}).get("varied") or []), job.values)
 
     def _take_found(self, folder: ResultsFolder) -> None:
         good, notes = folder.scan(self.expected, self.job.sweep)
@@ -852,7 +866,11 @@ class _Run:
                     self._close_point(p)
         folder, manifest = self.folder, self.manifest
         if folder is None or manifest is None or not write:
+            if self.timeline is not None:  # (a resume that found every point whole)
+                self.timeline.discard()
             return
+        if repair and job.sweep:
+            self._write_points(folder)
         seconds = time.perf_counter() - self.began
         manifest.status = status  # type: ignore[assignment]
         if not repair:

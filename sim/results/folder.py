@@ -289,7 +289,7 @@ class ResultsFolder:
         """The end-of-batch files of a finished batch that are missing or differ from
         what it wrote (each with why): a resume writes them again from the chunks."""
         wrong = []
-        for name in (SUMMARY, TIMELINE, *((SWEEP,) if sweep else (PATHS,))):
+        for name in (SUMMARY, TIMELINE, *((SWEEP, POINTS) if sweep else (PATHS,))):
             path = self.path / name
             stated = manifest.files.get(name)
             if path.is_symlink() or not path.is_file():
