@@ -464,3 +464,24 @@ def test_a_backtest_resumes_with_its_observations_named_by_another_path(tmp_path
                                    str(obs.resolve()), "-n", "400", "--seed", "5",
                                    "--resume", str(out), "--executor", "serial"])
     assert res.exit_code == 0, res.output
+
+
+def test_run_resume_sends_a_backtest_or_calibration_to_its_own_command(tmp_path):
+    """'escalation run --resume' on a backtest folder said 'already complete' and left it
+    without its scores; on a calibration folder it named 'escalation sweep'."""
+    sc, obs = _files(tmp_path, POISSON, "observations: [{id: a, event: incident, by: 30}]\n")
+    out = tmp_path / "r"
+    backtest(sc, obs, 200, seed=5, executor="serial", out=out, chunk_size=100)
+    (out / "backtest.parquet").unlink()
+    res = CliRunner().invoke(cli, ["run", "--resume", str(out)])
+    assert res.exit_code == 2 and "'escalation backtest' command plus --resume" in res.output
+    from conftest import ROOT
+
+    cal = tmp_path / "c"
+    res = CliRunner().invoke(cli, ["calibrate", "--observed",
+                                   str(ROOT / "scenarios" / "observed" / "tit_for_tat.yaml"),
+                                   "--vary", "retaliation_prob", "--samples", "4", "-n", "20",
+                                   "--out", str(cal), "--executor", "serial"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["run", "--resume", str(cal)])
+    assert res.exit_code == 2 and "'escalation calibrate' command plus --resume" in res.output

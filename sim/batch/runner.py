@@ -239,10 +239,16 @@ def resume_batch(folder: str | Path, execution: Execution | None = None,
 
     kind = load_results(folder, summary=False).manifest
     if kind.kind != "batch":
-        what = "sensitivity" if "sensitivity" in str((kind.design or {}).get("kind")) \
-            else "sweep"
+        design = str((kind.design or {}).get("kind"))
+        what, command_name = (("sensitivity", "sensitivity") if "sensitivity" in design
+                              else ("calibration", "calibrate") if design == "calibration"
+                              else ("sweep", "sweep"))
         raise BatchError(f"{folder} holds a {what}, not a batch; resume it with the same "
-                         f"'escalation {what}' command plus --resume {folder}")
+                         f"'escalation {command_name}' command plus --resume {folder}")
+    if kind.probes:  # its runs would be finished, but not the scores made from them
+        raise BatchError(f"{folder} holds a backtest (it watches observations); resume it "
+                         f"with the same 'escalation backtest' command plus --resume "
+                         f"{folder}, which also writes its scores")
     job = Job.from_folder(Path(folder), command)
     done = job.execute(execution or Execution(), folder, False, resume=True)
     return job.batch_result(done)
