@@ -98,6 +98,15 @@ def _status_of(path: Path) -> str:
         return ""
 
 
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def chunk_name(chunk: int) -> str:
     return f"chunk-{chunk:06d}.parquet"
 
@@ -296,13 +305,8 @@ class ResultsFolder:
                 wrong.append(f"{name}: missing")
             elif stated is None:
                 wrong.append(f"{name}: not recorded in the manifest")
-            else:
-                h = hashlib.sha256()
-                with path.open("rb") as f:
-                    for block in iter(lambda: f.read(1 << 20), b""):
-                        h.update(block)
-                if h.hexdigest() != stated:
-                    wrong.append(f"{name}: differs from the file the batch wrote")
+            elif sha256_of(path) != stated:
+                wrong.append(f"{name}: differs from the file the batch wrote")
         return wrong
 
     def __enter__(self) -> ResultsFolder:
@@ -449,11 +453,7 @@ class ResultsFolder:
         path = self.chunk_path(ident.point if sweep else None, ident.chunk, EVENTS)
         if path.is_symlink() or not path.is_file():
             return False
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest() == digest
+        return sha256_of(path) == digest
 
     def check_complete(self, expected: list[ChunkIdentity], sweep: bool) -> None:
         """The runs of a finished batch are exactly the expected chunks (footers only)."""
@@ -523,12 +523,9 @@ class TimelineWriter:
         try:
             self._writer.close()
             self._writer = None
-            h = hashlib.sha256()
-            with open(self.tmp, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
+            digest = sha256_of(self.tmp)
             os.replace(self.tmp, self.target)
-            self._digests[self.target.name] = h.hexdigest()
+            self._digests[self.target.name] = digest
         except OSError as exc:
             raise ResultsError(f"{self.target}: cannot write: {exc}") from None
 
